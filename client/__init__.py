@@ -1,0 +1,1 @@
+"""The framecast client library and the ``framecast`` command line."""

@@ -1,0 +1,138 @@
+"""The broadcaster (feature S2): capture, compress, upload, one frame in flight.
+
+Frames are captured at the requested rate. A frame is uploaded only once the slave has
+acknowledged the previous one; otherwise it is skipped, so a slow uplink lowers the frame
+rate instead of building a backlog (graceful degradation on the upload side, seed [0082]).
+If the slave goes away, the broadcaster asks the masters again (keeping its session id, so
+a live slave takes it back) and carries on with the next sequence number.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from client import codecs
+from client.errors import ConnectionLost
+from client.masters import Masters
+from client.session import SlaveSession, connect_with_retry
+from common.protocol import Codec, FrameInfo, MessageType as T, decode_ack, encode_frame
+
+
+@dataclass
+class BroadcastStats:
+    captured: int = 0
+    sent: int = 0
+    skipped: int = 0
+    acked: int = 0
+    reconnects: int = 0
+    slaves: list[str] = field(default_factory=list)
+
+
+class Broadcaster:
+    def __init__(self, masters: Masters, token: str, source, codec: Codec = Codec.JPEG, quality: int = 7,
+                 fps: float = 15.0, reconnect_deadline: float = 60.0,
+                 on_event: Callable[[str], None] = lambda text: None):
+        self.masters = masters
+        self.token = token
+        self.source = source
+        self.codec = codec
+        self.quality = quality
+        self.interval = 1.0 / fps
+        self.reconnect_deadline = reconnect_deadline
+        self.on_event = on_event
+        self.session_id = secrets.token_urlsafe(12)
+        self.stats = BroadcastStats()
+        self.slave: SlaveSession | None = None
+        self.in_flight: int | None = None
+
+    def run(self, frames: int | None = None, duration: float | None = None) -> BroadcastStats:
+        """Broadcast until ``frames`` are captured, ``duration`` passes or the source ends."""
+        end = time.monotonic() + duration if duration else None
+        next_capture = time.monotonic()
+        try:
+            while frames is None or self.stats.captured < frames:
+                if end is not None and time.monotonic() >= end:
+                    break
+                if self.slave is None:
+                    self._connect()
+                image = self.source.read()
+                if image is None:
+                    self.on_event("the source has no more images")
+                    break
+                self._upload(image)
+                next_capture += self.interval
+                self._serve_until(max(next_capture, time.monotonic()))
+        finally:
+            self._stop()
+        return self.stats
+
+    def _connect(self) -> None:
+        self.slave = connect_with_retry(
+            self.masters, lambda: self.masters.broadcast_redirect(self.token, self.session_id), T.BROADCAST_START,
+            self.reconnect_deadline, retry_codes=set(), on_retry=lambda why: self.on_event(f"retrying: {why}"))
+        self.in_flight = None
+        self.stats.slaves.append(self.slave.slave)
+        self.on_event(f"broadcasting through slave {self.slave.slave}")
+
+    def _upload(self, image) -> None:
+        self.stats.captured += 1
+        seq = self.stats.captured
+        capture_time = time.time()
+        if self.in_flight is not None:
+            self.stats.skipped += 1
+            return
+        data = codecs.encode(image, self.codec, self.quality)
+        info = FrameInfo(seq, capture_time, image.shape[1], image.shape[0], self.codec)
+        try:
+            self.slave.conn.send(encode_frame(info, data))
+        except ConnectionLost as exc:
+            self._lost(str(exc))
+            return
+        self.in_flight = seq
+        self.stats.sent += 1
+
+    def _serve_until(self, when: float) -> None:
+        """Handle messages from the slave until ``when`` (monotonic time)."""
+        while self.slave is not None:
+            remaining = when - time.monotonic()
+            if remaining <= 0 and not self.slave.conn.pending():
+                return
+            try:
+                message = self.slave.conn.recv(max(0.0, remaining))
+            except ConnectionLost as exc:
+                self._lost(str(exc))
+                return
+            if message is not None:
+                self._handle(message)
+
+    def _handle(self, message) -> None:
+        if message.type == T.ACK:
+            if decode_ack(message.body) == self.in_flight:
+                self.in_flight = None
+                self.stats.acked += 1
+        elif message.type == T.VIEWER_EVENT:
+            event = message.json()
+            verb = "joined" if event.get("event") == "join" else "left"
+            self.on_event(f"{event.get('viewer')} {verb} ({event.get('viewers')} watching)")
+        elif message.type == T.RECONNECT:
+            self._lost(f"slave asked to reconnect: {message.json().get('reason')}")
+        elif message.type == T.ERROR:
+            self._lost(f"slave error: {message.json().get('message')}")
+
+    def _lost(self, why: str) -> None:
+        self.on_event(f"lost the slave ({why}); reconnecting through the masters")
+        self.slave.conn.close()
+        self.slave = None
+        self.stats.reconnects += 1
+
+    def _stop(self) -> None:
+        if self.slave is not None:
+            try:
+                self.slave.conn.send_json(T.BROADCAST_STOP)
+            except ConnectionLost:
+                pass
+            self.slave.conn.close()
+            self.slave = None
+        self.source.close()

@@ -1,0 +1,36 @@
+"""Keeping the login token between commands, in ``$FRAMECAST_HOME/credentials.json``
+(default ``~/.framecast``), readable only by the user."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from client.errors import FramecastError
+
+
+def home() -> Path:
+    return Path(os.environ.get("FRAMECAST_HOME") or Path.home() / ".framecast")
+
+
+def save(login: dict) -> None:
+    directory = home()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / "credentials.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(login, file)
+
+
+def load() -> dict:
+    path = home() / "credentials.json"
+    try:
+        login = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FramecastError("not logged in: run 'framecast login USER' first") from None
+    except (OSError, ValueError) as exc:
+        raise FramecastError(f"cannot read {path}: {exc}; run 'framecast login USER' again") from None
+    if login.get("expires_at", 0) < time.time():
+        raise FramecastError(f"the login of {login.get('user')} has expired: run 'framecast login USER' again")
+    return login

@@ -1,0 +1,150 @@
+"""The viewer (feature S4): receive, acknowledge, then save, show and count.
+
+Each frame is acknowledged as soon as it has arrived in full, which lets the slave send the
+next (newest) one. Statistics are gathered per second. When the slave goes away, the viewer
+asks the masters for the broadcaster's new slave and carries on; while the broadcaster is
+itself moving, "not broadcasting" answers are retried until ``reconnect_deadline``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from client.errors import ConnectionLost, FramecastError
+from client.masters import Masters
+from client.session import SlaveSession, connect_with_retry
+from common.protocol import FrameInfo, MessageType as T, decode_frame, encode_ack
+
+
+@dataclass
+class ViewerStats:
+    """Totals since the start, and the figures of the last whole second."""
+
+    frames: int = 0
+    bytes: int = 0
+    last_seq: int = 0
+    last_frame_time: float = 0.0
+    reconnects: int = 0
+    slave: str = ""
+    fps: float = 0.0
+    kbps: float = 0.0
+    latency_ms: float = 0.0
+    _window_start: float = field(default_factory=time.monotonic)
+    _window_frames: int = 0
+    _window_bytes: int = 0
+    _window_latency: float = 0.0
+
+    def frame(self, info: FrameInfo, size: int) -> None:
+        self.frames += 1
+        self.bytes += size
+        self.last_seq = info.seq
+        self.last_frame_time = info.capture_time
+        self._window_frames += 1
+        self._window_bytes += size
+        self._window_latency += max(0.0, time.time() - info.capture_time)
+
+    def roll(self) -> bool:
+        """Close the current second if it is over; True if it was."""
+        elapsed = time.monotonic() - self._window_start
+        if elapsed < 1.0:
+            return False
+        self.fps = self._window_frames / elapsed
+        self.kbps = self._window_bytes * 8 / 1000 / elapsed
+        self.latency_ms = 1000 * self._window_latency / self._window_frames if self._window_frames else 0.0
+        self._window_start += elapsed
+        self._window_frames = self._window_bytes = 0
+        self._window_latency = 0.0
+        return True
+
+    def as_json(self) -> dict:
+        return {
+            "time": round(time.time(), 3), "frames": self.frames, "fps": round(self.fps, 2),
+            "kbps": round(self.kbps, 1), "last_seq": self.last_seq, "last_frame_time": round(self.last_frame_time, 3),
+            "latency_ms": round(self.latency_ms, 1), "slave": self.slave, "reconnects": self.reconnects,
+        }
+
+
+class BroadcastEnded(FramecastError):
+    """The broadcaster stopped; not a failure of the viewer."""
+
+
+class Viewer:
+    def __init__(self, masters: Masters, token: str, target: str, reconnect_deadline: float = 30.0,
+                 on_frame: Callable[[FrameInfo, memoryview], None] = lambda info, image: None,
+                 on_second: Callable[[ViewerStats], None] = lambda stats: None,
+                 on_event: Callable[[str], None] = lambda text: None):
+        self.masters = masters
+        self.token = token
+        self.target = target
+        self.reconnect_deadline = reconnect_deadline
+        self.on_frame = on_frame
+        self.on_second = on_second
+        self.on_event = on_event
+        self.stats = ViewerStats()
+        self.slave: SlaveSession | None = None
+
+    def run(self, frames: int | None = None, duration: float | None = None,
+            keep_going: Callable[[], bool] = lambda: True) -> ViewerStats:
+        end = time.monotonic() + duration if duration else None
+        self._connect(first=True)
+        try:
+            while (frames is None or self.stats.frames < frames) and keep_going():
+                if end is not None and time.monotonic() >= end:
+                    break
+                if self.slave is None:
+                    self._connect(first=False)
+                self._receive(0.05)
+                if self.stats.roll():
+                    self.on_second(self.stats)
+        except BroadcastEnded as ended:
+            self.on_event(str(ended))
+        finally:
+            if self.slave is not None:
+                self.slave.conn.close()
+        return self.stats
+
+    def _connect(self, first: bool) -> None:
+        """Join the broadcaster's slave. A first attempt fails at once if the user is not
+        broadcasting; a reconnection keeps trying while the broadcaster moves."""
+        self.slave = connect_with_retry(
+            self.masters, lambda: self.masters.view_redirect(self.token, self.target), T.VIEW_START,
+            self.reconnect_deadline, retry_codes=set() if first else {"not_broadcasting"},
+            on_retry=lambda why: self.on_event(f"retrying: {why}"))
+        self.stats.slave = self.slave.slave
+        if not first:
+            self.stats.reconnects += 1
+        self.on_event(f"watching {self.target} on slave {self.slave.slave}")
+
+    def _receive(self, timeout: float) -> None:
+        try:
+            message = self.slave.conn.recv(timeout)
+            if message is None:
+                return
+            if message.type == T.FRAME:
+                info, image = decode_frame(message.body)
+                self.slave.conn.send(encode_ack(info.seq))
+                self.stats.frame(info, len(image))
+                self.on_frame(info, image)
+            elif message.type == T.BROADCAST_ENDED:
+                raise BroadcastEnded(f"{self.target} ended the broadcast")
+            elif message.type in (T.RECONNECT, T.ERROR):
+                reason = message.json().get("reason") or message.json().get("message")
+                raise ConnectionLost(f"slave {self.slave.slave} asked us to reconnect: {reason}")
+        except ConnectionLost as exc:
+            self.on_event(f"lost the slave ({exc}); reconnecting through the masters")
+            self.slave.conn.close()
+            self.slave = None
+
+
+def frame_saver(directory: Path) -> Callable[[FrameInfo, memoryview], None]:
+    """Save each frame's compressed bytes as they arrived, named by sequence number."""
+    from client.codecs import EXTENSIONS
+
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def save(info: FrameInfo, image: memoryview) -> None:
+        (directory / f"{info.seq:08d}{EXTENSIONS.get(info.codec, '.bin')}").write_bytes(image)
+
+    return save

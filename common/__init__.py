@@ -1,0 +1,1 @@
+"""Code shared by every framecast role: the wire protocol, tokens, config, metrics."""

@@ -1,0 +1,50 @@
+"""Settings shared by the server roles: environment defaults and the cluster secret.
+
+Every command-line option of a server can also be set by an environment variable named
+``FRAMECAST_<OPTION>`` (upper case, dashes as underscores), which is how the compose file
+configures its services. The secret is read only from ``FRAMECAST_SECRET`` or
+``--secret-file``, never from the command line, so it does not show in ``ps``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/framecast"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def env(option: str, default):
+    """The default for ``--option``: its FRAMECAST_ variable if set, else ``default``."""
+    value = os.environ.get("FRAMECAST_" + option.upper().replace("-", "_"))
+    if value is None:
+        return default
+    return type(default)(value) if isinstance(default, (int, float)) and not isinstance(default, bool) else value
+
+
+def add_option(parser: argparse.ArgumentParser, option: str, default, help: str) -> None:
+    kind = type(default) if isinstance(default, (int, float)) else str
+    parser.add_argument("--" + option, type=kind, default=env(option, default), help=f"{help} (default {default!r})")
+
+
+def add_secret_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--secret-file", default=env("secret-file", ""),
+                        help="file holding the cluster secret (else FRAMECAST_SECRET)")
+
+
+def load_secret(args: argparse.Namespace) -> str:
+    if args.secret_file:
+        try:
+            secret = Path(args.secret_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {args.secret_file}: {exc.strerror}") from None
+    else:
+        secret = os.environ.get("FRAMECAST_SECRET", "")
+    if not secret:
+        raise ConfigError("no cluster secret: set FRAMECAST_SECRET or pass --secret-file")
+    return secret

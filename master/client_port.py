@@ -1,0 +1,61 @@
+"""The master's client port: register, login, placement redirects and status."""
+from __future__ import annotations
+
+import re
+
+from twisted.internet.protocol import Factory
+
+from common.messaging import MessageProtocol, RequestError, handles
+from common.protocol import Message, MessageType as T
+from master.service import Master
+from master.users import check_password, check_user_name
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class MasterClientProtocol(MessageProtocol):
+    handlers: dict = {}
+
+    def __init__(self, master: Master):
+        self.master = master
+
+    @handles(handlers, T.REGISTER)
+    async def register(self, message: Message) -> None:
+        fields = message.json()
+        user = check_user_name(fields.get("user"))
+        await self.master.users.register(user, check_password(fields.get("password")))
+        self.send_json(T.OK, user=user)
+
+    @handles(handlers, T.LOGIN)
+    async def login(self, message: Message) -> None:
+        fields = message.json()
+        user = check_user_name(fields.get("user"))
+        self.send_json(T.TOKEN, **await self.master.login(user, check_password(fields.get("password"))))
+
+    @handles(handlers, T.BROADCAST_REQUEST)
+    async def broadcast(self, message: Message) -> None:
+        fields = message.json()
+        user = self.master.authenticate(fields.get("token"))
+        session = fields.get("session")
+        if not isinstance(session, str) or not SESSION_ID.match(session):
+            raise RequestError("bad_session", "a broadcast needs a session id of 8-64 letters, digits, '_' or '-'")
+        self.send_json(T.REDIRECT, **await self.master.place_broadcast(user, session))
+
+    @handles(handlers, T.VIEW_REQUEST)
+    async def view(self, message: Message) -> None:
+        fields = message.json()
+        viewer = self.master.authenticate(fields.get("token"))
+        target = check_user_name(fields.get("target"))
+        self.send_json(T.REDIRECT, **await self.master.locate_broadcast(viewer, target))
+
+    @handles(handlers, T.STATUS_REQUEST)
+    async def status(self, message: Message) -> None:
+        self.send_json(T.STATUS, **await self.master.status())
+
+
+class MasterClientFactory(Factory):
+    def __init__(self, master: Master):
+        self.master = master
+
+    def buildProtocol(self, addr):
+        return MasterClientProtocol(self.master)

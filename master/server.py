@@ -1,0 +1,87 @@
+"""``framecast master``: options and start-up of one master node."""
+from __future__ import annotations
+
+import argparse
+import socket
+
+from common.config import DEFAULT_DATABASE, DEFAULT_REDIS, add_option, add_secret_option, load_secret
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "id", socket.gethostname(), "this master's id")
+    add_option(parser, "host", "127.0.0.1", "interface to listen on")
+    add_option(parser, "advertise", "", "address clients use for this master (default host)")
+    add_option(parser, "client-port", 5101, "port for clients")
+    add_option(parser, "slave-port", 5201, "dedicated port for slaves")
+    add_option(parser, "metrics-port", 9101, "HTTP port for /metrics and /sd")
+    add_option(parser, "redis", DEFAULT_REDIS, "Redis URL for the cluster tables")
+    add_option(parser, "redis-prefix", "fc:", "prefix of every Redis key")
+    add_option(parser, "database", DEFAULT_DATABASE, "PostgreSQL DSN for users")
+    add_option(parser, "dead-after", 3.0, "seconds without heartbeat before a slave is dead")
+    add_option(parser, "token-ttl", 43200.0, "login token lifetime, seconds")
+    add_option(parser, "ticket-ttl", 30.0, "redirect ticket lifetime, seconds")
+    add_option(parser, "log-level", "info", "log level")
+    add_secret_option(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Start the master and run the reactor until stopped. The asyncio reactor must
+    already be installed."""
+    from redis import asyncio as aioredis
+    from twisted.internet import reactor, task
+    from twisted.internet.defer import ensureDeferred
+    from twisted.internet.endpoints import TCP4ServerEndpoint
+
+    from common import logs
+    from common.addresses import format_hostport
+    from common.metrics import metrics_site
+    from common.serve import exit_status, listen_all
+    from common.tokens import Signer
+    from master.client_port import MasterClientFactory
+    from master.migrations import ensure_database, migrate
+    from master.service import Master, MasterConfig
+    from master.slave_port import SlaveLinkFactory
+    from master.tables import Tables
+    from master.users import UserStore
+    from master.web import ServiceDiscovery
+
+    logs.start(args.log_level)
+    signer = Signer(load_secret(args), token_ttl=args.token_ttl, ticket_ttl=args.ticket_ttl)
+    ensure_database(args.database)
+    migrate(args.database)
+    advertise = args.advertise or args.host
+    config = MasterConfig(
+        id=args.id,
+        client_addr=format_hostport(advertise, args.client_port),
+        slave_addr=format_hostport(advertise, args.slave_port),
+        metrics_addr=format_hostport(advertise, args.metrics_port),
+        dead_after=args.dead_after,
+    )
+    users = UserStore(args.database)
+
+    def start() -> None:
+        client = aioredis.Redis.from_url(args.redis, decode_responses=True, socket_timeout=2,
+                                         socket_connect_timeout=2, health_check_interval=5)
+        master = Master(config, Tables(client, args.redis_prefix), users, signer)
+        def endpoint(port):
+            return TCP4ServerEndpoint(reactor, port, interface=args.host)
+
+        listen_all(reactor, [
+            (endpoint(args.client_port), MasterClientFactory(master), f"clients on port {args.client_port}"),
+            (endpoint(args.slave_port), SlaveLinkFactory(master), f"slaves on port {args.slave_port}"),
+            (endpoint(args.metrics_port), metrics_site({b"sd": ServiceDiscovery(master)}),
+             f"metrics on port {args.metrics_port}"),
+        ])
+        sweeper = task.LoopingCall(lambda: ensureDeferred(master.sweep()).addErrback(_log_sweep_failure))
+        sweeper.start(1.0)
+        reactor.addSystemEventTrigger("before", "shutdown", users.close)
+
+    reactor.callWhenRunning(start)
+    reactor.run()
+    raise SystemExit(exit_status())
+
+
+def _log_sweep_failure(failure) -> None:
+    from twisted.logger import Logger
+
+    Logger().warn("sweep failed: {err}", err=failure.getErrorMessage())

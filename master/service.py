@@ -1,0 +1,190 @@
+"""The master's logic: placement, redirects, the slave registry and cluster status.
+
+Protocol classes (``client_port``, ``slave_port``) parse messages and call these methods;
+everything that touches Redis goes through ``Tables``, everything that touches PostgreSQL
+through ``UserStore``. Redis is reached from Twisted code through ``as_deferred``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from prometheus_client import Counter, Gauge
+from redis.exceptions import RedisError
+from twisted.logger import Logger
+
+from common.messaging import RequestError
+from common.reactor import as_deferred
+from common.tokens import CredentialError, Signer
+from master.placement import DEAD, LIVE, choose_slave, effective_state
+from master.tables import Tables
+from master.users import UserStore
+
+PLACEMENTS = Counter("framecast_master_placements_total", "Broadcast placement decisions", ["result"])
+REDIRECTS = Counter("framecast_master_redirects_total", "Redirects sent to clients", ["kind"])
+LOGINS = Counter("framecast_master_logins_total", "Login attempts", ["result"])
+HEARTBEATS = Counter("framecast_master_heartbeats_total", "Slave heartbeats received")
+SLAVES = Gauge("framecast_master_slaves", "Slaves known to the cluster, by state", ["state"])
+SLAVE_HEARTBEAT_AGE = Gauge("framecast_master_slave_heartbeat_age_seconds", "Age of each slave's last heartbeat", ["slave"])
+
+
+@dataclass
+class MasterConfig:
+    id: str
+    client_addr: str
+    slave_addr: str
+    metrics_addr: str = ""
+    dead_after: float = 3.0
+    pending_ttl: float = 10.0
+    forget_after: float = 300.0
+
+
+class Master:
+    log = Logger()
+
+    def __init__(self, config: MasterConfig, tables: Tables, users: UserStore, signer: Signer,
+                 clock: Callable[[], float] = time.time):
+        self.config = config
+        self.tables = tables
+        self.users = users
+        self.signer = signer
+        self.clock = clock
+        self.slave_links: dict[str, Any] = {}
+
+    # --- users ----------------------------------------------------------------------
+    async def login(self, name: str, password: str) -> dict[str, Any]:
+        try:
+            await self.users.authenticate(name, password)
+        except RequestError as exc:
+            LOGINS.labels(exc.code).inc()
+            raise
+        LOGINS.labels("ok").inc()
+        return {"user": name, "token": self.signer.login_token(name), "expires_at": self.clock() + self.signer.token_ttl}
+
+    def authenticate(self, token: object) -> str:
+        try:
+            return self.signer.check_login_token(token)
+        except CredentialError as exc:
+            raise RequestError("bad_token", str(exc)) from None
+
+    # --- placement and redirects ------------------------------------------------------
+    async def place_broadcast(self, user: str, session: str) -> dict[str, str]:
+        now = self.clock()
+        slave = choose_slave(await self._redis(self.tables.slaves()), now, self.config.dead_after)
+        if slave is None:
+            PLACEMENTS.labels("no_slave").inc()
+            raise RequestError("no_slave", "no live slave is available; try again shortly")
+        status, entry = await self._redis(
+            self.tables.claim_broadcast(user, session, slave, now, self.config.dead_after, self.config.pending_ttl)
+        )
+        if status == "busy":
+            PLACEMENTS.labels("refused").inc()
+            raise RequestError("already_broadcasting", f"{user} is already broadcasting (one broadcast per user)")
+        PLACEMENTS.labels(status).inc()
+        REDIRECTS.labels("broadcast").inc()
+        ticket = self.signer.ticket(kind="broadcast", user=user, session=session, slave=entry["slave"])
+        return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket}
+
+    async def locate_broadcast(self, viewer: str, target: str) -> dict[str, str]:
+        entry = await self._redis(self.tables.broadcast_of(target))
+        if not entry or not entry.get("confirmed") or not await self._slave_is_live(entry["slave"]):
+            raise RequestError("not_broadcasting", f"{target} is not broadcasting")
+        REDIRECTS.labels("view").inc()
+        ticket = self.signer.ticket(kind="view", user=viewer, target=target, slave=entry["slave"])
+        return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket}
+
+    async def _slave_is_live(self, slave_id: str) -> bool:
+        slaves = {s.id: s for s in await self._redis(self.tables.slaves())}
+        slave = slaves.get(slave_id)
+        return slave is not None and effective_state(slave, self.clock(), self.config.dead_after) != DEAD
+
+    # --- slave reports --------------------------------------------------------------
+    async def slave_heartbeat(self, slave_id: str, addr: str, metrics: str, report: dict[str, Any]) -> None:
+        HEARTBEATS.inc()
+        fields = {
+            "addr": addr,
+            "metrics": metrics,
+            "load": int(report.get("load", 0)),
+            "broadcasts": int(report.get("broadcasts", 0)),
+            "viewers": int(report.get("viewers", 0)),
+            "state": report.get("state", LIVE),
+            "heartbeat": self.clock(),
+            "master": self.config.id,
+        }
+        await self._redis(self.tables.record_heartbeat(slave_id, fields))
+
+    async def session_added(self, slave_id: str, addr: str, user: str, session: str) -> None:
+        await self._redis(self.tables.confirm_broadcast(user, session, slave_id, addr, self.clock()))
+
+    async def session_removed(self, slave_id: str, user: str, session: str) -> None:
+        await self._redis(self.tables.remove_broadcast(user, session, slave_id))
+
+    async def session_table(self, slave_id: str, addr: str, broadcasts: list[dict[str, str]]) -> None:
+        await self._redis(
+            self.tables.replace_slave_sessions(slave_id, addr, broadcasts, self.clock(), self.config.pending_ttl)
+        )
+
+    # --- housekeeping (every second) -------------------------------------------------
+    async def sweep(self) -> None:
+        """Mark slaves whose heartbeats stopped as dead, clear their sessions, publish gauges."""
+        now = self.clock()
+        await self._redis(self.tables.record_master(self.config.id, self._master_info(now)))
+        counts = {LIVE: 0, "draining": 0, DEAD: 0}
+        for slave in await self._redis(self.tables.slaves()):
+            state = effective_state(slave, now, self.config.dead_after)
+            counts[state] = counts.get(state, 0) + 1
+            SLAVE_HEARTBEAT_AGE.labels(slave.id).set(now - slave.heartbeat)
+            if state == DEAD and slave.state != DEAD:
+                users = await self._redis(self.tables.mark_dead(slave.id))
+                self.log.warn("slave {slave} missed heartbeats; marked dead, cleared {users}", slave=slave.id, users=users)
+            if now - slave.heartbeat > self.config.forget_after:
+                await self._redis(self.tables.forget_slave(slave.id))
+                SLAVE_HEARTBEAT_AGE.remove(slave.id)
+        for state, count in counts.items():
+            SLAVES.labels(state).set(count)
+
+    def _master_info(self, now: float) -> dict[str, Any]:
+        c = self.config
+        return {"id": c.id, "addr": c.client_addr, "slave_addr": c.slave_addr, "metrics": c.metrics_addr, "heartbeat": now}
+
+    # --- status ---------------------------------------------------------------------
+    async def status(self) -> dict[str, Any]:
+        now = self.clock()
+        masters = await self._redis(self.tables.masters())
+        slaves = await self._redis(self.tables.slaves())
+        broadcasts = await self._redis(self.tables.broadcasts())
+        return {
+            "masters": [
+                {"id": m["id"], "addr": m["addr"], "state": LIVE if now - m["heartbeat"] <= self.config.dead_after else DEAD,
+                 "heartbeat_age": round(now - m["heartbeat"], 2)}
+                for m in masters
+            ],
+            "slaves": [
+                {"id": s.id, "addr": s.addr, "state": effective_state(s, now, self.config.dead_after), "load": s.load,
+                 "broadcasts": s.broadcasts, "viewers": s.viewers, "heartbeat_age": round(now - s.heartbeat, 2),
+                 "metrics": s.metrics}
+                for s in slaves
+            ],
+            "broadcasts": sorted(
+                ({"user": b["user"], "slave": b["slave"], "addr": b["addr"], "confirmed": b.get("confirmed", False),
+                  "age": round(now - b["updated"], 2)} for b in broadcasts),
+                key=lambda b: b["user"],
+            ),
+        }
+
+    async def metrics_targets(self) -> list[dict[str, Any]]:
+        """Prometheus HTTP service discovery: every live node's metrics address."""
+        now = self.clock()
+        slaves = [s.metrics for s in await self._redis(self.tables.slaves())
+                  if s.metrics and effective_state(s, now, self.config.dead_after) != DEAD]
+        masters = [m["metrics"] for m in await self._redis(self.tables.masters()) if m.get("metrics")]
+        return [{"targets": slaves, "labels": {"role": "slave"}}, {"targets": masters, "labels": {"role": "master"}}]
+
+    @staticmethod
+    async def _redis(coro):
+        """Await a Redis coroutine from Deferred-driven code; Redis trouble is a clear 'try again'."""
+        try:
+            return await as_deferred(coro)
+        except RedisError:
+            raise RequestError("unavailable", "the cluster state store is unavailable; try again shortly") from None

@@ -1,0 +1,178 @@
+"""The cluster tables in Redis (features C2 and C4), shared by every master.
+
+Keys, all under a configurable prefix (default ``fc:``):
+
+* ``slaves``        set of slave ids ever heard from (until forgotten)
+* ``slave:<id>``    hash: addr, metrics, load, broadcasts, viewers, state, heartbeat (epoch
+                    seconds of the last heartbeat), placed (placements since that
+                    heartbeat), master (id of the master it talks to)
+* ``broadcasts``    hash: user -> JSON {user, session, slave, addr, updated, confirmed}, the
+                    master session table. An entry is written unconfirmed when a master
+                    places a broadcast, and confirmed when the slave reports the session.
+* ``masters``       hash: master id -> JSON {id, addr, heartbeat}
+
+Slaves are the source of truth: every slave sends its complete session table when it
+connects and every refresh interval, so these tables rebuild themselves if Redis loses
+them.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from master.placement import DEAD, SlaveRecord
+
+# Claim the session-table entry for a new broadcast, atomically across masters (S9).
+# Returns {status, entry}: "claimed" (entry written for the chosen slave), "existing" (the
+# same broadcast session reconnecting while its slave lives: keep it there), or "busy"
+# (another session of this user is live).
+_CLAIM_SCRIPT = """
+local now = tonumber(ARGV[5])
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local entry = cjson.decode(current)
+  local heartbeat = tonumber(redis.call('HGET', ARGV[8] .. 'slave:' .. entry.slave, 'heartbeat') or '0')
+  local state = redis.call('HGET', ARGV[8] .. 'slave:' .. entry.slave, 'state')
+  if now - heartbeat < tonumber(ARGV[6]) and state ~= 'dead' then
+    if entry.session == ARGV[2] then return {'existing', current} end
+    if entry.confirmed or now - entry.updated < tonumber(ARGV[7]) then return {'busy', current} end
+  end
+end
+local entry = cjson.encode({user=ARGV[1], session=ARGV[2], slave=ARGV[3], addr=ARGV[4],
+                            updated=now, confirmed=false})
+redis.call('HSET', KEYS[1], ARGV[1], entry)
+redis.call('HINCRBY', ARGV[8] .. 'slave:' .. ARGV[3], 'placed', 1)
+return {'claimed', entry}
+"""
+
+# Delete a session-table entry only if it still belongs to the given session and slave, so
+# a late "removed" report never deletes the entry of a newer broadcast elsewhere.
+_REMOVE_SCRIPT = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+local entry = cjson.decode(current)
+if entry.session == ARGV[2] and entry.slave == ARGV[3] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+_INT_FIELDS = ("load", "placed", "broadcasts", "viewers")
+
+
+class Tables:
+    def __init__(self, client: aioredis.Redis, prefix: str = "fc:"):
+        self.redis = client
+        self.prefix = prefix
+        self.broadcasts_key = prefix + "broadcasts"
+        self._claim = client.register_script(_CLAIM_SCRIPT)
+        self._remove = client.register_script(_REMOVE_SCRIPT)
+
+    def _slave_key(self, slave_id: str) -> str:
+        return f"{self.prefix}slave:{slave_id}"
+
+    # --- slave registry -------------------------------------------------------------
+    async def record_heartbeat(self, slave_id: str, fields: dict[str, Any]) -> None:
+        """Store a slave's heartbeat; resets its placements-since-heartbeat count."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self.prefix + "slaves", slave_id)
+            pipe.hset(self._slave_key(slave_id), mapping={**fields, "placed": 0})
+            await pipe.execute()
+
+    async def slaves(self) -> list[SlaveRecord]:
+        ids = sorted(await self.redis.smembers(self.prefix + "slaves"))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slave_id in ids:
+                pipe.hgetall(self._slave_key(slave_id))
+            rows = await pipe.execute()
+        return [_slave_record(slave_id, row) for slave_id, row in zip(ids, rows) if row.get("addr")]
+
+    async def mark_dead(self, slave_id: str) -> list[str]:
+        """Mark a slave dead and clear its session-table entries; returns the users cleared."""
+        await self.redis.hset(self._slave_key(slave_id), "state", DEAD)
+        entries = await self.broadcasts()
+        users = [e["user"] for e in entries if e["slave"] == slave_id]
+        if users:
+            await self.redis.hdel(self.broadcasts_key, *users)
+        return users
+
+    async def forget_slave(self, slave_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.srem(self.prefix + "slaves", slave_id)
+            pipe.delete(self._slave_key(slave_id))
+            await pipe.execute()
+
+    # --- master session table -------------------------------------------------------
+    async def claim_broadcast(
+        self, user: str, session: str, slave: SlaveRecord, now: float, dead_after: float, pending_ttl: float
+    ) -> tuple[str, dict[str, Any]]:
+        status, entry = await self._claim(
+            keys=[self.broadcasts_key],
+            args=[user, session, slave.id, slave.addr, now, dead_after, pending_ttl, self.prefix],
+        )
+        return status, json.loads(entry)
+
+    async def confirm_broadcast(self, user: str, session: str, slave_id: str, addr: str, now: float) -> None:
+        entry = {"user": user, "session": session, "slave": slave_id, "addr": addr, "updated": now, "confirmed": True}
+        await self.redis.hset(self.broadcasts_key, user, json.dumps(entry))
+
+    async def remove_broadcast(self, user: str, session: str, slave_id: str) -> bool:
+        return bool(await self._remove(keys=[self.broadcasts_key], args=[user, session, slave_id]))
+
+    async def broadcast_of(self, user: str) -> dict[str, Any] | None:
+        entry = await self.redis.hget(self.broadcasts_key, user)
+        return json.loads(entry) if entry else None
+
+    async def broadcasts(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in (await self.redis.hgetall(self.broadcasts_key)).values()]
+
+    async def replace_slave_sessions(
+        self, slave_id: str, addr: str, sessions: list[dict[str, str]], now: float, pending_ttl: float
+    ) -> None:
+        """Make the table agree with a slave's complete session list (the refresh of C4).
+
+        Entries of this slave that it no longer reports are dropped, except placements still
+        on their way to it (unconfirmed and younger than ``pending_ttl``).
+        """
+        reported = {s["user"]: s["session"] for s in sessions}
+        stale = [
+            e["user"]
+            for e in await self.broadcasts()
+            if e["slave"] == slave_id
+            and e["user"] not in reported
+            and (e.get("confirmed") or now - e.get("updated", 0) >= pending_ttl)
+        ]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if stale:
+                pipe.hdel(self.broadcasts_key, *stale)
+            for user, session in reported.items():
+                entry = {"user": user, "session": session, "slave": slave_id, "addr": addr, "updated": now, "confirmed": True}
+                pipe.hset(self.broadcasts_key, user, json.dumps(entry))
+            await pipe.execute()
+
+    # --- masters --------------------------------------------------------------------
+    async def record_master(self, master_id: str, info: dict[str, Any]) -> None:
+        await self.redis.hset(self.prefix + "masters", master_id, json.dumps(info))
+
+    async def masters(self) -> list[dict[str, Any]]:
+        rows = await self.redis.hgetall(self.prefix + "masters")
+        return sorted((json.loads(v) for v in rows.values()), key=lambda m: m["id"])
+
+    async def forget_master(self, master_id: str) -> None:
+        await self.redis.hdel(self.prefix + "masters", master_id)
+
+
+def _slave_record(slave_id: str, row: dict[str, str]) -> SlaveRecord:
+    ints = {name: int(float(row.get(name) or 0)) for name in _INT_FIELDS}
+    return SlaveRecord(
+        id=slave_id,
+        addr=row["addr"],
+        heartbeat=float(row.get("heartbeat") or 0),
+        state=row.get("state", "live"),
+        metrics=row.get("metrics", ""),
+        master=row.get("master", ""),
+        **ints,
+    )

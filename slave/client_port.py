@@ -1,0 +1,105 @@
+"""The slave's client port: one connection is either a broadcaster or a viewer."""
+from __future__ import annotations
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Factory
+from zope.interface import implementer
+
+from common.messaging import MessageProtocol, RequestError, handles
+from common.protocol import FRAME_HEADER, Message, MessageType as T, ProtocolError, decode_ack, encode_ack
+from slave.fanout import Broadcast, Frame, ViewerStream
+from slave.service import Slave
+
+
+@implementer(IPushProducer)
+class SlaveClientProtocol(MessageProtocol):
+    """Until it starts a broadcast or a view, a connection may only do one of those.
+
+    As a viewer, the protocol is the push producer of its own transport: Twisted pauses it
+    when the socket buffer fills and resumes it once drained, which is the "fully written"
+    half of graceful degradation; the viewer's ACK is the other half.
+    """
+
+    handlers: dict = {}
+
+    def __init__(self, slave: Slave):
+        self.slave = slave
+        self.broadcast: Broadcast | None = None
+        self.stream: ViewerStream | None = None
+        self.stopped = False
+
+    # --- broadcaster ----------------------------------------------------------------
+    @handles(handlers, T.BROADCAST_START)
+    def broadcast_start(self, message: Message) -> None:
+        self._require_new()
+        self.broadcast = self.slave.start_broadcast(message.json().get("ticket"), self)
+        self.send_json(T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr,
+                       viewers=len(self.broadcast.viewers))
+
+    @handles(handlers, T.FRAME)
+    def frame(self, message: Message) -> None:
+        if self.broadcast is None or self.stream is not None:
+            raise RequestError("not_broadcasting", "send BROADCAST_START before frames")
+        body = message.body
+        if len(body) < FRAME_HEADER.size:
+            raise ProtocolError("bad_frame", "frame body is shorter than its header")
+        seq, capture_time = FRAME_HEADER.unpack_from(body)[:2]
+        self.transport.write(encode_ack(seq))
+        self.broadcast.publish(Frame.from_body(seq, capture_time, body))
+
+    @handles(handlers, T.BROADCAST_STOP)
+    def broadcast_stop(self, message: Message) -> None:
+        if self.broadcast is not None:
+            self.stopped = True
+            self.transport.loseConnection()
+
+    # --- viewer ---------------------------------------------------------------------
+    @handles(handlers, T.VIEW_START)
+    def view_start(self, message: Message) -> None:
+        self._require_new()
+        self.broadcast, self.stream = self.slave.attach_viewer(message.json().get("ticket"), self, self.transport.write)
+        self.transport.registerProducer(self, True)
+        self.send_json(T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr)
+        self.broadcast.start_viewer(self.stream)
+
+    @handles(handlers, T.ACK)
+    def ack(self, message: Message) -> None:
+        if self.stream is not None:
+            self.stream.acknowledged(decode_ack(message.body))
+
+    def pauseProducing(self) -> None:
+        if self.stream is not None:
+            self.stream.set_writable(False)
+
+    def resumeProducing(self) -> None:
+        if self.stream is not None:
+            self.stream.set_writable(True)
+
+    def stopProducing(self) -> None:
+        pass
+
+    # --- both -----------------------------------------------------------------------
+    def _require_new(self) -> None:
+        if self.broadcast is not None:
+            raise RequestError("already_started", "this connection already carries a session")
+
+    def drop(self, msg_type: int, **fields: object) -> None:
+        """Tell the peer why, then close (used for ended broadcasts and replacements)."""
+        self.send_json(msg_type, **fields)
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason) -> None:
+        if self.broadcast is None:
+            return
+        if self.stream is not None:
+            self.slave.detach_viewer(self.broadcast, self)
+        else:
+            self.slave.broadcaster_left(self.broadcast, self, clean=self.stopped)
+
+
+class SlaveClientFactory(Factory):
+    def __init__(self, slave: Slave):
+        self.slave = slave
+
+    def buildProtocol(self, addr):
+        return SlaveClientProtocol(self.slave)

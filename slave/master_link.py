@@ -1,0 +1,74 @@
+"""The slave's dedicated connection to a master (feature C4), with failover.
+
+``ClientService`` keeps one connection up, retrying with jittered exponential backoff;
+``FailoverEndpoint`` makes each attempt go to the next master in the list, so when the
+master in use dies the slave reconnects to another one. On every (re)connection the slave
+introduces itself and sends its complete session table, so a master that just started, or
+a Redis that just lost its data, learns every session at once.
+"""
+from __future__ import annotations
+
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.protocol import Factory
+
+from common.messaging import MessageProtocol, handles
+from common.protocol import Message, MessageType as T
+from slave.service import Slave
+
+
+class FailoverEndpoint:
+    """A client endpoint that tries the given addresses in turn, one per connect()."""
+
+    def __init__(self, reactor, addresses: list[tuple[str, int]], timeout: float = 2.0):
+        self._endpoints = [HostnameEndpoint(reactor, host, port, timeout=timeout) for host, port in addresses]
+        self._next = 0
+
+    def connect(self, factory):
+        endpoint = self._endpoints[self._next % len(self._endpoints)]
+        self._next += 1
+        return endpoint.connect(factory)
+
+
+class MasterLinkProtocol(MessageProtocol):
+    handlers: dict = {}
+
+    def __init__(self, slave: Slave):
+        self.slave = slave
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        config = self.slave.config
+        self.send_json(T.SLAVE_HELLO, id=config.id, addr=config.addr, metrics=config.metrics_addr,
+                       proof=self.slave.signer.slave_proof(config.id))
+        self.send_heartbeat()
+        self.send_table()
+        self.slave.master = self
+        self.log.info("connected to master at {peer}", peer=self.transport.getPeer())
+
+    def connectionLost(self, reason) -> None:
+        if self.slave.master is self:
+            self.slave.master = None
+
+    def report(self, msg_type: int, **fields: object) -> None:
+        self.send_json(msg_type, **fields)
+
+    def send_heartbeat(self) -> None:
+        self.send_json(T.HEARTBEAT, **self.slave.heartbeat())
+
+    def send_table(self) -> None:
+        self.send_json(T.SESSION_TABLE, **self.slave.session_table())
+
+    @handles(handlers, T.TABLE_REQUEST)
+    def table_request(self, message: Message) -> None:
+        self.send_table()
+
+    @handles(handlers, T.ERROR)
+    def error(self, message: Message) -> None:
+        self.log.error("master refused this slave: {error}", error=message.json().get("message"))
+
+
+def master_link_service(reactor, slave: Slave, masters: list[tuple[str, int]]) -> ClientService:
+    factory = Factory.forProtocol(lambda: MasterLinkProtocol(slave))
+    return ClientService(FailoverEndpoint(reactor, masters), factory,
+                         retryPolicy=backoffPolicy(initialDelay=0.2, maxDelay=2.0), clock=reactor)

@@ -1,0 +1,35 @@
+"""Prometheus view of a slave's plain counters, read at scrape time (O3).
+
+The hot path only bumps integers; this collector turns them into metrics when Prometheus
+asks, so counting a frame costs no lock and no label lookup.
+"""
+from __future__ import annotations
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from slave.service import Slave
+
+
+class SlaveCollector:
+    def __init__(self, slave: Slave):
+        self.slave = slave
+
+    def collect(self):
+        slave, stats = self.slave, self.slave.stats
+        yield _counter("framecast_slave_frames_in", "Frames received from broadcasters", stats.frames_in)
+        yield _counter("framecast_slave_bytes_in", "Bytes of frames received", stats.bytes_in)
+        yield _counter("framecast_slave_frames_out", "Frames sent to viewers", stats.frames_out)
+        yield _counter("framecast_slave_bytes_out", "Bytes of frames sent to viewers", stats.bytes_out)
+        skipped = CounterMetricFamily("framecast_slave_frames_skipped", "Frames skipped for a viewer", labels=["reason"])
+        for reason, count in stats.skipped.items():
+            skipped.add_metric([reason], count)
+        yield skipped
+        yield _counter("framecast_slave_heartbeats_sent", "Heartbeats sent to a master", slave.heartbeats_sent)
+        yield GaugeMetricFamily("framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(slave.broadcasts))
+        yield GaugeMetricFamily("framecast_slave_viewers", "Viewers on this slave", value=slave.viewer_count())
+        yield GaugeMetricFamily("framecast_slave_master_connected", "1 while a master link is up",
+                                value=int(slave.master is not None))
+
+
+def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:
+    return CounterMetricFamily(name, documentation, value=value)

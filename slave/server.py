@@ -1,0 +1,73 @@
+"""``framecast slave``: options and start-up of one slave node."""
+from __future__ import annotations
+
+import argparse
+import socket
+
+from common.config import ConfigError, add_option, add_secret_option, load_secret
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "id", "", "this slave's id (default HOSTNAME-PORT)")
+    add_option(parser, "host", "127.0.0.1", "interface to listen on")
+    add_option(parser, "port", 5301, "port for broadcasters and viewers (0: any free port)")
+    add_option(parser, "advertise", "", "host name or IP clients use to reach this slave (default host)")
+    add_option(parser, "metrics-port", 9301, "HTTP port for /metrics (0: any free port)")
+    add_option(parser, "masters", "127.0.0.1:5201", "masters' slave ports, comma-separated, tried in turn")
+    add_option(parser, "grace", 10.0, "seconds a broadcast waits for its broadcaster to reconnect")
+    add_option(parser, "refresh-interval", 120.0, "seconds between complete session-table refreshes")
+    add_option(parser, "ticket-ttl", 30.0, "redirect ticket lifetime, seconds")
+    add_option(parser, "log-level", "info", "log level")
+    add_secret_option(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Start the slave and run the reactor until stopped (asyncio reactor installed)."""
+    from prometheus_client import REGISTRY
+    from twisted.internet import reactor, task
+    from twisted.internet.endpoints import TCP4ServerEndpoint
+
+    from common import logs
+    from common.addresses import format_hostport, parse_hostport_list
+    from common.metrics import metrics_site
+    from common.serve import exit_status, fail, listen_all
+    from common.tokens import Signer
+    from slave.client_port import SlaveClientFactory
+    from slave.master_link import master_link_service
+    from slave.metrics import SlaveCollector
+    from slave.service import Slave, SlaveConfig
+
+    logs.start(args.log_level)
+    try:
+        masters = parse_hostport_list(args.masters)
+    except ValueError as exc:
+        raise ConfigError(f"--masters: {exc}") from None
+    signer = Signer(load_secret(args), ticket_ttl=args.ticket_ttl)
+    advertise = args.advertise or args.host
+    config = SlaveConfig(id=args.id, addr="", grace=args.grace, refresh_interval=args.refresh_interval)
+    slave = Slave(config, signer, reactor)
+    REGISTRY.register(SlaveCollector(slave))
+
+    def started(ports) -> None:
+        if ports is None:
+            return
+        client_port, metrics_port = (p.getHost().port for p in ports)
+        config.addr = format_hostport(advertise, client_port)
+        config.metrics_addr = format_hostport(advertise, metrics_port)
+        config.id = config.id or f"{socket.gethostname()}-{client_port}"
+        print(f"slave {config.id} serving clients on {config.addr}", flush=True)
+        master_link_service(reactor, slave, masters).startService()
+        task.LoopingCall(slave.send_heartbeat).start(config.heartbeat_interval, now=False)
+        task.LoopingCall(slave.send_table).start(config.refresh_interval, now=False)
+
+    def start() -> None:
+        listen_all(reactor, [
+            (TCP4ServerEndpoint(reactor, args.port, interface=args.host), SlaveClientFactory(slave),
+             f"clients on port {args.port}"),
+            (TCP4ServerEndpoint(reactor, args.metrics_port, interface=args.host), metrics_site(),
+             f"metrics on port {args.metrics_port}"),
+        ]).addCallback(started).addErrback(lambda f: fail(reactor, f.getErrorMessage()))
+
+    reactor.callWhenRunning(start)
+    reactor.run()
+    raise SystemExit(exit_status())

@@ -1,0 +1,170 @@
+"""The slave's logic: admitting broadcasters and viewers, and reporting to the masters.
+
+A broadcaster or viewer arrives with a ticket a master signed for this very slave (so the
+slave needs no round trip to know a master placed them here). Broadcasts live in
+``broadcasts`` by user. When a broadcaster's connection drops without a clean stop, its
+broadcast is kept for ``grace`` seconds, so a broadcaster that reconnects (through a master,
+which sends the same session back here) carries on with its viewers still attached.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from twisted.logger import Logger
+
+from common.messaging import RequestError
+from common.protocol import MessageType as T
+from common.tokens import CredentialError, Signer
+from slave.fanout import Broadcast, FanoutStats, ViewerStream
+
+
+@dataclass
+class SlaveConfig:
+    id: str
+    addr: str
+    metrics_addr: str = ""
+    grace: float = 10.0
+    refresh_interval: float = 120.0
+    heartbeat_interval: float = 1.0
+
+
+class Peer(Protocol):
+    """What the slave needs of a client connection."""
+
+    def send_json(self, msg_type: int, **fields: object) -> None: ...
+
+    def drop(self, msg_type: int, **fields: object) -> None: ...
+
+
+class MasterReporter(Protocol):
+    def report(self, msg_type: int, **fields: object) -> None: ...
+
+    def send_heartbeat(self) -> None: ...
+
+    def send_table(self) -> None: ...
+
+
+class Slave:
+    log = Logger()
+
+    def __init__(self, config: SlaveConfig, signer: Signer, reactor):
+        self.config = config
+        self.signer = signer
+        self.reactor = reactor
+        self.stats = FanoutStats()
+        self.broadcasts: dict[str, Broadcast] = {}
+        self.broadcasters: dict[str, Peer] = {}
+        self._orphan_timers: dict[str, Any] = {}
+        self.master: MasterReporter | None = None
+        self.state = "live"
+        self.heartbeats_sent = 0
+
+    # --- admission --------------------------------------------------------------------
+    def _claims(self, ticket: object, kind: str) -> dict[str, Any]:
+        try:
+            claims = self.signer.check_ticket(ticket)
+        except CredentialError as exc:
+            raise RequestError("bad_ticket", str(exc)) from None
+        if claims.get("kind") != kind:
+            raise RequestError("bad_ticket", f"this ticket is not for a {kind}")
+        if claims.get("slave") != self.config.id:
+            raise RequestError("wrong_slave", "this ticket was issued for another slave; ask a master again")
+        return claims
+
+    def start_broadcast(self, ticket: object, peer: Peer) -> Broadcast:
+        claims = self._claims(ticket, "broadcast")
+        user, session = claims["user"], claims["session"]
+        broadcast = self.broadcasts.get(user)
+        if broadcast is not None and broadcast.session != session:
+            raise RequestError("already_broadcasting", f"{user} is already broadcasting (one broadcast per user)")
+        if broadcast is None:
+            broadcast = self.broadcasts[user] = Broadcast(user, session, self.stats)
+            self.report(T.SESSION_ADD, kind="broadcast", user=user, session=session)
+        self._cancel_orphan_timer(user)
+        previous = self.broadcasters.get(user)
+        if previous is not None and previous is not peer:
+            previous.drop(T.RECONNECT, reason="replaced by a newer connection of the same broadcast")
+        self.broadcasters[user] = peer
+        self.log.info("broadcast of {user} started (session {session})", user=user, session=session)
+        return broadcast
+
+    def broadcaster_left(self, broadcast: Broadcast, peer: Peer, clean: bool) -> None:
+        """The broadcaster's connection ended: at once if it stopped, after the grace if not."""
+        if self.broadcasters.get(broadcast.user) is not peer:
+            return
+        del self.broadcasters[broadcast.user]
+        if clean:
+            self.end_broadcast(broadcast)
+        else:
+            self._orphan_timers[broadcast.user] = self.reactor.callLater(
+                self.config.grace, self._orphan_expired, broadcast)
+
+    def _orphan_expired(self, broadcast: Broadcast) -> None:
+        self._orphan_timers.pop(broadcast.user, None)
+        if broadcast.user not in self.broadcasters:
+            self.end_broadcast(broadcast)
+
+    def _cancel_orphan_timer(self, user: str) -> None:
+        timer = self._orphan_timers.pop(user, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def end_broadcast(self, broadcast: Broadcast) -> None:
+        if self.broadcasts.get(broadcast.user) is not broadcast:
+            return
+        del self.broadcasts[broadcast.user]
+        self._cancel_orphan_timer(broadcast.user)
+        for peer in list(broadcast.viewers):
+            peer.drop(T.BROADCAST_ENDED, user=broadcast.user)
+        self.report(T.SESSION_REMOVE, kind="broadcast", user=broadcast.user, session=broadcast.session)
+        self.log.info("broadcast of {user} ended", user=broadcast.user)
+
+    def attach_viewer(self, ticket: object, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
+        claims = self._claims(ticket, "view")
+        broadcast = self.broadcasts.get(claims["target"])
+        if broadcast is None:
+            raise RequestError("not_here", f"{claims['target']} is not broadcasting on this slave; ask a master again")
+        stream = ViewerStream(claims["user"], write, self.stats)
+        broadcast.add_viewer(peer, stream)
+        self._viewer_event(broadcast, "join", stream.user)
+        return broadcast, stream
+
+    def detach_viewer(self, broadcast: Broadcast, peer: Peer) -> None:
+        stream = broadcast.remove_viewer(peer)
+        if stream is not None:
+            self._viewer_event(broadcast, "leave", stream.user)
+
+    def _viewer_event(self, broadcast: Broadcast, event: str, viewer: str) -> None:
+        broadcaster = self.broadcasters.get(broadcast.user)
+        if broadcaster is not None:
+            broadcaster.send_json(T.VIEWER_EVENT, event=event, viewer=viewer, viewers=len(broadcast.viewers))
+
+    # --- reports to the masters -------------------------------------------------------
+    def report(self, msg_type: int, **fields: object) -> None:
+        """Send a report if a master link is up; if not, the full table sent when the
+        link comes back covers it."""
+        if self.master is not None:
+            self.master.report(msg_type, **fields)
+
+    def send_heartbeat(self) -> None:
+        if self.master is not None:
+            self.master.send_heartbeat()
+            self.heartbeats_sent += 1
+
+    def send_table(self) -> None:
+        if self.master is not None:
+            self.master.send_table()
+
+    def load(self) -> int:
+        return len(self.broadcasts) + self.viewer_count()
+
+    def viewer_count(self) -> int:
+        return sum(len(b.viewers) for b in self.broadcasts.values())
+
+    def heartbeat(self) -> dict[str, Any]:
+        return {"load": self.load(), "broadcasts": len(self.broadcasts), "viewers": self.viewer_count(),
+                "state": self.state}
+
+    def session_table(self) -> dict[str, Any]:
+        return {"broadcasts": [{"user": b.user, "session": b.session} for b in self.broadcasts.values()]}
