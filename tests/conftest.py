@@ -1,0 +1,129 @@
+"""Fixtures that start real framecast clusters against the real Redis and PostgreSQL.
+
+Each cluster gets its own Redis key prefix and its own PostgreSQL database, so tests never
+see each other's users or sessions, and both are removed afterwards.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis
+
+from client.local_cluster import LocalCluster, free_port
+
+REDIS_URL = os.environ.get("FRAMECAST_TEST_REDIS", "redis://127.0.0.1:6379/0")
+PG_ADMIN = os.environ.get("FRAMECAST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def drop_database(name: str) -> None:
+    conn = psycopg2.connect(PG_ADMIN)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def clear_redis(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def start_cluster(tmp: Path, **options) -> LocalCluster:
+    tag = uuid.uuid4().hex[:10]
+    options.setdefault("redis_url", REDIS_URL)
+    cluster = LocalCluster(port=free_port(), redis_prefix=f"fctest-{tag}:",
+                           database=PG_ADMIN.rsplit("/", 1)[0] + f"/fctest_{tag}", workdir=tmp, **options)
+    return cluster.start()
+
+
+def stop_cluster(cluster: LocalCluster) -> None:
+    cluster.stop()
+    drop_database(cluster.database.rsplit("/", 1)[1])
+    clear_redis(cluster.redis_prefix)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """HAProxy, 2 masters and 2 slaves, shared by the tests of one module."""
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield cluster
+    stop_cluster(cluster)
+
+
+@pytest.fixture
+def own_cluster(tmp_path):
+    """A cluster of this test's own, for tests that kill its processes."""
+    started: list[LocalCluster] = []
+
+    def start(**options) -> LocalCluster:
+        started.append(start_cluster(tmp_path / f"cluster{len(started)}", **options))
+        return started[-1]
+
+    yield start
+    for cluster in started:
+        stop_cluster(cluster)
+
+
+class Cli:
+    """Runs the ``framecast`` command as a user would, with a home of its own."""
+
+    def __init__(self, server: str, home: Path):
+        self.server = server
+        self.home = home
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "FRAMECAST_SERVER": self.server, "FRAMECAST_HOME": str(self.home)}
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "client.cli", *args]
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), env=self.env(), capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(self.argv(*args), env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, stdin=subprocess.DEVNULL)
+
+    def ok(self, *args: str, timeout: float = 60) -> str:
+        result = self.run(*args, timeout=timeout)
+        assert result.returncode == 0, f"framecast {' '.join(args)} failed: {result.stderr}"
+        return result.stdout
+
+
+@pytest.fixture
+def user(cluster, tmp_path):
+    """Make a registered, logged-in user on the module's cluster: user('alice') -> Cli."""
+
+    def make(name: str, target: LocalCluster | None = None) -> Cli:
+        cli = Cli((target or cluster).server, tmp_path / f"home-{name}")
+        cli.ok("register", name, "--password", f"pw-{name}")
+        cli.ok("login", name, "--password", f"pw-{name}")
+        return cli
+
+    return make
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
