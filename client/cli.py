@@ -8,6 +8,7 @@ import argparse
 import getpass
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ DEFAULT_SERVER = "127.0.0.1:5100"
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in ("master", "slave"):  # servers let Twisted handle signals
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.run(args) or 0
     except FramecastError as exc:
@@ -32,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"framecast: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM ends a client like Ctrl-C, so a broadcast is stopped cleanly."""
+    raise KeyboardInterrupt
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,6 +76,7 @@ class LocalCluster:
     # --- start and stop ---------------------------------------------------------------
     def start(self) -> "LocalCluster":
         self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="framecast-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.secret = secrets.token_urlsafe(32)
         try:
             self.redis_url = self.redis_url or self._redis()

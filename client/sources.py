@@ -19,6 +19,8 @@ CODE_BLOCK = 16
 
 
 class TestPattern:
+    __test__ = False  # not a pytest test class
+
     def __init__(self, width: int = 640, height: int = 480):
         if width < CODE_BITS * CODE_BLOCK or height < 4 * CODE_BLOCK:
             raise FramecastError(f"the test pattern needs at least {CODE_BITS * CODE_BLOCK}x{4 * CODE_BLOCK} pixels")
