@@ -1,0 +1,157 @@
+"""Bad input gets a clear error for that one client; servers and other sessions carry on."""
+import json
+import os
+import socket
+import time
+
+import pytest
+
+from client import credentials
+from client.connection import Connection
+from client.errors import ServerError
+from client.masters import Masters
+from common.addresses import parse_hostport
+from common.protocol import HEADER, MAGIC, Decoder, MessageType as T, encode, encode_json
+from common.tokens import Signer
+from tests.conftest import json_lines, wait_until
+
+
+def raw_exchange(address, data: bytes, timeout=5.0):
+    """Send raw bytes; return the messages answered and whether the server closed."""
+    host, port = parse_hostport(address)
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except socket.timeout:
+            return list(Decoder().feed(received)), False
+    return list(Decoder().feed(received)), True
+
+
+def one_error_line(result):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0
+    assert len(lines) == 1 and lines[0].startswith("framecast: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def live_broadcast(cluster, tmp_path_factory):
+    """A broadcast that runs through every bad-input test, to prove nothing else breaks."""
+    from tests.conftest import Cli
+
+    home = tmp_path_factory.mktemp("homes")
+    star, fan = Cli(cluster.server, home / "star"), Cli(cluster.server, home / "fan")
+    for cli, name in ((star, "star"), (fan, "fan")):
+        cli.ok("register", name, "--password", "pw")
+        cli.ok("login", name, "--password", "pw")
+    process = star.start("broadcast", "--fps", "10", "--duration", "120")
+    wait_until(lambda: any(b["user"] == "star" and b["confirmed"]
+                           for b in json.loads(fan.ok("status", "--json"))["broadcasts"]), 15)
+    viewer = fan.start("view", "star", "--json", "--duration", "120")
+    yield fan
+    viewer.terminate()
+    process.terminate()
+    out, _ = viewer.communicate(timeout=10)
+    process.wait(10)
+    lines = json_lines(out)
+    assert lines and lines[-1]["frames"] > 0
+
+
+def slave_address(cluster):
+    return cluster.node("slave-1").client_addr
+
+
+@pytest.mark.parametrize("target", ["master", "slave"])
+def test_random_bytes_are_refused_with_an_error(cluster, live_broadcast, target):
+    address = cluster.server if target == "master" else slave_address(cluster)
+    messages, closed = raw_exchange(address, os.urandom(64) + b"garbage")
+    assert closed
+    assert messages[0].type == T.ERROR and messages[0].json()["code"] in {"bad_magic", "bad_version", "too_large"}
+
+
+@pytest.mark.parametrize("target", ["master", "slave"])
+def test_an_oversized_length_is_refused(cluster, live_broadcast, target):
+    address = cluster.server if target == "master" else slave_address(cluster)
+    messages, closed = raw_exchange(address, HEADER.pack(MAGIC, 1, T.FRAME, 0, 2**32 - 1))
+    assert closed and messages[0].json()["code"] == "too_large"
+    assert "exceeds the limit" in messages[0].json()["message"]
+
+
+def test_malformed_json_is_refused(cluster, live_broadcast):
+    messages, closed = raw_exchange(cluster.server, encode(T.LOGIN, b"{not json"))
+    assert closed and messages[0].json()["code"] == "bad_json"
+
+
+def test_an_unknown_message_type_is_skipped(cluster, live_broadcast):
+    host, port = parse_hostport(cluster.server)
+    conn = Connection(host, port)
+    conn.send(encode(250, b"a message from a future version"))
+    status = conn.request(T.STATUS_REQUEST, T.STATUS)
+    assert len(status["masters"]) == 2
+    conn.close()
+
+
+def test_a_bad_token_is_refused(cluster, live_broadcast, tmp_path, monkeypatch):
+    with pytest.raises(ServerError) as info:
+        Masters(cluster.server).broadcast_redirect("not-a-token", "session-123456")
+    assert info.value.code == "bad_token" and str(info.value) == "invalid login token"
+    monkeypatch.setenv("FRAMECAST_HOME", str(tmp_path))
+    credentials.save({"user": "mallory", "token": Signer("guessed").login_token("mallory"),
+                      "expires_at": time.time() + 3600})
+    from tests.conftest import Cli
+
+    result = Cli(cluster.server, tmp_path).run("view", "star")
+    assert one_error_line(result) == "framecast: error: invalid login token"
+
+
+def test_an_expired_token_is_refused(cluster, live_broadcast, monkeypatch):
+    import itsdangerous.timed
+
+    real_time = itsdangerous.timed.time.time
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real_time() - 13 * 3600)
+    stale = Signer(cluster.secret).login_token("fan")
+    monkeypatch.undo()
+    with pytest.raises(ServerError) as info:
+        Masters(cluster.server).view_redirect(stale, "star")
+    assert info.value.code == "bad_token" and "expired" in str(info.value)
+
+
+def test_wrong_password_and_unknown_user(cluster, live_broadcast, tmp_path):
+    from tests.conftest import Cli
+
+    cli = Cli(cluster.server, tmp_path)
+    assert one_error_line(cli.run("login", "star", "--password", "nope")) == \
+        "framecast: error: wrong password for 'star'"
+    assert one_error_line(cli.run("login", "nobody", "--password", "pw")) == "framecast: error: no such user 'nobody'"
+    assert one_error_line(cli.run("register", "star", "--password", "pw")) == \
+        "framecast: error: user 'star' already exists"
+    assert "user names are" in one_error_line(cli.run("register", "bad name!", "--password", "pw"))
+    assert one_error_line(cli.run("view", "star")) == \
+        "framecast: error: not logged in: run 'framecast login USER' first"
+
+
+def test_viewing_a_user_who_is_not_broadcasting(cluster, live_broadcast):
+    result = live_broadcast.run("view", "nobody-here")
+    assert one_error_line(result) == "framecast: error: nobody-here is not broadcasting"
+
+
+def test_a_forged_ticket_at_a_slave(cluster, live_broadcast):
+    messages, _ = raw_exchange(slave_address(cluster), encode_json(T.VIEW_START, ticket="forged"), timeout=1)
+    assert messages[0].json() == {"code": "bad_ticket", "message": "invalid ticket"}
+
+
+def test_an_unknown_server_address_is_one_clear_line(tmp_path):
+    from tests.conftest import Cli
+    from client.local_cluster import free_port
+
+    result = Cli(f"127.0.0.1:{free_port()}", tmp_path).run("status")
+    assert "cannot connect to 127.0.0.1:" in one_error_line(result)
+
+
+def test_servers_still_serve_after_all_this(cluster, live_broadcast):
+    lines = json_lines(live_broadcast.ok("view", "star", "--json", "--frames", "5"))
+    assert lines[-1]["frames"] == 5
