@@ -24,6 +24,7 @@ def test_one_broadcaster_two_viewers(cluster, user, tmp_path):
                    for v, name in ((bob, "bob"), (carol, "carol"))]
         time.sleep(2)
         status = json.loads(bob.ok("status", "--json"))
+        table = bob.ok("status")
         outputs = [v.communicate(timeout=30) for v in viewers]
     finally:
         broadcaster.terminate()
@@ -33,7 +34,6 @@ def test_one_broadcaster_two_viewers(cluster, user, tmp_path):
     assert [s["state"] for s in status["slaves"]] == ["live", "live"]
     holder = next(s for s in status["slaves"] if s["id"] == entry["slave"])
     assert holder["broadcasts"] == 1 and holder["viewers"] == 2
-    table = bob.ok("status")
     assert "alice" in table and entry["addr"] in table
 
     for (stdout, stderr), name in zip(outputs, ("bob", "carol")):

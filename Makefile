@@ -1,0 +1,22 @@
+# The two commands of the README: `make up` runs a local cluster, `make test` runs every test.
+# Both create the virtual environment first (Python 3.11+ must be installed).
+VENV ?= .venv
+PYTHON ?= python3
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+.PHONY: install up test bench
+install: $(VENV)/.installed
+
+up: $(VENV)/.installed
+	$(VENV)/bin/framecast up
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python bench/fanout.py

@@ -1,0 +1,153 @@
+"""Shared pieces of the benchmarks: a real slave process, and lean asyncio clients.
+
+The benchmarks talk to one slave directly, signing their own tickets with the slave's
+secret, so the figures are the slave's alone. Viewers are asyncio protocols that parse
+frames, acknowledge each at once (like the real viewer) and record the latency from the
+frame's capture time to its arrival.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from client.local_cluster import free_port, wait_for_port  # noqa: E402
+from client.sources import TestPattern  # noqa: E402
+from common.protocol import (  # noqa: E402
+    FRAME_HEADER, HEADER, Codec, Decoder, FrameInfo, MessageType as T, encode_ack, encode_frame, encode_json,
+)
+from common.tokens import Signer  # noqa: E402
+
+
+class SlaveProcess:
+    def __init__(self, *extra: str):
+        self.secret = secrets.token_urlsafe(24)
+        self.signer = Signer(self.secret)
+        self.port = free_port()
+        argv = [sys.executable, "-m", "client.cli", "slave", "--id", "bench-slave", "--port", str(self.port),
+                "--metrics-port", "0", "--masters", f"127.0.0.1:{free_port()}", "--log-level", "warn", *extra]
+        env = {**os.environ, "FRAMECAST_SECRET": self.secret}
+        self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, 30, self.process, "slave")
+        self.ps = psutil.Process(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def jpeg_of_size(target: int) -> bytes:
+    """A 640x480 test-pattern JPEG of about ``target`` bytes (noise added to reach it)."""
+    image = TestPattern().read()
+    rng = np.random.default_rng(1)
+    best = b""
+    for noise in range(0, 80, 2):
+        noisy = np.clip(image.astype(np.int16) + rng.integers(-noise, noise + 1, image.shape), 0, 255).astype(np.uint8)
+        data = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+        best = data
+        if len(data) >= target:
+            break
+    return best
+
+
+class ViewerClient(asyncio.Protocol):
+    def __init__(self, record_latency: bool = True):
+        self.decoder = Decoder()
+        self.frames = 0
+        self.bytes = 0
+        self.latencies: list[float] = []
+        self.record_latency = record_latency
+        self.accepted = asyncio.get_event_loop().create_future()
+        self.transport = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        for message in self.decoder.feed(data):
+            if message.type == T.FRAME:
+                seq, capture_time = FRAME_HEADER.unpack_from(message.body)[:2]
+                self.transport.write(encode_ack(seq))
+                self.frames += 1
+                self.bytes += len(message.body) + HEADER.size
+                if self.record_latency:
+                    self.latencies.append(time.time() - capture_time)
+            elif message.type == T.ACCEPTED and not self.accepted.done():
+                self.accepted.set_result(True)
+            elif message.type == T.ERROR and not self.accepted.done():
+                self.accepted.set_exception(RuntimeError(message.json()["message"]))
+
+    def reset(self) -> None:
+        self.frames = self.bytes = 0
+        self.latencies.clear()
+
+
+async def open_viewer(slave: SlaveProcess, user: str, target: str, **options) -> ViewerClient:
+    loop = asyncio.get_event_loop()
+    _, viewer = await loop.create_connection(lambda: ViewerClient(**options), "127.0.0.1", slave.port)
+    ticket = slave.signer.ticket(kind="view", user=user, target=target, slave="bench-slave")
+    viewer.transport.write(encode_json(T.VIEW_START, ticket=ticket))
+    await viewer.accepted
+    return viewer
+
+
+class BroadcasterClient(asyncio.Protocol):
+    """Uploads one image repeatedly, one frame in flight, at ``fps`` (None: flat out)."""
+
+    def __init__(self, image: bytes, fps: float | None):
+        self.image = image
+        self.fps = fps
+        self.acked = asyncio.Event()
+        self.decoder = Decoder()
+        self.sent = 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        for message in self.decoder.feed(data):
+            if message.type in (T.ACK, T.ACCEPTED):
+                self.acked.set()
+
+    async def run(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        next_send = time.monotonic()
+        while time.monotonic() < end:
+            await self.acked.wait()
+            self.acked.clear()
+            self.sent += 1
+            info = FrameInfo(self.sent, time.time(), 640, 480, Codec.JPEG)
+            self.transport.write(encode_frame(info, self.image))
+            if self.fps:
+                next_send += 1 / self.fps
+                await asyncio.sleep(max(0.0, next_send - time.monotonic()))
+
+
+async def open_broadcaster(slave: SlaveProcess, user: str, image: bytes, fps: float | None) -> BroadcasterClient:
+    loop = asyncio.get_event_loop()
+    _, client = await loop.create_connection(lambda: BroadcasterClient(image, fps), "127.0.0.1", slave.port)
+    ticket = slave.signer.ticket(kind="broadcast", user=user, session="bench-session", slave="bench-slave")
+    client.transport.write(encode_json(T.BROADCAST_START, ticket=ticket))
+    await client.acked.wait()
+    return client
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")

@@ -1,0 +1,115 @@
+"""The Docker deployment (O1): the compose file validates, and every framecast service
+command in it is run here, without Docker, against the real Redis and PostgreSQL."""
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+import yaml
+
+from client.local_cluster import free_port, wait_for_port
+from client.masters import Masters
+from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PORT_OPTIONS = {"--client-port", "--slave-port", "--metrics-port", "--port"}
+
+
+def compose_command():
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    pytest.fail("neither docker-compose nor the docker compose plugin is installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def compose():
+    env = {**os.environ, "FRAMECAST_SECRET": "compose-test-secret", "POSTGRES_PASSWORD": "compose-test"}
+    result = subprocess.run(compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_compose_has_every_role(compose):
+    services = compose["services"]
+    assert {"haproxy", "master1", "master2", "slave", "redis", "postgres", "prometheus"} <= set(services)
+    assert services["slave"]["network_mode"] == "host"
+    framecast = [s for s in services.values() if s.get("image") == "framecast:latest"]
+    assert framecast and all(s["build"]["dockerfile"] == "deploy/Dockerfile" for s in framecast)
+
+
+def test_compose_requires_secrets_instead_of_shipping_them():
+    env = {k: v for k, v in os.environ.items() if k not in ("FRAMECAST_SECRET", "POSTGRES_PASSWORD")}
+    result = subprocess.run(compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "FRAMECAST_SECRET" in result.stderr + result.stdout
+
+
+def test_haproxy_config_is_valid():
+    if not shutil.which("haproxy"):
+        pytest.fail("haproxy is not installed (.ci/run installs it)")
+    result = subprocess.run(["haproxy", "-c", "-f", "deploy/haproxy.cfg"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def localize(command: list[str], masters: str) -> list[str]:
+    """The service's own command, with this machine's free ports and local addresses."""
+    out = []
+    for i, arg in enumerate(command):
+        previous = command[i - 1] if i else ""
+        if previous in PORT_OPTIONS:
+            arg = str(free_port())
+        elif previous == "--host":
+            arg = "127.0.0.1"
+        elif previous == "--masters":
+            arg = masters
+        out.append(arg)
+    assert out[0] == "framecast"
+    return [sys.executable, "-m", "client.cli"] + out[1:]
+
+
+def option(argv, name):
+    return argv[argv.index(name) + 1]
+
+
+def test_every_service_command_runs_without_docker(compose, tmp_path):
+    services = compose["services"]
+    tag = uuid.uuid4().hex[:8]
+    database = PG_ADMIN.rsplit("/", 1)[0] + f"/fccompose_{tag}"
+    local = {"FRAMECAST_REDIS": REDIS_URL, "FRAMECAST_DATABASE": database, "FRAMECAST_REDIS_PREFIX": f"fcc-{tag}:"}
+    processes = []
+
+    def start(name, argv):
+        env = {**os.environ, **{k: str(v) for k, v in services[name].get("environment", {}).items()}, **local}
+        log = open(tmp_path / f"{name}.log", "wb")
+        processes.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+        return processes[-1]
+
+    try:
+        masters = {}
+        for name in ("master1", "master2"):
+            argv = localize(services[name]["command"], "")
+            wait_for_port(int(option(argv, "--client-port")), 30, start(name, argv), name)
+            masters[name] = argv
+        slave_ports = ",".join(f"127.0.0.1:{option(a, '--slave-port')}" for a in masters.values())
+        for _ in range(2):  # the scaled service: two replicas of the same command
+            start("slave", localize(services["slave"]["command"], slave_ports))
+        client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+        wait_until(lambda: len(client.smembers(f"fcc-{tag}:slaves")) == 2, 30)
+        server = f"127.0.0.1:{option(masters['master1'], '--client-port')}"
+        status = wait_until(lambda: (s := Masters(server).status()) and
+                            [x["state"] for x in s["slaves"]] == ["live", "live"] and s, 15)
+        assert sorted(m["id"] for m in status["masters"]) == ["master-1", "master-2"]
+        assert all(s["addr"].startswith("127.0.0.1:") for s in status["slaves"])  # FRAMECAST_ADVERTISE
+        assert len({s["addr"] for s in status["slaves"]}) == 2  # each replica at its own port
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+        clear_redis(f"fcc-{tag}:")
+        drop_database(f"fccompose_{tag}")
