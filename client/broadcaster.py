@@ -3,6 +3,8 @@
 Frames are captured at the requested rate. A frame is uploaded only once the slave has
 acknowledged the previous one; otherwise it is skipped, so a slow uplink lowers the frame
 rate instead of building a backlog (graceful degradation on the upload side, seed [0082]).
+With ``max_kbps`` the broadcaster's own throttle (S6) also skips frames that would take the
+upload over that rate.
 If the slave goes away, the broadcaster asks the masters again (keeping its session id, so
 a live slave takes it back) and carries on with the next sequence number.
 """
@@ -18,6 +20,7 @@ from client.errors import ConnectionLost
 from client.masters import Masters
 from client.session import SlaveSession, connect_with_retry
 from common.protocol import Codec, FrameInfo, MessageType as T, decode_ack, encode_frame
+from common.throttle import Throttle, kbps_to_bytes
 
 
 @dataclass
@@ -25,6 +28,7 @@ class BroadcastStats:
     captured: int = 0
     sent: int = 0
     skipped: int = 0
+    throttled: int = 0
     acked: int = 0
     reconnects: int = 0
     slaves: list[str] = field(default_factory=list)
@@ -32,8 +36,9 @@ class BroadcastStats:
 
 class Broadcaster:
     def __init__(self, masters: Masters, token: str, source, codec: Codec = Codec.JPEG, quality: int = 7,
-                 fps: float = 15.0, reconnect_deadline: float = 60.0,
-                 on_event: Callable[[str], None] = lambda text: None):
+                 fps: float = 15.0, max_kbps: float | None = None, reconnect_deadline: float = 60.0,
+                 on_event: Callable[[str], None] = lambda text: None,
+                 each_frame: Callable[["Broadcaster"], None] = lambda broadcaster: None):
         self.masters = masters
         self.token = token
         self.source = source
@@ -42,6 +47,9 @@ class Broadcaster:
         self.interval = 1.0 / fps
         self.reconnect_deadline = reconnect_deadline
         self.on_event = on_event
+        self.each_frame = each_frame
+        self.throttle = Throttle(kbps_to_bytes(max_kbps)) if max_kbps else None
+        self.paused = False
         self.session_id = secrets.token_urlsafe(12)
         self.stats = BroadcastStats()
         self.slave: SlaveSession | None = None
@@ -61,7 +69,9 @@ class Broadcaster:
                 if image is None:
                     self.on_event("the source has no more images")
                     break
-                self._upload(image)
+                self.each_frame(self)
+                if not self.paused:
+                    self._upload(image)
                 next_capture += self.interval
                 self._serve_until(max(next_capture, time.monotonic()))
         finally:
@@ -75,6 +85,18 @@ class Broadcaster:
         self.in_flight = None
         self.stats.slaves.append(self.slave.slave)
         self.on_event(f"broadcasting through slave {self.slave.slave}")
+        if self.paused:
+            self.slave.conn.send_json(T.BROADCAST_PAUSE)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (nothing is uploaded; the session and its viewers stay) or resume."""
+        self.paused = paused
+        if self.slave is not None:
+            try:
+                self.slave.conn.send_json(T.BROADCAST_PAUSE if paused else T.BROADCAST_RESUME)
+            except ConnectionLost as exc:
+                self._lost(str(exc))
+        self.on_event("paused" if paused else "resumed")
 
     def _upload(self, image) -> None:
         self.stats.captured += 1
@@ -84,6 +106,12 @@ class Broadcaster:
             self.stats.skipped += 1
             return
         data = codecs.encode(image, self.codec, self.quality)
+        if self.throttle is not None:
+            now = time.monotonic()
+            if self.throttle.delay(now, len(data)) > 0:
+                self.stats.throttled += 1
+                return
+            self.throttle.record(now, len(data))
         info = FrameInfo(seq, capture_time, image.shape[1], image.shape[0], self.codec)
         try:
             self.slave.conn.send(encode_frame(info, data))

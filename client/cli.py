@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast.add_argument("--quality", type=int, choices=range(11), default=7, metavar="0-10")
     broadcast.add_argument("--frames", type=int, help="stop after N frames")
     broadcast.add_argument("--duration", type=positive_float, help="stop after S seconds")
+    broadcast.add_argument("--max-kbps", type=positive_float, help="cap the upload at this rate")
     broadcast.set_defaults(run=cmd_broadcast)
 
     view = commands.add_parser("view", help="watch a user's broadcast")
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--json", action="store_true", help="print statistics as one JSON object per second")
     view.add_argument("--window", action="store_true", help="show the images in a window")
     view.add_argument("--zoom", choices=["100", "200", "300", "full"], default="100")
+    speed = view.add_mutually_exclusive_group()
+    speed.add_argument("--speed", type=positive_float, metavar="KBPS", help="your connection speed")
+    speed.add_argument("--link", choices=["dialup", "dsl", "lan"], help="your connection type")
     view.set_defaults(run=cmd_view)
 
     status = commands.add_parser("status", help="the cluster: masters, slaves, broadcasts")
@@ -187,20 +191,29 @@ def cmd_login(args) -> int:
 def cmd_broadcast(args) -> int:
     from client import codecs, credentials
     from client.broadcaster import Broadcaster
+    from client.controls import PAUSE, StdinCommands
     from client.masters import Masters
     from client.sources import open_source
 
     login = credentials.load()
     source = open_source(args.source, args.size)
+    commands = StdinCommands()
+
+    def each_frame(broadcaster: Broadcaster) -> None:
+        for command in commands.poll():
+            broadcaster.set_paused(command == PAUSE)
+
     broadcaster = Broadcaster(Masters(args.server), login["token"], source, codec=codecs.CODECS[args.codec],
-                              quality=args.quality, fps=args.fps, on_event=say)
+                              quality=args.quality, fps=args.fps, max_kbps=args.max_kbps, on_event=say,
+                              each_frame=each_frame)
     stats = broadcaster.run(frames=args.frames, duration=args.duration)
-    say(f"done: {stats.sent} frames sent, {stats.skipped} skipped, {stats.reconnects} reconnects")
+    say(f"done: {stats.sent} frames sent, {stats.skipped + stats.throttled} skipped, {stats.reconnects} reconnects")
     return 0
 
 
 def cmd_view(args) -> int:
     from client import credentials
+    from client.controls import PAUSE, StdinCommands
     from client.masters import Masters
     from client.viewer import Viewer, frame_saver
 
@@ -223,15 +236,21 @@ def cmd_view(args) -> int:
         if args.json:
             print(json.dumps(stats.as_json()), flush=True)
 
+    commands = StdinCommands()
+
     def keep_going() -> bool:
+        for command in commands.poll():
+            viewer.set_paused(command == PAUSE)
         if window is None:
             return True
+        if window.paused != viewer.stats.paused:
+            viewer.set_paused(window.paused)
         stats = viewer.stats
-        window.show(status_line(stats.last_frame_time, stats.fps, stats.kbps))
+        window.show(status_line(stats.last_frame_time, stats.fps, stats.kbps, stats.paused))
         return window.open
 
-    viewer = Viewer(Masters(args.server), login["token"], args.user, on_frame=on_frame, on_second=on_second,
-                    on_event=say)
+    viewer = Viewer(Masters(args.server), login["token"], args.user, speed_kbps=args.speed, link=args.link,
+                    on_frame=on_frame, on_second=on_second, on_event=say)
     try:
         stats = viewer.run(frames=args.frames, duration=args.duration, keep_going=keep_going)
     finally:

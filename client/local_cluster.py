@@ -69,6 +69,8 @@ class LocalCluster:
     workdir: Path | None = None
     use_haproxy: bool = True
     dead_after: float = 3.0
+    master_args: list[str] = field(default_factory=list)
+    slave_args: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     services: list[subprocess.Popen] = field(default_factory=list)
@@ -114,7 +116,8 @@ class LocalCluster:
         argv = [sys.executable, "-m", "client.cli", "master", "--id", f"master-{index}",
                 "--client-port", str(ports["client"]), "--slave-port", str(ports["slave"]),
                 "--metrics-port", str(ports["metrics"]), "--redis", self.redis_url, "--redis-prefix",
-                self.redis_prefix, "--database", self.database, "--dead-after", str(self.dead_after)]
+                self.redis_prefix, "--database", self.database, "--dead-after", str(self.dead_after),
+                *self.master_args]
         node = self._spawn(Node("master", f"master-{index}", argv, ports))
         self.nodes.append(node)
         wait_for_port(ports["client"], 30, node.process, node.name)
@@ -125,7 +128,8 @@ class LocalCluster:
         ports = {"client": free_port(), "metrics": free_port()}
         masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in self.nodes if n.role == "master")
         argv = [sys.executable, "-m", "client.cli", "slave", "--id", f"slave-{index}",
-                "--port", str(ports["client"]), "--metrics-port", str(ports["metrics"]), "--masters", masters]
+                "--port", str(ports["client"]), "--metrics-port", str(ports["metrics"]), "--masters", masters,
+                *self.slave_args]
         node = self._spawn(Node("slave", f"slave-{index}", argv, ports))
         self.nodes.append(node)
         wait_for_port(ports["client"], 30, node.process, node.name)

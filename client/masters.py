@@ -47,8 +47,8 @@ class Masters:
     def broadcast_redirect(self, token: str, session: str) -> dict:
         return self.request(T.BROADCAST_REQUEST, T.REDIRECT, token=token, session=session)
 
-    def view_redirect(self, token: str, target: str) -> dict:
-        return self.request(T.VIEW_REQUEST, T.REDIRECT, token=token, target=target)
+    def view_redirect(self, token: str, target: str, speed_kbps: float | None = None, link: str | None = None) -> dict:
+        return self.request(T.VIEW_REQUEST, T.REDIRECT, token=token, target=target, speed_kbps=speed_kbps, link=link)
 
     def status(self) -> dict:
         return self.request(T.STATUS_REQUEST, T.STATUS)

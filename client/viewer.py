@@ -27,6 +27,10 @@ class ViewerStats:
     last_seq: int = 0
     last_frame_time: float = 0.0
     reconnects: int = 0
+    skipped: int = 0
+    cap_kbps: float | None = None
+    paused: bool = False
+    broadcaster_paused: bool = False
     slave: str = ""
     fps: float = 0.0
     kbps: float = 0.0
@@ -37,6 +41,9 @@ class ViewerStats:
     _window_latency: float = 0.0
 
     def frame(self, info: FrameInfo, size: int) -> None:
+        """Count a frame; sequence numbers it jumped over were skipped for this viewer."""
+        if self.last_seq and info.seq > self.last_seq + 1:
+            self.skipped += info.seq - self.last_seq - 1
         self.frames += 1
         self.bytes += size
         self.last_seq = info.seq
@@ -60,9 +67,11 @@ class ViewerStats:
 
     def as_json(self) -> dict:
         return {
-            "time": round(time.time(), 3), "frames": self.frames, "fps": round(self.fps, 2),
+            "time": round(time.time(), 3), "frames": self.frames, "bytes": self.bytes, "fps": round(self.fps, 2),
             "kbps": round(self.kbps, 1), "last_seq": self.last_seq, "last_frame_time": round(self.last_frame_time, 3),
             "latency_ms": round(self.latency_ms, 1), "slave": self.slave, "reconnects": self.reconnects,
+            "skipped": self.skipped, "cap_kbps": self.cap_kbps, "paused": self.paused,
+            "broadcaster_paused": self.broadcaster_paused,
         }
 
 
@@ -71,13 +80,16 @@ class BroadcastEnded(FramecastError):
 
 
 class Viewer:
-    def __init__(self, masters: Masters, token: str, target: str, reconnect_deadline: float = 30.0,
+    def __init__(self, masters: Masters, token: str, target: str, speed_kbps: float | None = None,
+                 link: str | None = None, reconnect_deadline: float = 30.0,
                  on_frame: Callable[[FrameInfo, memoryview], None] = lambda info, image: None,
                  on_second: Callable[[ViewerStats], None] = lambda stats: None,
                  on_event: Callable[[str], None] = lambda text: None):
         self.masters = masters
         self.token = token
         self.target = target
+        self.speed_kbps = speed_kbps
+        self.link = link
         self.reconnect_deadline = reconnect_deadline
         self.on_frame = on_frame
         self.on_second = on_second
@@ -109,10 +121,14 @@ class Viewer:
         """Join the broadcaster's slave. A first attempt fails at once if the user is not
         broadcasting; a reconnection keeps trying while the broadcaster moves."""
         self.slave = connect_with_retry(
-            self.masters, lambda: self.masters.view_redirect(self.token, self.target), T.VIEW_START,
-            self.reconnect_deadline, retry_codes=set() if first else {"not_broadcasting"},
+            self.masters, lambda: self.masters.view_redirect(self.token, self.target, self.speed_kbps, self.link),
+            T.VIEW_START, self.reconnect_deadline, retry_codes=set() if first else {"not_broadcasting"},
             on_retry=lambda why: self.on_event(f"retrying: {why}"))
         self.stats.slave = self.slave.slave
+        self.stats.cap_kbps = self.slave.accepted.get("cap_kbps")
+        self.stats.broadcaster_paused = bool(self.slave.accepted.get("paused"))
+        if self.stats.paused:
+            self.slave.conn.send_json(T.VIEWER_PAUSE)
         if not first:
             self.stats.reconnects += 1
         self.on_event(f"watching {self.target} on slave {self.slave.slave}")
@@ -127,6 +143,11 @@ class Viewer:
                 self.slave.conn.send(encode_ack(info.seq))
                 self.stats.frame(info, len(image))
                 self.on_frame(info, image)
+            elif message.type == T.VIEWER_CAP:
+                self.stats.cap_kbps = message.json().get("cap_kbps")
+            elif message.type == T.BROADCAST_PAUSED:
+                self.stats.broadcaster_paused = bool(message.json().get("paused"))
+                self.on_event(f"{self.target} {'paused' if self.stats.broadcaster_paused else 'resumed'} the broadcast")
             elif message.type == T.BROADCAST_ENDED:
                 raise BroadcastEnded(f"{self.target} ended the broadcast")
             elif message.type in (T.RECONNECT, T.ERROR):
@@ -136,6 +157,17 @@ class Viewer:
             self.on_event(f"lost the slave ({exc}); reconnecting through the masters")
             self.slave.conn.close()
             self.slave = None
+
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (no images are sent to us at all) or resume (the newest frame comes at once)."""
+        self.stats.paused = paused
+        if self.slave is not None:
+            try:
+                self.slave.conn.send_json(T.VIEWER_PAUSE if paused else T.VIEWER_RESUME)
+            except ConnectionLost:
+                pass  # sent again after the reconnection
+        self.on_event("paused" if paused else "resumed")
 
 
 def frame_saver(directory: Path) -> Callable[[FrameInfo, memoryview], None]:

@@ -1,6 +1,7 @@
 """The viewer's OpenCV window (feature S4): the image, a status line, zoom and full screen.
 
-Keys: 1 / 2 / 3 zoom to 100 / 200 / 300 %, f toggles full screen, q or Esc closes.
+Keys: 1 / 2 / 3 zoom to 100 / 200 / 300 %, f toggles full screen, p pauses and resumes,
+q or Esc closes.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Window:
         self.scale = ZOOMS.get(zoom, 1)
         self.fullscreen = zoom == "full"
         self.open = True
+        self.paused = False
         self.image: np.ndarray | None = None
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
@@ -55,6 +57,8 @@ class Window:
             self.scale = int(chr(key))
             self.fullscreen = False
             self._apply_fullscreen()
+        elif key == ord("p"):
+            self.paused = not self.paused
         elif key == ord("f"):
             self.fullscreen = not self.fullscreen
             self._apply_fullscreen()
@@ -67,6 +71,6 @@ class Window:
         cv2.destroyWindow(self.title)
 
 
-def status_line(last_frame_time: float, fps: float, kbps: float) -> str:
+def status_line(last_frame_time: float, fps: float, kbps: float, paused: bool = False) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(last_frame_time)) if last_frame_time else "--:--:--"
-    return f"last image {stamp}   {fps:.1f} fps   {kbps:.0f} kbps"
+    return f"last image {stamp}   {fps:.1f} fps   {kbps:.0f} kbps" + ("   PAUSED (p resumes)" if paused else "")

@@ -67,6 +67,12 @@ class MessageType(enum.IntEnum):
     BROADCAST_ENDED = 26  # {"user"} the broadcast the viewer watches has ended
     RECONNECT = 27  # {"reason"} go back through the masters
     VIEWER_EVENT = 28  # {"event": "join"|"leave", "viewer", "viewers"}
+    VIEWER_PAUSE = 40  # viewer -> slave {}: send no images until VIEWER_RESUME
+    VIEWER_RESUME = 41  # viewer -> slave {}: resume, newest frame first
+    BROADCAST_PAUSE = 42  # broadcaster -> slave {}: paused, the session stays
+    BROADCAST_RESUME = 43  # broadcaster -> slave {}
+    BROADCAST_PAUSED = 44  # slave -> viewer {"user", "paused": bool}
+    VIEWER_CAP = 45  # slave -> viewer {"cap_kbps": number or null}: the stream's current cap
     # slave <-> master
     SLAVE_HELLO = 30  # {"id", "addr", "metrics", "proof"}
     HEARTBEAT = 31  # {"load", "broadcasts", "viewers", "state"}
@@ -74,6 +80,7 @@ class MessageType(enum.IntEnum):
     SESSION_REMOVE = 33  # {"kind", "user", "session"}
     SESSION_TABLE = 34  # {"broadcasts": [{"user", "session"}, ...]}
     TABLE_REQUEST = 35  # master asks for a complete SESSION_TABLE now
+    SET_CAP = 36  # master -> slave {"session", "cap_kbps"}: a viewer session's new cap
 
 
 class Codec(enum.IntEnum):

@@ -46,7 +46,12 @@ class MasterClientProtocol(MessageProtocol):
         fields = message.json()
         viewer = self.master.authenticate(fields.get("token"))
         target = check_user_name(fields.get("target"))
-        self.send_json(T.REDIRECT, **await self.master.locate_broadcast(viewer, target))
+        speed, link = fields.get("speed_kbps"), fields.get("link")
+        if speed is not None and (not isinstance(speed, (int, float)) or isinstance(speed, bool) or speed <= 0):
+            raise RequestError("bad_speed", "speed_kbps must be a positive number")
+        if link is not None and not isinstance(link, str):
+            raise RequestError("bad_link", "link must be a link type name")
+        self.send_json(T.REDIRECT, **await self.master.locate_broadcast(viewer, target, speed, link))
 
     @handles(handlers, T.STATUS_REQUEST)
     async def status(self, message: Message) -> None:

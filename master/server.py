@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import socket
 
-from common.config import DEFAULT_DATABASE, DEFAULT_REDIS, add_option, add_secret_option, load_secret
+from common.config import (
+    DEFAULT_DATABASE, DEFAULT_REDIS, ConfigError, add_option, add_secret_option, load_secret,
+)
+from master.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "dead-after", 3.0, "seconds without heartbeat before a slave is dead")
     add_option(parser, "token-ttl", 43200.0, "login token lifetime, seconds")
     add_option(parser, "ticket-ttl", 30.0, "redirect ticket lifetime, seconds")
+    add_option(parser, "speed-policy", "tiers", "how a viewer's stated speed becomes a cap: tiers or share:F")
+    add_option(parser, "link-caps", DEFAULT_LINK_CAPS, "cap in kbps per link type")
+    add_option(parser, "allowances", DEFAULT_ALLOWANCES, "viewing allowance in kbps per service level")
     add_option(parser, "log-level", "info", "log level")
     add_secret_option(parser)
 
@@ -35,6 +41,7 @@ def run(args: argparse.Namespace) -> None:
     from common import logs
     from common.addresses import format_hostport
     from common.metrics import metrics_site
+    from common.reactor import as_deferred
     from common.serve import exit_status, listen_all
     from common.tokens import Signer
     from master.client_port import MasterClientFactory
@@ -45,6 +52,11 @@ def run(args: argparse.Namespace) -> None:
     from master.users import UserStore
     from master.web import ServiceDiscovery
 
+    try:
+        speed_policy = SpeedPolicy.parse(args.speed_policy, args.link_caps)
+        allowances = parse_levels(args.allowances)
+    except ValueError as exc:
+        raise ConfigError(f"bad bandwidth settings: {exc}") from None
     logs.start(args.log_level)
     signer = Signer(load_secret(args), token_ttl=args.token_ttl, ticket_ttl=args.ticket_ttl)
     ensure_database(args.database)
@@ -56,6 +68,8 @@ def run(args: argparse.Namespace) -> None:
         slave_addr=format_hostport(advertise, args.slave_port),
         metrics_addr=format_hostport(advertise, args.metrics_port),
         dead_after=args.dead_after,
+        speed_policy=speed_policy,
+        allowances=allowances,
     )
     users = UserStore(args.database)
 
@@ -72,7 +86,8 @@ def run(args: argparse.Namespace) -> None:
             (endpoint(args.metrics_port), metrics_site({b"sd": ServiceDiscovery(master)}),
              f"metrics on port {args.metrics_port}"),
         ])
-        sweeper = task.LoopingCall(lambda: ensureDeferred(master.sweep()).addErrback(_log_sweep_failure))
+        as_deferred(master.relay_commands()).addErrback(_log_failure, "command relay")
+        sweeper = task.LoopingCall(lambda: ensureDeferred(master.sweep()).addErrback(_log_failure, "sweep"))
         sweeper.start(1.0)
         reactor.addSystemEventTrigger("before", "shutdown", users.close)
 
@@ -81,7 +96,7 @@ def run(args: argparse.Namespace) -> None:
     raise SystemExit(exit_status())
 
 
-def _log_sweep_failure(failure) -> None:
+def _log_failure(failure, what: str) -> None:
     from twisted.logger import Logger
 
-    Logger().warn("sweep failed: {err}", err=failure.getErrorMessage())
+    Logger().warn("{what} failed: {err}", what=what, err=failure.getErrorMessage())

@@ -6,8 +6,11 @@ through ``UserStore``. Redis is reached from Twisted code through ``as_deferred`
 """
 from __future__ import annotations
 
+import asyncio
+import json
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from prometheus_client import Counter, Gauge
@@ -17,8 +20,10 @@ from twisted.logger import Logger
 from common.messaging import RequestError
 from common.reactor import as_deferred
 from common.tokens import CredentialError, Signer
+from common.protocol import MessageType as T
+from master.budget import DEFAULT_ALLOWANCES, SpeedPolicy, parse_levels, session_caps
 from master.placement import DEAD, LIVE, choose_slave, effective_state
-from master.tables import Tables
+from master.tables import Tables, viewer_entry
 from master.users import UserStore
 
 PLACEMENTS = Counter("framecast_master_placements_total", "Broadcast placement decisions", ["result"])
@@ -26,6 +31,7 @@ REDIRECTS = Counter("framecast_master_redirects_total", "Redirects sent to clien
 LOGINS = Counter("framecast_master_logins_total", "Login attempts", ["result"])
 HEARTBEATS = Counter("framecast_master_heartbeats_total", "Slave heartbeats received")
 SLAVES = Gauge("framecast_master_slaves", "Slaves known to the cluster, by state", ["state"])
+CAP_UPDATES = Counter("framecast_master_cap_updates_total", "Viewer-session caps sent to slaves", ["route"])
 SLAVE_HEARTBEAT_AGE = Gauge("framecast_master_slave_heartbeat_age_seconds", "Age of each slave's last heartbeat", ["slave"])
 
 
@@ -38,6 +44,8 @@ class MasterConfig:
     dead_after: float = 3.0
     pending_ttl: float = 10.0
     forget_after: float = 300.0
+    speed_policy: SpeedPolicy = field(default_factory=SpeedPolicy)
+    allowances: dict[str, float] = field(default_factory=lambda: parse_levels(DEFAULT_ALLOWANCES))
 
 
 class Master:
@@ -86,13 +94,25 @@ class Master:
         ticket = self.signer.ticket(kind="broadcast", user=user, session=session, slave=entry["slave"])
         return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket}
 
-    async def locate_broadcast(self, viewer: str, target: str) -> dict[str, str]:
+    async def locate_broadcast(self, viewer: str, target: str, speed_kbps: float | None = None,
+                               link: str | None = None) -> dict[str, Any]:
+        """Redirect a viewer to the broadcaster's slave, with a new viewer session and its
+        cap: the viewer's share of its user's allowance, within its speed cap."""
+        if link is not None and link not in self.config.speed_policy.link_caps:
+            raise RequestError("bad_link", f"unknown link type {link!r}; use one of "
+                               + ", ".join(sorted(self.config.speed_policy.link_caps)))
         entry = await self._redis(self.tables.broadcast_of(target))
         if not entry or not entry.get("confirmed") or not await self._slave_is_live(entry["slave"]):
             raise RequestError("not_broadcasting", f"{target} is not broadcasting")
+        speed_cap = self.config.speed_policy.cap_for(speed_kbps, link)
+        allowance = self.config.allowances.get(await self.users.service_level(viewer))
+        session = secrets.token_urlsafe(9)
+        others = await self._redis(self.tables.viewer_sessions(viewer))
+        caps = session_caps(allowance, {**{s: e.get("speed_cap") for s, e in others.items()}, session: speed_cap})
         REDIRECTS.labels("view").inc()
-        ticket = self.signer.ticket(kind="view", user=viewer, target=target, slave=entry["slave"])
-        return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket}
+        ticket = self.signer.ticket(kind="view", user=viewer, target=target, slave=entry["slave"], session=session,
+                                    cap_kbps=caps[session], speed_cap=speed_cap, allowance=allowance)
+        return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket, "cap_kbps": caps[session]}
 
     async def _slave_is_live(self, slave_id: str) -> bool:
         slaves = {s.id: s for s in await self._redis(self.tables.slaves())}
@@ -114,16 +134,72 @@ class Master:
         }
         await self._redis(self.tables.record_heartbeat(slave_id, fields))
 
-    async def session_added(self, slave_id: str, addr: str, user: str, session: str) -> None:
-        await self._redis(self.tables.confirm_broadcast(user, session, slave_id, addr, self.clock()))
+    async def session_added(self, slave_id: str, addr: str, report: dict[str, Any]) -> None:
+        user, session = str(report["user"]), str(report["session"])
+        if report.get("kind") == "view":
+            await self._redis(self.tables.add_viewer_session(user, session, viewer_entry(slave_id, report)))
+            await self.rebalance(user)
+        else:
+            await self._redis(self.tables.confirm_broadcast(user, session, slave_id, addr, self.clock()))
 
-    async def session_removed(self, slave_id: str, user: str, session: str) -> None:
-        await self._redis(self.tables.remove_broadcast(user, session, slave_id))
+    async def session_removed(self, slave_id: str, report: dict[str, Any]) -> None:
+        user, session = str(report["user"]), str(report["session"])
+        if report.get("kind") == "view":
+            await self._redis(self.tables.remove_viewer_session(user, session))
+            await self.rebalance(user)
+        else:
+            await self._redis(self.tables.remove_broadcast(user, session, slave_id))
 
-    async def session_table(self, slave_id: str, addr: str, broadcasts: list[dict[str, str]]) -> None:
-        await self._redis(
-            self.tables.replace_slave_sessions(slave_id, addr, broadcasts, self.clock(), self.config.pending_ttl)
-        )
+    async def session_table(self, slave_id: str, addr: str, table: dict[str, Any]) -> None:
+        """A slave's complete session table: both tables are made to agree with it."""
+        await self._redis(self.tables.replace_slave_sessions(
+            slave_id, addr, list(table.get("broadcasts", [])), self.clock(), self.config.pending_ttl))
+        viewers = list(table.get("viewers", []))
+        changed = await self._redis(self.tables.replace_slave_viewers(slave_id, viewers))
+        for user in changed | {v["user"] for v in viewers}:
+            await self.rebalance(user)
+
+    # --- per-user budgets (S7) --------------------------------------------------------
+    async def rebalance(self, user: str) -> None:
+        """Divide the user's allowance among all its open viewer sessions and tell every
+        session's slave its new cap (slaves ignore a cap that did not change)."""
+        sessions = await self._redis(self.tables.viewer_sessions(user))
+        if not sessions:
+            return
+        allowance = next((e.get("allowance") for e in sessions.values() if e.get("allowance")), None)
+        caps = session_caps(allowance, {s: e.get("speed_cap") for s, e in sessions.items()})
+        for session, cap in caps.items():
+            await self.send_to_slave(sessions[session]["slave"], T.SET_CAP, {"session": session, "cap_kbps": cap})
+
+    async def send_to_slave(self, slave_id: str, msg_type: int, fields: dict[str, Any]) -> None:
+        """Send directly if the slave's link is on this master, else through Redis pub/sub
+        to the master that holds it."""
+        link = self.slave_links.get(slave_id)
+        if link is not None:
+            CAP_UPDATES.labels("direct").inc()
+            link.send_json(msg_type, **fields)
+        else:
+            CAP_UPDATES.labels("pubsub").inc()
+            await self._redis(self.tables.publish_command(slave_id, msg_type, fields))
+
+    async def relay_commands(self) -> None:
+        """Forward commands published by other masters to the slaves linked here. Runs for
+        the master's life, resubscribing whenever Redis comes back."""
+        while True:
+            try:
+                async with self.tables.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.tables.prefix + "commands")
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self._relay(json.loads(message["data"]))
+            except RedisError as exc:
+                self.log.warn("command relay lost Redis ({err}); resubscribing", err=exc)
+                await asyncio.sleep(0.5)
+
+    def _relay(self, command: dict[str, Any]) -> None:
+        link = self.slave_links.get(command.get("slave"))
+        if link is not None:
+            link.send_json(int(command["type"]), **command.get("fields", {}))
 
     # --- housekeeping (every second) -------------------------------------------------
     async def sweep(self) -> None:
@@ -136,8 +212,10 @@ class Master:
             counts[state] = counts.get(state, 0) + 1
             SLAVE_HEARTBEAT_AGE.labels(slave.id).set(now - slave.heartbeat)
             if state == DEAD and slave.state != DEAD:
-                users = await self._redis(self.tables.mark_dead(slave.id))
+                users, viewers = await self._redis(self.tables.mark_dead(slave.id))
                 self.log.warn("slave {slave} missed heartbeats; marked dead, cleared {users}", slave=slave.id, users=users)
+                for viewer in viewers:
+                    await self.rebalance(viewer)
             if now - slave.heartbeat > self.config.forget_after:
                 await self._redis(self.tables.forget_slave(slave.id))
                 SLAVE_HEARTBEAT_AGE.remove(slave.id)

@@ -47,18 +47,15 @@ class SlaveLinkProtocol(MessageProtocol):
 
     @handles(handlers, T.SESSION_ADD)
     async def session_add(self, message: Message) -> None:
-        fields = message.json()
-        await self.master.session_added(self.slave_id, self.addr, str(fields["user"]), str(fields["session"]))
+        await self.master.session_added(self.slave_id, self.addr, message.json())
 
     @handles(handlers, T.SESSION_REMOVE)
     async def session_remove(self, message: Message) -> None:
-        fields = message.json()
-        await self.master.session_removed(self.slave_id, str(fields["user"]), str(fields["session"]))
+        await self.master.session_removed(self.slave_id, message.json())
 
     @handles(handlers, T.SESSION_TABLE)
     async def session_table(self, message: Message) -> None:
-        fields = message.json()
-        await self.master.session_table(self.slave_id, self.addr, list(fields.get("broadcasts", [])))
+        await self.master.session_table(self.slave_id, self.addr, message.json())
 
     def request_table(self) -> None:
         self.send_json(T.TABLE_REQUEST)

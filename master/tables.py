@@ -10,6 +10,11 @@ Keys, all under a configurable prefix (default ``fc:``):
                     master session table. An entry is written unconfirmed when a master
                     places a broadcast, and confirmed when the slave reports the session.
 * ``masters``       hash: master id -> JSON {id, addr, heartbeat}
+* ``viewers:<user>`` hash: viewer session id -> JSON {target, slave, speed_cap, allowance},
+                    the master viewer-session table (C3): what each user watches, where
+* ``viewer-users``  set of users with viewer sessions (to find a slave's sessions)
+* ``commands``      pub/sub channel: JSON {slave, type, fields} for the master holding
+                    that slave's link (caps computed by one master, sent by another)
 
 Slaves are the source of truth: every slave sends its complete session table when it
 connects and every refresh interval, so these tables rebuild themselves if Redis loses
@@ -90,14 +95,15 @@ class Tables:
             rows = await pipe.execute()
         return [_slave_record(slave_id, row) for slave_id, row in zip(ids, rows) if row.get("addr")]
 
-    async def mark_dead(self, slave_id: str) -> list[str]:
-        """Mark a slave dead and clear its session-table entries; returns the users cleared."""
+    async def mark_dead(self, slave_id: str) -> tuple[list[str], set[str]]:
+        """Mark a slave dead and clear its entries in both tables; returns the broadcasters
+        cleared and the viewing users whose sessions were cleared."""
         await self.redis.hset(self._slave_key(slave_id), "state", DEAD)
         entries = await self.broadcasts()
         users = [e["user"] for e in entries if e["slave"] == slave_id]
         if users:
             await self.redis.hdel(self.broadcasts_key, *users)
-        return users
+        return users, await self.replace_slave_viewers(slave_id, [])
 
     async def forget_slave(self, slave_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -153,6 +159,52 @@ class Tables:
                 pipe.hset(self.broadcasts_key, user, json.dumps(entry))
             await pipe.execute()
 
+    # --- master viewer-session table (C3) ----------------------------------------------
+    def _viewers_key(self, user: str) -> str:
+        return f"{self.prefix}viewers:{user}"
+
+    async def add_viewer_session(self, user: str, session: str, entry: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self.prefix + "viewer-users", user)
+            pipe.hset(self._viewers_key(user), session, json.dumps(entry))
+            await pipe.execute()
+
+    async def remove_viewer_session(self, user: str, session: str) -> None:
+        await self.redis.hdel(self._viewers_key(user), session)
+
+    async def viewer_sessions(self, user: str) -> dict[str, dict[str, Any]]:
+        rows = await self.redis.hgetall(self._viewers_key(user))
+        return {session: json.loads(entry) for session, entry in rows.items()}
+
+    async def all_viewer_sessions(self) -> dict[str, dict[str, dict[str, Any]]]:
+        users = sorted(await self.redis.smembers(self.prefix + "viewer-users"))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hgetall(self._viewers_key(user))
+            rows = await pipe.execute()
+        return {user: {s: json.loads(e) for s, e in row.items()} for user, row in zip(users, rows) if row}
+
+    async def replace_slave_viewers(self, slave_id: str, reported: list[dict[str, Any]]) -> set[str]:
+        """Make C3 agree with a slave's complete list of viewer sessions; returns the users
+        whose sessions changed."""
+        current = await self.all_viewer_sessions()
+        stale = {(user, s) for user, sessions in current.items() for s, e in sessions.items()
+                 if e["slave"] == slave_id}
+        fresh = {(v["user"], v["session"]) for v in reported}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for user, session in stale - fresh:
+                pipe.hdel(self._viewers_key(user), session)
+            for v in reported:
+                if (v["user"], v["session"]) not in stale:
+                    pipe.sadd(self.prefix + "viewer-users", v["user"])
+                    pipe.hset(self._viewers_key(v["user"]), v["session"], json.dumps(viewer_entry(slave_id, v)))
+            await pipe.execute()
+        return {user for user, _ in stale ^ fresh}
+
+    async def publish_command(self, slave_id: str, msg_type: int, fields: dict[str, Any]) -> None:
+        await self.redis.publish(self.prefix + "commands", json.dumps({"slave": slave_id, "type": msg_type,
+                                                                       "fields": fields}))
+
     # --- masters --------------------------------------------------------------------
     async def record_master(self, master_id: str, info: dict[str, Any]) -> None:
         await self.redis.hset(self.prefix + "masters", master_id, json.dumps(info))
@@ -163,6 +215,12 @@ class Tables:
 
     async def forget_master(self, master_id: str) -> None:
         await self.redis.hdel(self.prefix + "masters", master_id)
+
+
+def viewer_entry(slave_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """A C3 entry from a slave's report of a viewer session."""
+    return {"target": report.get("target"), "slave": slave_id, "speed_cap": report.get("speed_cap"),
+            "allowance": report.get("allowance")}
 
 
 def _slave_record(slave_id: str, row: dict[str, str]) -> SlaveRecord:

@@ -47,6 +47,12 @@ def _password_hash_txn(cursor, name: str) -> str | None:
     return row[0] if row else None
 
 
+def _service_level_txn(cursor, name: str) -> str | None:
+    cursor.execute("SELECT service_level FROM users WHERE name = %s", (name,))
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def _update_hash_txn(cursor, name: str, password_hash: str) -> None:
     cursor.execute("UPDATE users SET password_hash = %s WHERE name = %s", (password_hash, name))
 
@@ -78,6 +84,12 @@ class UserStore:
             raise RequestError("wrong_password", f"wrong password for '{name}'") from None
         if self.hasher.check_needs_rehash(stored):
             await self._run(_update_hash_txn, name, await deferToThread(self.hasher.hash, password))
+
+    async def service_level(self, name: str) -> str:
+        level = await self._run(_service_level_txn, name)
+        if level is None:
+            raise RequestError("unknown_user", f"no such user '{name}'")
+        return level
 
     def close(self) -> None:
         self.pool.close()

@@ -7,6 +7,7 @@ from zope.interface import implementer
 
 from common.messaging import MessageProtocol, RequestError, handles
 from common.protocol import FRAME_HEADER, Message, MessageType as T, ProtocolError, decode_ack, encode_ack
+from common.throttle import Throttle, kbps_to_bytes
 from slave.fanout import Broadcast, Frame, ViewerStream
 from slave.service import Slave
 
@@ -26,6 +27,7 @@ class SlaveClientProtocol(MessageProtocol):
         self.slave = slave
         self.broadcast: Broadcast | None = None
         self.stream: ViewerStream | None = None
+        self.upload_throttle: Throttle | None = None
         self.stopped = False
 
     # --- broadcaster ----------------------------------------------------------------
@@ -33,6 +35,8 @@ class SlaveClientProtocol(MessageProtocol):
     def broadcast_start(self, message: Message) -> None:
         self._require_new()
         self.broadcast = self.slave.start_broadcast(message.json().get("ticket"), self)
+        cap = kbps_to_bytes(self.slave.config.max_upload_kbps)
+        self.upload_throttle = Throttle(cap, samples=self.slave.config.upload_window) if cap else None
         self.send_json(T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr,
                        viewers=len(self.broadcast.viewers))
 
@@ -45,7 +49,20 @@ class SlaveClientProtocol(MessageProtocol):
             raise ProtocolError("bad_frame", "frame body is shorter than its header")
         seq, capture_time = FRAME_HEADER.unpack_from(body)[:2]
         self.transport.write(encode_ack(seq))
+        if self.upload_throttle is not None and not self.upload_throttle.admit(self.slave.reactor.seconds(), len(body)):
+            self.slave.stats.upload_dropped += 1
+            return
         self.broadcast.publish(Frame.from_body(seq, capture_time, body))
+
+    @handles(handlers, T.BROADCAST_PAUSE)
+    def broadcast_pause(self, message: Message) -> None:
+        if self.broadcast is not None and self.stream is None:
+            self.slave.set_broadcast_paused(self.broadcast, True)
+
+    @handles(handlers, T.BROADCAST_RESUME)
+    def broadcast_resume(self, message: Message) -> None:
+        if self.broadcast is not None and self.stream is None:
+            self.slave.set_broadcast_paused(self.broadcast, False)
 
     @handles(handlers, T.BROADCAST_STOP)
     def broadcast_stop(self, message: Message) -> None:
@@ -59,8 +76,19 @@ class SlaveClientProtocol(MessageProtocol):
         self._require_new()
         self.broadcast, self.stream = self.slave.attach_viewer(message.json().get("ticket"), self, self.transport.write)
         self.transport.registerProducer(self, True)
-        self.send_json(T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr)
+        self.send_json(T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr,
+                       cap_kbps=self.stream.cap_kbps, paused=self.broadcast.paused)
         self.broadcast.start_viewer(self.stream)
+
+    @handles(handlers, T.VIEWER_PAUSE)
+    def viewer_pause(self, message: Message) -> None:
+        if self.stream is not None:
+            self.stream.set_paused(True)
+
+    @handles(handlers, T.VIEWER_RESUME)
+    def viewer_resume(self, message: Message) -> None:
+        if self.stream is not None:
+            self.stream.set_paused(False)
 
     @handles(handlers, T.ACK)
     def ack(self, message: Message) -> None:
@@ -86,6 +114,10 @@ class SlaveClientProtocol(MessageProtocol):
     def drop(self, msg_type: int, **fields: object) -> None:
         """Tell the peer why, then close (used for ended broadcasts and replacements)."""
         self.send_json(msg_type, **fields)
+        self.transport.loseConnection()
+
+    def send_error_and_close(self, code: str, message: str) -> None:
+        self.send_error(code, message)
         self.transport.loseConnection()
 
     def connectionLost(self, reason) -> None:

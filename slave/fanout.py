@@ -9,7 +9,9 @@ Each ``ViewerStream`` keeps at most one frame in flight (graceful degradation, s
 
 * the previous one was acknowledged by the viewer (the application-level "transmission
   complete"), and
-* the viewer's socket is writable (its transport has not paused us as a push producer).
+* the viewer's socket is writable (its transport has not paused us as a push producer),
+* the viewer has not paused its stream (U9), and
+* the frame fits under the viewer's bandwidth cap (the S6 throttle, in delay mode).
 
 Frames that arrive meanwhile replace one another in ``waiting``; each one replaced before it
 could be sent is counted as skipped for that viewer, with the reason that held it back. What
@@ -20,11 +22,16 @@ from __future__ import annotations
 
 from typing import Callable
 
+from twisted.internet.interfaces import IReactorTime
+
 from common.protocol import MessageType, encode
+from common.throttle import Throttle, kbps_to_bytes
 
 IN_FLIGHT = "in_flight"
 BACKPRESSURE = "backpressure"
-SKIP_REASONS = (IN_FLIGHT, BACKPRESSURE)
+PAUSED = "paused"
+THROTTLED = "throttled"
+SKIP_REASONS = (IN_FLIGHT, BACKPRESSURE, PAUSED, THROTTLED)
 
 
 class Frame:
@@ -44,7 +51,7 @@ class Frame:
 class FanoutStats:
     """Plain counters read by the metrics collector (no locking on the hot path)."""
 
-    __slots__ = ("frames_in", "bytes_in", "frames_out", "bytes_out", "skipped")
+    __slots__ = ("frames_in", "bytes_in", "frames_out", "bytes_out", "skipped", "upload_dropped")
 
     def __init__(self) -> None:
         self.frames_in = 0
@@ -52,35 +59,47 @@ class FanoutStats:
         self.frames_out = 0
         self.bytes_out = 0
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
+        self.upload_dropped = 0
 
 
 class ViewerStream:
-    """One viewer's stream of one broadcast."""
+    """One viewer's stream of one broadcast.
 
-    __slots__ = ("user", "write", "stats", "in_flight", "writable", "waiting", "sent", "skipped", "last_seq", "sent_at")
+    ``throttle`` (delay mode) holds a frame back until it fits under the viewer's cap; a
+    timer on ``clock`` sends it then, unless a newer frame replaced it meanwhile.
+    """
 
-    def __init__(self, user: str, write: Callable[[bytes], None], stats: FanoutStats):
+    __slots__ = ("user", "session", "write", "stats", "clock", "in_flight", "writable", "paused", "waiting",
+                 "sent", "skipped", "last_seq", "sent_at", "throttle", "cap_kbps", "_timer")
+
+    def __init__(self, user: str, write: Callable[[bytes], None], stats: FanoutStats, clock: IReactorTime,
+                 session: str = "", cap_kbps: float | None = None):
         self.user = user
+        self.session = session
         self.write = write
         self.stats = stats
+        self.clock = clock
         self.in_flight: int | None = None
         self.writable = True
+        self.paused = False
         self.waiting: Frame | None = None
         self.sent = 0
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
         self.last_seq = 0
         self.sent_at = 0.0
+        self.throttle: Throttle | None = None
+        self.cap_kbps: float | None = None
+        self._timer = None
+        self.set_cap(cap_kbps)
 
     def offer(self, frame: Frame) -> None:
         """A new frame is available: send it now, or hold it as the newest waiting one."""
-        if self.in_flight is None and self.writable:
-            self._send(frame)
-            return
         if self.waiting is not None:
-            reason = IN_FLIGHT if self.in_flight is not None else BACKPRESSURE
+            reason = self._holding_reason()
             self.skipped[reason] += 1
             self.stats.skipped[reason] += 1
         self.waiting = frame
+        self._send_waiting()
 
     def acknowledged(self, seq: int) -> None:
         """The viewer received frame ``seq`` in full; a stale ack is ignored."""
@@ -93,16 +112,71 @@ class ViewerStream:
         if writable:
             self._send_waiting()
 
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused:
+            self._send_waiting()
+
+    def set_cap(self, cap_kbps: float | None) -> None:
+        """Apply a new bandwidth cap at once (None: unlimited)."""
+        self.cap_kbps = cap_kbps or None
+        if self.cap_kbps is None:
+            self.throttle = None
+        elif self.throttle is None:
+            self.throttle = Throttle(kbps_to_bytes(self.cap_kbps))
+        else:
+            self.throttle.set_cap(kbps_to_bytes(self.cap_kbps))
+        self._cancel_timer()
+        self._send_waiting()
+
+    def stalled_since(self) -> float | None:
+        """When the unacknowledged frame in flight was sent, if there is one."""
+        return self.sent_at if self.in_flight is not None else None
+
+    def close(self) -> None:
+        self._cancel_timer()
+        self.waiting = None
+
+    def _holding_reason(self) -> str:
+        if self.in_flight is not None:
+            return IN_FLIGHT
+        if self.paused:
+            return PAUSED
+        if not self.writable:
+            return BACKPRESSURE
+        return THROTTLED
+
     def _send_waiting(self) -> None:
         frame = self.waiting
-        if frame is not None and self.in_flight is None and self.writable:
-            self.waiting = None
-            self._send(frame)
+        if frame is None or self.in_flight is not None or not self.writable or self.paused:
+            return
+        throttle = self.throttle
+        if throttle is not None:
+            now = self.clock.seconds()
+            wait = throttle.delay(now, len(frame.wire))
+            if wait > 0:
+                if self._timer is None:
+                    self._timer = self.clock.callLater(wait, self._timer_fired)
+                return
+            throttle.record(now, len(frame.wire))
+        self.waiting = None
+        self._send(frame)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._send_waiting()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
 
     def _send(self, frame: Frame) -> None:
         self.in_flight = frame.seq
         self.last_seq = frame.seq
         self.sent += 1
+        self.sent_at = self.clock.seconds()
         stats = self.stats
         stats.frames_out += 1
         stats.bytes_out += len(frame.wire)
@@ -116,6 +190,7 @@ class Broadcast:
         self.user = user
         self.session = session
         self.stats = stats
+        self.paused = False
         self.latest: Frame | None = None
         self.viewers: dict[object, ViewerStream] = {}
 
@@ -137,4 +212,7 @@ class Broadcast:
             viewer.offer(self.latest)
 
     def remove_viewer(self, key: object) -> ViewerStream | None:
-        return self.viewers.pop(key, None)
+        viewer = self.viewers.pop(key, None)
+        if viewer is not None:
+            viewer.close()
+        return viewer

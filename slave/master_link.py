@@ -63,6 +63,11 @@ class MasterLinkProtocol(MessageProtocol):
     def table_request(self, message: Message) -> None:
         self.send_table()
 
+    @handles(handlers, T.SET_CAP)
+    def set_cap(self, message: Message) -> None:
+        fields = message.json()
+        self.slave.set_viewer_cap(str(fields.get("session")), fields.get("cap_kbps"))
+
     @handles(handlers, T.ERROR)
     def error(self, message: Message) -> None:
         self.log.error("master refused this slave: {error}", error=message.json().get("message"))

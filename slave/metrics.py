@@ -24,6 +24,15 @@ class SlaveCollector:
         for reason, count in stats.skipped.items():
             skipped.add_metric([reason], count)
         yield skipped
+        yield _counter("framecast_slave_upload_frames_dropped", "Uploaded frames over the upload cap",
+                       stats.upload_dropped)
+        caps = GaugeMetricFamily("framecast_slave_viewer_cap_kbps", "Each capped viewer stream's cap",
+                                 labels=["viewer", "broadcaster", "session"])
+        for session in slave.viewer_sessions.values():
+            stream = session.broadcast.viewers.get(session.peer)
+            if stream is not None and stream.cap_kbps:
+                caps.add_metric([stream.user, session.broadcast.user, stream.session], stream.cap_kbps)
+        yield caps
         yield _counter("framecast_slave_heartbeats_sent", "Heartbeats sent to a master", slave.heartbeats_sent)
         yield GaugeMetricFamily("framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(slave.broadcasts))
         yield GaugeMetricFamily("framecast_slave_viewers", "Viewers on this slave", value=slave.viewer_count())

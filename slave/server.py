@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "grace", 10.0, "seconds a broadcast waits for its broadcaster to reconnect")
     add_option(parser, "refresh-interval", 120.0, "seconds between complete session-table refreshes")
     add_option(parser, "ticket-ttl", 30.0, "redirect ticket lifetime, seconds")
+    add_option(parser, "stall-timeout", 20.0, "seconds without an acknowledgement before a viewer is dropped")
+    add_option(parser, "max-upload-kbps", 20000.0, "cap on each broadcaster's upload (0: none)")
+    add_option(parser, "upload-window", 32, "samples in the upload throttle's sliding window")
     add_option(parser, "log-level", "info", "log level")
     add_secret_option(parser)
 
@@ -44,7 +47,9 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError(f"--masters: {exc}") from None
     signer = Signer(load_secret(args), ticket_ttl=args.ticket_ttl)
     advertise = args.advertise or args.host
-    config = SlaveConfig(id=args.id, addr="", grace=args.grace, refresh_interval=args.refresh_interval)
+    config = SlaveConfig(id=args.id, addr="", grace=args.grace, refresh_interval=args.refresh_interval,
+                         stall_timeout=args.stall_timeout, max_upload_kbps=args.max_upload_kbps,
+                         upload_window=args.upload_window)
     slave = Slave(config, signer, reactor)
     REGISTRY.register(SlaveCollector(slave))
 
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> None:
         master_link_service(reactor, slave, masters).startService()
         task.LoopingCall(slave.send_heartbeat).start(config.heartbeat_interval, now=False)
         task.LoopingCall(slave.send_table).start(config.refresh_interval, now=False)
+        task.LoopingCall(slave.drop_stalled_viewers).start(1.0, now=False)
 
     def start() -> None:
         listen_all(reactor, [

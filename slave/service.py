@@ -27,6 +27,9 @@ class SlaveConfig:
     grace: float = 10.0
     refresh_interval: float = 120.0
     heartbeat_interval: float = 1.0
+    stall_timeout: float = 20.0
+    max_upload_kbps: float = 0.0
+    upload_window: int = 32
 
 
 class Peer(Protocol):
@@ -35,6 +38,17 @@ class Peer(Protocol):
     def send_json(self, msg_type: int, **fields: object) -> None: ...
 
     def drop(self, msg_type: int, **fields: object) -> None: ...
+
+    def send_error_and_close(self, code: str, message: str) -> None: ...
+
+
+@dataclass
+class ViewerSession:
+    """Where a viewer session lives here, and what the masters were told of it."""
+
+    broadcast: Broadcast
+    peer: Peer
+    report: dict[str, Any]
 
 
 class MasterReporter(Protocol):
@@ -55,6 +69,7 @@ class Slave:
         self.stats = FanoutStats()
         self.broadcasts: dict[str, Broadcast] = {}
         self.broadcasters: dict[str, Peer] = {}
+        self.viewer_sessions: dict[str, ViewerSession] = {}
         self._orphan_timers: dict[str, Any] = {}
         self.master: MasterReporter | None = None
         self.state = "live"
@@ -117,6 +132,7 @@ class Slave:
         self._cancel_orphan_timer(broadcast.user)
         for peer in list(broadcast.viewers):
             peer.drop(T.BROADCAST_ENDED, user=broadcast.user)
+            self.detach_viewer(broadcast, peer)
         self.report(T.SESSION_REMOVE, kind="broadcast", user=broadcast.user, session=broadcast.session)
         self.log.info("broadcast of {user} ended", user=broadcast.user)
 
@@ -125,15 +141,47 @@ class Slave:
         broadcast = self.broadcasts.get(claims["target"])
         if broadcast is None:
             raise RequestError("not_here", f"{claims['target']} is not broadcasting on this slave; ask a master again")
-        stream = ViewerStream(claims["user"], write, self.stats)
+        session = str(claims.get("session", ""))
+        stream = ViewerStream(claims["user"], write, self.stats, self.reactor, session, claims.get("cap_kbps"))
         broadcast.add_viewer(peer, stream)
+        report = {"kind": "view", "user": stream.user, "session": session, "target": broadcast.user,
+                  "speed_cap": claims.get("speed_cap"), "allowance": claims.get("allowance")}
+        self.viewer_sessions[session] = ViewerSession(broadcast, peer, report)
+        self.report(T.SESSION_ADD, **report)
         self._viewer_event(broadcast, "join", stream.user)
         return broadcast, stream
 
     def detach_viewer(self, broadcast: Broadcast, peer: Peer) -> None:
         stream = broadcast.remove_viewer(peer)
         if stream is not None:
+            self.viewer_sessions.pop(stream.session, None)
+            self.report(T.SESSION_REMOVE, kind="view", user=stream.user, session=stream.session)
             self._viewer_event(broadcast, "leave", stream.user)
+
+    def set_viewer_cap(self, session: str, cap_kbps: float | None) -> None:
+        """A master recomputed this viewer session's share of its user's allowance (S7)."""
+        entry = self.viewer_sessions.get(session)
+        stream = entry.broadcast.viewers.get(entry.peer) if entry else None
+        if stream is not None and stream.cap_kbps != (cap_kbps or None):
+            stream.set_cap(cap_kbps)
+            entry.peer.send_json(T.VIEWER_CAP, cap_kbps=stream.cap_kbps)
+
+    def set_broadcast_paused(self, broadcast: Broadcast, paused: bool) -> None:
+        """The broadcaster paused or resumed (U9): the session stays, viewers are told."""
+        broadcast.paused = paused
+        for peer in list(broadcast.viewers):
+            peer.send_json(T.BROADCAST_PAUSED, user=broadcast.user, paused=paused)
+
+    def drop_stalled_viewers(self) -> None:
+        """Disconnect viewers that acknowledged nothing for ``stall_timeout`` seconds."""
+        limit = self.reactor.seconds() - self.config.stall_timeout
+        for broadcast in list(self.broadcasts.values()):
+            for peer, stream in list(broadcast.viewers.items()):
+                since = stream.stalled_since()
+                if since is not None and since < limit:
+                    self.log.info("dropping stalled viewer {user} of {target}", user=stream.user, target=broadcast.user)
+                    peer.send_error_and_close(
+                        "stalled", f"no frame acknowledged for {self.config.stall_timeout:g} s; viewer dropped")
 
     def _viewer_event(self, broadcast: Broadcast, event: str, viewer: str) -> None:
         broadcaster = self.broadcasters.get(broadcast.user)
@@ -167,4 +215,5 @@ class Slave:
                 "state": self.state}
 
     def session_table(self) -> dict[str, Any]:
-        return {"broadcasts": [{"user": b.user, "session": b.session} for b in self.broadcasts.values()]}
+        return {"broadcasts": [{"user": b.user, "session": b.session} for b in self.broadcasts.values()],
+                "viewers": [v.report for v in self.viewer_sessions.values()]}

@@ -91,9 +91,9 @@ class Cli:
         return subprocess.run(self.argv(*args), env=self.env(), capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
 
-    def start(self, *args: str) -> subprocess.Popen:
+    def start(self, *args: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
         return subprocess.Popen(self.argv(*args), env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, stdin=subprocess.DEVNULL)
+                                text=True, stdin=stdin)
 
     def ok(self, *args: str, timeout: float = 60) -> str:
         result = self.run(*args, timeout=timeout)

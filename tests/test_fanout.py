@@ -1,14 +1,17 @@
 """Graceful degradation in the fan-out core (S3, S5), without sockets."""
-from slave.fanout import BACKPRESSURE, IN_FLIGHT, Broadcast, FanoutStats, Frame, ViewerStream
+from twisted.internet.task import Clock
+
+from slave.fanout import BACKPRESSURE, IN_FLIGHT, PAUSED, THROTTLED, Broadcast, FanoutStats, Frame, ViewerStream
 
 
-def frame(seq):
-    return Frame(seq, float(seq), b"wire-%d" % seq)
+def frame(seq, size=None):
+    wire = b"wire-%d" % seq
+    return Frame(seq, float(seq), wire.ljust(size or len(wire), b"."))
 
 
-def viewer(stats):
+def viewer(stats, clock=None, cap_kbps=None):
     sent = []
-    return ViewerStream("v", sent.append, stats), sent
+    return ViewerStream("v", sent.append, stats, clock or Clock(), cap_kbps=cap_kbps), sent
 
 
 def test_one_frame_in_flight_and_the_newest_is_sent_next():
@@ -80,3 +83,53 @@ def test_a_new_viewer_starts_on_the_newest_frame_and_old_frames_are_refused():
     broadcast.add_viewer("late", late)
     broadcast.start_viewer(late)
     assert sent == [b"wire-7"]
+
+
+def test_a_paused_viewer_gets_nothing_and_resumes_on_the_newest_frame():
+    stats = FanoutStats()
+    stream, sent = viewer(stats)
+    stream.set_paused(True)
+    for seq in (1, 2, 3):
+        stream.offer(frame(seq))
+    assert sent == [] and stream.skipped[PAUSED] == 2
+    stream.set_paused(False)
+    assert sent == [b"wire-3"]
+
+
+def test_a_capped_viewer_is_held_back_then_sent_the_newest_frame():
+    clock = Clock()
+    stats = FanoutStats()
+    stream, sent = viewer(stats, clock, cap_kbps=80)  # 10,000 bytes/s
+    stream.offer(frame(1, 5000))
+    stream.acknowledged(1)
+    stream.offer(frame(2, 5000))  # the window now needs 0.5 s more
+    assert len(sent) == 1
+    clock.advance(0.2)
+    stream.offer(frame(3, 5000))
+    assert stream.skipped[THROTTLED] == 1
+    clock.advance(0.3)
+    assert [w[:6] for w in sent] == [b"wire-1", b"wire-3"]
+
+
+def test_a_new_cap_applies_at_once():
+    clock = Clock()
+    stream, sent = viewer(FanoutStats(), clock, cap_kbps=8)  # 1,000 bytes/s
+    stream.offer(frame(1, 5000))
+    stream.acknowledged(1)
+    stream.offer(frame(2, 5000))
+    assert len(sent) == 1
+    stream.set_cap(None)
+    assert len(sent) == 2
+
+
+def test_removing_a_viewer_cancels_its_timer():
+    clock = Clock()
+    stats = FanoutStats()
+    broadcast = Broadcast("alice", "s1", stats)
+    stream, sent = viewer(stats, clock, cap_kbps=8)
+    broadcast.add_viewer("v", stream)
+    broadcast.publish(frame(1, 5000))
+    stream.acknowledged(1)
+    broadcast.publish(frame(2, 5000))
+    broadcast.remove_viewer("v")
+    assert clock.getDelayedCalls() == []
