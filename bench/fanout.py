@@ -17,7 +17,7 @@ from harness import SlaveProcess, jpeg_of_size, open_broadcaster, open_viewer, p
 
 
 async def measure(viewers: int, fps: float | None, seconds: float, image: bytes) -> dict:
-    slave = SlaveProcess()
+    slave = SlaveProcess("--max-upload-kbps", "0")  # measure the fan-out, not the upload cap
     try:
         broadcaster = await open_broadcaster(slave, "caster", image, fps)
         sending = asyncio.ensure_future(broadcaster.run(seconds + 4))

@@ -72,6 +72,8 @@ class ViewerClient(asyncio.Protocol):
         self.decoder = Decoder()
         self.frames = 0
         self.bytes = 0
+        self.skipped = 0
+        self.last_seq = 0
         self.latencies: list[float] = []
         self.record_latency = record_latency
         self.accepted = asyncio.get_event_loop().create_future()
@@ -85,6 +87,9 @@ class ViewerClient(asyncio.Protocol):
             if message.type == T.FRAME:
                 seq, capture_time = FRAME_HEADER.unpack_from(message.body)[:2]
                 self.transport.write(encode_ack(seq))
+                if self.last_seq and seq > self.last_seq + 1:
+                    self.skipped += seq - self.last_seq - 1
+                self.last_seq = seq
                 self.frames += 1
                 self.bytes += len(message.body) + HEADER.size
                 if self.record_latency:
@@ -95,14 +100,16 @@ class ViewerClient(asyncio.Protocol):
                 self.accepted.set_exception(RuntimeError(message.json()["message"]))
 
     def reset(self) -> None:
-        self.frames = self.bytes = 0
+        self.frames = self.bytes = self.skipped = 0
         self.latencies.clear()
 
 
-async def open_viewer(slave: SlaveProcess, user: str, target: str, **options) -> ViewerClient:
+async def open_viewer(slave: SlaveProcess, user: str, target: str, cap_kbps: float | None = None,
+                      **options) -> ViewerClient:
     loop = asyncio.get_event_loop()
     _, viewer = await loop.create_connection(lambda: ViewerClient(**options), "127.0.0.1", slave.port)
-    ticket = slave.signer.ticket(kind="view", user=user, target=target, slave="bench-slave")
+    ticket = slave.signer.ticket(kind="view", user=user, target=target, slave="bench-slave", session=f"s-{user}",
+                                 cap_kbps=cap_kbps)
     viewer.transport.write(encode_json(T.VIEW_START, ticket=ticket))
     await viewer.accepted
     return viewer

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from client import codecs
-from client.errors import ConnectionLost
+from client.errors import ConnectionLost, FramecastError
 from client.masters import Masters
-from client.session import SlaveSession, connect_with_retry
+from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
 from common.protocol import Codec, FrameInfo, MessageType as T, decode_ack, encode_frame
 from common.throttle import Throttle, kbps_to_bytes
 
@@ -31,6 +31,7 @@ class BroadcastStats:
     throttled: int = 0
     acked: int = 0
     reconnects: int = 0
+    moves: int = 0
     slaves: list[str] = field(default_factory=list)
 
 
@@ -53,6 +54,7 @@ class Broadcaster:
         self.session_id = secrets.token_urlsafe(12)
         self.stats = BroadcastStats()
         self.slave: SlaveSession | None = None
+        self.moving_from: SlaveSession | None = None
         self.in_flight: int | None = None
 
     def run(self, frames: int | None = None, duration: float | None = None) -> BroadcastStats:
@@ -79,9 +81,11 @@ class Broadcaster:
         return self.stats
 
     def _connect(self) -> None:
+        """Join the slave a master places us on; after a loss, wait out cluster outages."""
         self.slave = connect_with_retry(
             self.masters, lambda: self.masters.broadcast_redirect(self.token, self.session_id), T.BROADCAST_START,
-            self.reconnect_deadline, retry_codes=set(), on_retry=lambda why: self.on_event(f"retrying: {why}"))
+            self.reconnect_deadline, retry_codes=OUTAGE_CODES if self.stats.slaves else set(),
+            on_retry=lambda why: self.on_event(f"retrying: {why}"))
         self.in_flight = None
         self.stats.slaves.append(self.slave.slave)
         self.on_event(f"broadcasting through slave {self.slave.slave}")
@@ -140,6 +144,10 @@ class Broadcaster:
             if decode_ack(message.body) == self.in_flight:
                 self.in_flight = None
                 self.stats.acked += 1
+                if self.moving_from is not None:
+                    self._leave_old_slave()
+        elif message.type == T.MIGRATE:
+            self._move(message.json().get("reason", "asked to move"))
         elif message.type == T.VIEWER_EVENT:
             event = message.json()
             verb = "joined" if event.get("event") == "join" else "left"
@@ -148,6 +156,33 @@ class Broadcaster:
             self._lost(f"slave asked to reconnect: {message.json().get('reason')}")
         elif message.type == T.ERROR:
             self._lost(f"slave error: {message.json().get('message')}")
+
+    def _move(self, reason: str) -> None:
+        """Make-before-break: start on the slave a master chooses; leave this one only once
+        the new one has acknowledged a frame (``_leave_old_slave``)."""
+        old = self.slave
+        self.on_event(f"moving off slave {old.slave}: {reason}")
+        try:
+            new = connect_with_retry(
+                self.masters, lambda: self.masters.broadcast_redirect(self.token, self.session_id, old.slave_id),
+                T.BROADCAST_START, deadline=10.0, retry_codes=set())
+        except FramecastError as exc:
+            self.on_event(f"could not move ({exc}); staying on slave {old.slave}")
+            return
+        self.moving_from, self.slave, self.in_flight = old, new, None
+        self.stats.slaves.append(new.slave)
+        if self.paused:
+            new.conn.send_json(T.BROADCAST_PAUSE)
+
+    def _leave_old_slave(self) -> None:
+        old, self.moving_from = self.moving_from, None
+        try:
+            old.conn.send_json(T.BROADCAST_MOVED)
+        except ConnectionLost:
+            pass
+        old.conn.close()
+        self.stats.moves += 1
+        self.on_event(f"moved to slave {self.slave.slave}")
 
     def _lost(self, why: str) -> None:
         self.on_event(f"lost the slave ({why}); reconnecting through the masters")

@@ -98,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="the cluster: masters, slaves, broadcasts")
     status.add_argument("--json", action="store_true")
     status.set_defaults(run=cmd_status)
+
+    drain = commands.add_parser("drain", help="drain a slave for maintenance (operators)")
+    drain.add_argument("slave", help="slave id or address")
+    drain.add_argument("--wait", action="store_true", help="return once the slave is empty")
+    drain.add_argument("--deadline", type=positive_float, help="seconds before the rest is told to reconnect")
+    drain.add_argument("--stop", action="store_true", help="then stop its Docker container (implies --wait)")
+    drain.set_defaults(run=cmd_drain)
+    undrain = commands.add_parser("undrain", help="put a drained slave back into placement (operators)")
+    undrain.add_argument("slave", help="slave id or address")
+    undrain.set_defaults(run=cmd_undrain)
+    rebalance = commands.add_parser("rebalance", help="move broadcasts off the most loaded slaves (operators)")
+    rebalance.set_defaults(run=cmd_rebalance)
     return parser
 
 
@@ -143,9 +155,13 @@ def cmd_slave(args) -> int:
 def cmd_up(args) -> int:
     from client.local_cluster import LocalCluster
 
+    from client.credentials import save_cluster_secret
+
     cluster = LocalCluster(masters=args.masters, slaves=args.slaves, port=args.port).start()
     try:
         print(f"framecast cluster up: {args.masters} masters, {args.slaves} slaves", flush=True)
+        print(f"operator commands (drain, rebalance) use the secret saved in {save_cluster_secret(cluster.secret)}",
+              flush=True)
         if cluster.haproxy is None:
             print("HAProxy is not installed: clients talk to the masters directly", flush=True)
         print(f"clients connect to {cluster.server}   (export FRAMECAST_SERVER={cluster.server})", flush=True)
@@ -268,6 +284,43 @@ def cmd_status(args) -> int:
 
     status = Masters(args.server).status()
     print(json.dumps(status, indent=2) if args.json else render(status))
+    return 0
+
+
+def cmd_drain(args) -> int:
+    from client import credentials, operations
+    from client.masters import Masters
+
+    masters = Masters(args.server)
+    result = masters.operator(credentials.cluster_secret(), "drain", slave=args.slave, deadline=args.deadline)
+    print(f"draining slave {result['slave']} ({result['addr']})", flush=True)
+    if args.wait or args.stop:
+        slave = operations.wait_drained(masters, result["slave"], say)
+        print(f"slave {result['slave']} is drained", flush=True)
+        if args.stop:
+            operations.stop_container(slave)
+            print(f"stopped container {slave['container'][:12]} of slave {result['slave']}")
+    return 0
+
+
+def cmd_undrain(args) -> int:
+    from client import credentials
+    from client.masters import Masters
+
+    result = Masters(args.server).operator(credentials.cluster_secret(), "undrain", slave=args.slave)
+    print(f"slave {result['slave']} ({result['addr']}) is back in placement")
+    return 0
+
+
+def cmd_rebalance(args) -> int:
+    from client import credentials
+    from client.masters import Masters
+
+    result = Masters(args.server).operator(credentials.cluster_secret(), "rebalance")
+    for move in result["moves"]:
+        print(f"moving {move['user']}: {move['from']} -> {move['to']}")
+    if not result["moves"]:
+        print("the cluster is balanced; nothing to move")
     return 0
 
 

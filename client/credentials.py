@@ -23,6 +23,30 @@ def save(login: dict) -> None:
         json.dump(login, file)
 
 
+def save_cluster_secret(secret: str) -> Path:
+    """Where ``framecast up`` leaves its cluster's secret for this user's operator commands."""
+    directory = home()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / "cluster-secret"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(secret)
+    return path
+
+
+def cluster_secret() -> str:
+    """The cluster secret for operator commands: FRAMECAST_SECRET, the file named by
+    FRAMECAST_SECRET_FILE, or the one ``framecast up`` saved."""
+    if os.environ.get("FRAMECAST_SECRET"):
+        return os.environ["FRAMECAST_SECRET"]
+    path = Path(os.environ.get("FRAMECAST_SECRET_FILE") or home() / "cluster-secret")
+    try:
+        return path.read_text().strip()
+    except OSError:
+        raise FramecastError("operator commands need the cluster secret: set FRAMECAST_SECRET or "
+                             "FRAMECAST_SECRET_FILE") from None
+
+
 def load() -> dict:
     path = home() / "credentials.json"
     try:

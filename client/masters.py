@@ -9,6 +9,7 @@ from client.connection import Connection
 from client.errors import ConnectionLost
 from common.addresses import parse_hostport_list
 from common.protocol import MessageType as T
+from common.tokens import Signer
 
 
 class Masters:
@@ -44,8 +45,13 @@ class Masters:
     def login(self, user: str, password: str) -> dict:
         return self.request(T.LOGIN, T.TOKEN, user=user, password=password)
 
-    def broadcast_redirect(self, token: str, session: str) -> dict:
-        return self.request(T.BROADCAST_REQUEST, T.REDIRECT, token=token, session=session)
+    def broadcast_redirect(self, token: str, session: str, move_from: str | None = None) -> dict:
+        return self.request(T.BROADCAST_REQUEST, T.REDIRECT, token=token, session=session, move_from=move_from)
+
+    def operator(self, secret: str, command: str, **fields: object) -> dict:
+        """An operator command (drain, undrain, rebalance), proven with the cluster secret."""
+        proof = Signer(secret).operator_proof(command)
+        return self.request(T.OPERATOR_REQUEST, T.OK, command=command, proof=proof, **fields)
 
     def view_redirect(self, token: str, target: str, speed_kbps: float | None = None, link: str | None = None) -> dict:
         return self.request(T.VIEW_REQUEST, T.REDIRECT, token=token, target=target, speed_kbps=speed_kbps, link=link)

@@ -18,8 +18,10 @@ from client.masters import Masters
 from common.addresses import parse_hostport
 from common.protocol import MessageType as T
 
-# Refusals that a later attempt may not get: the slave moved or died, or Redis is back soon.
-TRANSIENT_CODES = {"not_here", "wrong_slave", "no_slave", "unavailable", "bad_ticket"}
+# Refusals a later attempt may not get: the session is moving between slaves.
+TRANSIENT_CODES = {"not_here", "wrong_slave", "bad_ticket", "draining"}
+# Cluster trouble that a reconnecting client waits out (a new client is told at once).
+OUTAGE_CODES = {"unavailable", "no_slave"}
 
 
 class SlaveSession:

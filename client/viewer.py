@@ -14,7 +14,7 @@ from typing import Callable
 
 from client.errors import ConnectionLost, FramecastError
 from client.masters import Masters
-from client.session import SlaveSession, connect_with_retry
+from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
 from common.protocol import FrameInfo, MessageType as T, decode_frame, encode_ack
 
 
@@ -27,8 +27,11 @@ class ViewerStats:
     last_seq: int = 0
     last_frame_time: float = 0.0
     reconnects: int = 0
+    moves: int = 0
     skipped: int = 0
     cap_kbps: float | None = None
+    max_gap_ms: float = 0.0
+    last_arrival: float = 0.0
     paused: bool = False
     broadcaster_paused: bool = False
     slave: str = ""
@@ -44,6 +47,10 @@ class ViewerStats:
         """Count a frame; sequence numbers it jumped over were skipped for this viewer."""
         if self.last_seq and info.seq > self.last_seq + 1:
             self.skipped += info.seq - self.last_seq - 1
+        now = time.monotonic()
+        if self.last_arrival and not self.paused:
+            self.max_gap_ms = max(self.max_gap_ms, 1000 * (now - self.last_arrival))
+        self.last_arrival = now
         self.frames += 1
         self.bytes += size
         self.last_seq = info.seq
@@ -70,6 +77,7 @@ class ViewerStats:
             "time": round(time.time(), 3), "frames": self.frames, "bytes": self.bytes, "fps": round(self.fps, 2),
             "kbps": round(self.kbps, 1), "last_seq": self.last_seq, "last_frame_time": round(self.last_frame_time, 3),
             "latency_ms": round(self.latency_ms, 1), "slave": self.slave, "reconnects": self.reconnects,
+            "moves": self.moves, "max_gap_ms": round(self.max_gap_ms, 1),
             "skipped": self.skipped, "cap_kbps": self.cap_kbps, "paused": self.paused,
             "broadcaster_paused": self.broadcaster_paused,
         }
@@ -120,18 +128,35 @@ class Viewer:
     def _connect(self, first: bool) -> None:
         """Join the broadcaster's slave. A first attempt fails at once if the user is not
         broadcasting; a reconnection keeps trying while the broadcaster moves."""
-        self.slave = connect_with_retry(
+        self._join(retry_codes=set() if first else {"not_broadcasting"} | OUTAGE_CODES)
+        if not first:
+            self.stats.reconnects += 1
+
+    def _join(self, retry_codes: set[str]) -> SlaveSession:
+        slave = connect_with_retry(
             self.masters, lambda: self.masters.view_redirect(self.token, self.target, self.speed_kbps, self.link),
-            T.VIEW_START, self.reconnect_deadline, retry_codes=set() if first else {"not_broadcasting"},
+            T.VIEW_START, self.reconnect_deadline, retry_codes=retry_codes,
             on_retry=lambda why: self.on_event(f"retrying: {why}"))
+        self.slave = slave
         self.stats.slave = self.slave.slave
         self.stats.cap_kbps = self.slave.accepted.get("cap_kbps")
         self.stats.broadcaster_paused = bool(self.slave.accepted.get("paused"))
         if self.stats.paused:
             self.slave.conn.send_json(T.VIEWER_PAUSE)
-        if not first:
-            self.stats.reconnects += 1
         self.on_event(f"watching {self.target} on slave {self.slave.slave}")
+        return slave
+
+    def _move(self) -> None:
+        """Make-before-break: join the broadcast's new slave, then leave the old one."""
+        old = self.slave
+        try:
+            self._join(retry_codes={"not_broadcasting"} | OUTAGE_CODES)
+        except FramecastError as exc:
+            self.slave = None  # the main loop reconnects through the masters
+            self.on_event(f"could not follow the broadcast ({exc}); reconnecting")
+        else:
+            self.stats.moves += 1
+        old.conn.close()
 
     def _receive(self, timeout: float) -> None:
         try:
@@ -143,6 +168,8 @@ class Viewer:
                 self.slave.conn.send(encode_ack(info.seq))
                 self.stats.frame(info, len(image))
                 self.on_frame(info, image)
+            elif message.type == T.MOVE:
+                self._move()
             elif message.type == T.VIEWER_CAP:
                 self.stats.cap_kbps = message.json().get("cap_kbps")
             elif message.type == T.BROADCAST_PAUSED:

@@ -57,6 +57,7 @@ class MessageType(enum.IntEnum):
     REDIRECT = 15  # {"slave": "host:port", "ticket"}
     STATUS_REQUEST = 16  # {}
     STATUS = 17  # cluster status document
+    OPERATOR_REQUEST = 18  # {"command": "drain"|"undrain"|"rebalance", "slave"?, "proof", ...}
     # client <-> slave
     BROADCAST_START = 20  # {"ticket"}
     VIEW_START = 21  # {"ticket"}
@@ -73,14 +74,20 @@ class MessageType(enum.IntEnum):
     BROADCAST_RESUME = 43  # broadcaster -> slave {}
     BROADCAST_PAUSED = 44  # slave -> viewer {"user", "paused": bool}
     VIEWER_CAP = 45  # slave -> viewer {"cap_kbps": number or null}: the stream's current cap
+    MIGRATE = 46  # slave -> broadcaster {"reason"}: move to the slave a master chooses, then leave
+    BROADCAST_MOVED = 47  # broadcaster -> old slave {}: the new slave has the broadcast now
+    MOVE = 48  # slave -> viewer {"reason"}: join the broadcast's new slave, then leave this one
     # slave <-> master
-    SLAVE_HELLO = 30  # {"id", "addr", "metrics", "proof"}
+    SLAVE_HELLO = 30  # {"id", "addr", "metrics", "proof", "container"}
     HEARTBEAT = 31  # {"load", "broadcasts", "viewers", "state"}
     SESSION_ADD = 32  # {"kind", "user", "session"}
     SESSION_REMOVE = 33  # {"kind", "user", "session"}
     SESSION_TABLE = 34  # {"broadcasts": [{"user", "session"}, ...]}
     TABLE_REQUEST = 35  # master asks for a complete SESSION_TABLE now
     SET_CAP = 36  # master -> slave {"session", "cap_kbps"}: a viewer session's new cap
+    DRAIN = 37  # master -> slave {"deadline"}: leave placement, move every session away
+    UNDRAIN = 38  # master -> slave {}: back into placement
+    MIGRATE_BROADCAST = 39  # master -> slave {"user"}: move this broadcast (rebalance)
 
 
 class Codec(enum.IntEnum):

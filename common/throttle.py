@@ -14,9 +14,11 @@ Two ways to use it, as the seed describes:
 * delay mode, ``delay()`` then ``record()``: the packet is held back for the returned number
   of seconds, the earliest moment it fits under the cap.
 
-Drop mode needs a window long enough to span at least one packet's worth of time at the
-cap (``samples`` packets at the packet rate >= length / cap); delay mode has no such
-limit, which is why viewer streams, whose frames are large next to their caps, use it.
+A run of consecutive drops is kept as a single zero sample whose time moves forward: the
+window still slides with time, as the seed intends, but a flood of packets over the cap
+cannot push every admitted packet out of the window and starve the sender (with one zero
+per drop, a window of N samples flooded faster than N packets per length/cap would never
+admit anything again).
 """
 from __future__ import annotations
 
@@ -51,6 +53,9 @@ class Throttle:
 
     def record(self, now: float, length: int) -> None:
         window = self._window
+        if length == 0 and window and window[-1][1] == 0:
+            window[-1] = (now, 0)  # a run of drops is one zero sample, moved forward in time
+            return
         if len(window) == self.samples:
             window.popleft()
             self._bytes -= window[0][1]  # the new oldest's bytes now precede the interval

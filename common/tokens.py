@@ -7,7 +7,9 @@ with it, each under its own salt so that one kind can never be replayed as anoth
 * a *ticket*, given by a master with a redirect: names the slave chosen, the user and what
   they may do there (broadcast, or view a given broadcaster); lives for seconds, so a slave
   can check "a master placed you here" without asking a master;
-* a *slave proof*, sent by a slave when it joins a master: proves it holds the secret.
+* a *slave proof*, sent by a slave when it joins a master: proves it holds the secret;
+* an *operator proof*, sent with drain, undrain and rebalance: operators are whoever holds
+  the cluster secret (the same trust as running a node).
 
 Signing and expiry come from itsdangerous.
 """
@@ -20,6 +22,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 LOGIN_SALT = "framecast.login"
 TICKET_SALT = "framecast.ticket"
 SLAVE_SALT = "framecast.slave"
+OPERATOR_SALT = "framecast.operator"
 
 
 class CredentialError(Exception):
@@ -35,6 +38,7 @@ class Signer:
         self._login = URLSafeTimedSerializer(secret, salt=LOGIN_SALT)
         self._ticket = URLSafeTimedSerializer(secret, salt=TICKET_SALT)
         self._slave = URLSafeTimedSerializer(secret, salt=SLAVE_SALT)
+        self._operator = URLSafeTimedSerializer(secret, salt=OPERATOR_SALT)
 
     def login_token(self, user: str) -> str:
         return self._login.dumps({"user": user})
@@ -55,6 +59,14 @@ class Signer:
     def check_slave_proof(self, proof: Any, slave_id: str) -> None:
         if _load(self._slave, proof, self.ticket_ttl, "slave proof").get("slave") != slave_id:
             raise CredentialError("slave proof was issued for another slave")
+
+
+    def operator_proof(self, command: str) -> str:
+        return self._operator.dumps({"command": command})
+
+    def check_operator_proof(self, proof: Any, command: str) -> None:
+        if _load(self._operator, proof, self.ticket_ttl, "operator proof").get("command") != command:
+            raise CredentialError("operator proof was issued for another command")
 
 
 def _load(serializer: URLSafeTimedSerializer, value: Any, max_age: float, what: str) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from twisted.internet.protocol import Factory
 
 from common.messaging import MessageProtocol, RequestError, handles
 from common.protocol import Message, MessageType as T
+from common.tokens import CredentialError
 from master.service import Master
 from master.users import check_password, check_user_name
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+OPERATOR_COMMANDS = ("drain", "undrain", "rebalance")
 
 
 class MasterClientProtocol(MessageProtocol):
@@ -36,10 +38,12 @@ class MasterClientProtocol(MessageProtocol):
     async def broadcast(self, message: Message) -> None:
         fields = message.json()
         user = self.master.authenticate(fields.get("token"))
-        session = fields.get("session")
+        session, move_from = fields.get("session"), fields.get("move_from")
         if not isinstance(session, str) or not SESSION_ID.match(session):
             raise RequestError("bad_session", "a broadcast needs a session id of 8-64 letters, digits, '_' or '-'")
-        self.send_json(T.REDIRECT, **await self.master.place_broadcast(user, session))
+        if move_from is not None and not isinstance(move_from, str):
+            raise RequestError("bad_request", "move_from must be a slave id")
+        self.send_json(T.REDIRECT, **await self.master.place_broadcast(user, session, move_from))
 
     @handles(handlers, T.VIEW_REQUEST)
     async def view(self, message: Message) -> None:
@@ -52,6 +56,27 @@ class MasterClientProtocol(MessageProtocol):
         if link is not None and not isinstance(link, str):
             raise RequestError("bad_link", "link must be a link type name")
         self.send_json(T.REDIRECT, **await self.master.locate_broadcast(viewer, target, speed, link))
+
+    @handles(handlers, T.OPERATOR_REQUEST)
+    async def operator(self, message: Message) -> None:
+        fields = message.json()
+        command = fields.get("command")
+        if command not in OPERATOR_COMMANDS:
+            raise RequestError("bad_command", f"unknown operator command {command!r}")
+        try:
+            self.master.signer.check_operator_proof(fields.get("proof"), command)
+        except CredentialError as exc:
+            raise RequestError("not_operator", f"operator commands need the cluster secret: {exc}") from None
+        if command == "rebalance":
+            result = await self.master.rebalance()
+        elif command == "drain":
+            deadline = fields.get("deadline")
+            if deadline is not None and (not isinstance(deadline, (int, float)) or deadline <= 0):
+                raise RequestError("bad_request", "deadline must be a positive number of seconds")
+            result = await self.master.drain(str(fields.get("slave")), deadline)
+        else:
+            result = await self.master.undrain(str(fields.get("slave")))
+        self.send_json(T.OK, **result)
 
     @handles(handlers, T.STATUS_REQUEST)
     async def status(self, message: Message) -> None:

@@ -18,6 +18,7 @@ from typing import Iterable
 
 LIVE = "live"
 DRAINING = "draining"
+DRAINED = "drained"
 DEAD = "dead"
 
 
@@ -33,6 +34,7 @@ class SlaveRecord:
     viewers: int = 0
     metrics: str = ""
     master: str = ""
+    container: str = ""
 
 
 def effective_state(slave: SlaveRecord, now: float, dead_after: float) -> str:
@@ -42,9 +44,39 @@ def effective_state(slave: SlaveRecord, now: float, dead_after: float) -> str:
     return slave.state
 
 
-def choose_slave(slaves: Iterable[SlaveRecord], now: float, dead_after: float) -> SlaveRecord | None:
-    """The live slave with the least load, counting placements since its last heartbeat."""
-    candidates = [s for s in slaves if effective_state(s, now, dead_after) == LIVE]
+def choose_slave(slaves: Iterable[SlaveRecord], now: float, dead_after: float,
+                 avoid: str | None = None) -> SlaveRecord | None:
+    """The live slave with the least load, counting placements since its last heartbeat
+    (never ``avoid``, the slave a broadcast is moving away from)."""
+    candidates = [s for s in slaves if effective_state(s, now, dead_after) == LIVE and s.id != avoid]
     if not candidates:
         return None
     return min(candidates, key=lambda s: (s.load + s.placed, s.id))
+
+
+def plan_rebalance(loads: dict[str, int], broadcasts: dict[str, tuple[str, int]],
+                   max_moves: int = 100) -> list[tuple[str, str, str]]:
+    """Which broadcasts to move so that the live slaves' loads even out (C8).
+
+    ``loads``: live slave id -> load; ``broadcasts``: user -> (slave id, viewers). A broadcast
+    moves with its viewers, so moving it shifts ``1 + viewers`` load. Repeatedly, the largest
+    broadcast on the most loaded slave that still narrows the gap to the least loaded one
+    moves there. Returns (user, from slave, to slave) moves.
+    """
+    loads = dict(loads)
+    where = {user: slave for user, (slave, _) in broadcasts.items() if slave in loads}
+    moves: list[tuple[str, str, str]] = []
+    while len(loads) > 1 and len(moves) < max_moves:
+        high = max(loads, key=lambda s: (loads[s], s))
+        low = min(loads, key=lambda s: (loads[s], s))
+        gap = loads[high] - loads[low]
+        movable = [(1 + broadcasts[user][1], user) for user, slave in where.items() if slave == high]
+        movable = [(size, user) for size, user in movable if size < gap]
+        if not movable:
+            break
+        size, user = max(movable)
+        moves.append((user, high, low))
+        where[user] = low
+        loads[high] -= size
+        loads[low] += size
+    return moves

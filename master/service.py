@@ -22,13 +22,15 @@ from common.reactor import as_deferred
 from common.tokens import CredentialError, Signer
 from common.protocol import MessageType as T
 from master.budget import DEFAULT_ALLOWANCES, SpeedPolicy, parse_levels, session_caps
-from master.placement import DEAD, LIVE, choose_slave, effective_state
+from master.placement import DEAD, DRAINING, LIVE, choose_slave, effective_state, plan_rebalance
 from master.tables import Tables, viewer_entry
 from master.users import UserStore
 
 PLACEMENTS = Counter("framecast_master_placements_total", "Broadcast placement decisions", ["result"])
 REDIRECTS = Counter("framecast_master_redirects_total", "Redirects sent to clients", ["kind"])
 LOGINS = Counter("framecast_master_logins_total", "Login attempts", ["result"])
+OPERATIONS = Counter("framecast_master_operations_total", "Operator commands carried out", ["command"])
+TABLE_REBUILDS = Counter("framecast_master_table_rebuilds_total", "Complete tables asked of slaves after Redis lost them")
 HEARTBEATS = Counter("framecast_master_heartbeats_total", "Slave heartbeats received")
 SLAVES = Gauge("framecast_master_slaves", "Slaves known to the cluster, by state", ["state"])
 CAP_UPDATES = Counter("framecast_master_cap_updates_total", "Viewer-session caps sent to slaves", ["route"])
@@ -77,19 +79,21 @@ class Master:
             raise RequestError("bad_token", str(exc)) from None
 
     # --- placement and redirects ------------------------------------------------------
-    async def place_broadcast(self, user: str, session: str) -> dict[str, str]:
+    async def place_broadcast(self, user: str, session: str, move_from: str | None = None) -> dict[str, str]:
+        """Place a broadcast on the least-loaded live slave; ``move_from`` names the slave a
+        broadcast is moving away from (drain, rebalance): never chosen, and the same session
+        is then moved rather than sent back to its slave."""
         now = self.clock()
-        slave = choose_slave(await self._redis(self.tables.slaves()), now, self.config.dead_after)
+        slave = choose_slave(await self._redis(self.tables.slaves()), now, self.config.dead_after, avoid=move_from)
         if slave is None:
             PLACEMENTS.labels("no_slave").inc()
             raise RequestError("no_slave", "no live slave is available; try again shortly")
-        status, entry = await self._redis(
-            self.tables.claim_broadcast(user, session, slave, now, self.config.dead_after, self.config.pending_ttl)
-        )
+        status, entry = await self._redis(self.tables.claim_broadcast(
+            user, session, slave, now, self.config.dead_after, self.config.pending_ttl, move=move_from is not None))
         if status == "busy":
             PLACEMENTS.labels("refused").inc()
             raise RequestError("already_broadcasting", f"{user} is already broadcasting (one broadcast per user)")
-        PLACEMENTS.labels(status).inc()
+        PLACEMENTS.labels("moved" if move_from else status).inc()
         REDIRECTS.labels("broadcast").inc()
         ticket = self.signer.ticket(kind="broadcast", user=user, session=session, slave=entry["slave"])
         return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket}
@@ -120,11 +124,13 @@ class Master:
         return slave is not None and effective_state(slave, self.clock(), self.config.dead_after) != DEAD
 
     # --- slave reports --------------------------------------------------------------
-    async def slave_heartbeat(self, slave_id: str, addr: str, metrics: str, report: dict[str, Any]) -> None:
+    async def slave_heartbeat(self, slave_id: str, addr: str, metrics: str, container: str,
+                              report: dict[str, Any]) -> None:
         HEARTBEATS.inc()
         fields = {
             "addr": addr,
             "metrics": metrics,
+            "container": container,
             "load": int(report.get("load", 0)),
             "broadcasts": int(report.get("broadcasts", 0)),
             "viewers": int(report.get("viewers", 0)),
@@ -132,13 +138,17 @@ class Master:
             "heartbeat": self.clock(),
             "master": self.config.id,
         }
-        await self._redis(self.tables.record_heartbeat(slave_id, fields))
+        if await self._redis(self.tables.record_heartbeat(slave_id, fields)) and slave_id in self.slave_links:
+            # Redis had no record of this slave: it lost its data (or the slave is new).
+            # Rebuild the tables from the slave's complete list now, not at the next refresh.
+            TABLE_REBUILDS.inc()
+            self.slave_links[slave_id].request_table()
 
     async def session_added(self, slave_id: str, addr: str, report: dict[str, Any]) -> None:
         user, session = str(report["user"]), str(report["session"])
         if report.get("kind") == "view":
             await self._redis(self.tables.add_viewer_session(user, session, viewer_entry(slave_id, report)))
-            await self.rebalance(user)
+            await self.share_allowance(user)
         else:
             await self._redis(self.tables.confirm_broadcast(user, session, slave_id, addr, self.clock()))
 
@@ -146,7 +156,7 @@ class Master:
         user, session = str(report["user"]), str(report["session"])
         if report.get("kind") == "view":
             await self._redis(self.tables.remove_viewer_session(user, session))
-            await self.rebalance(user)
+            await self.share_allowance(user)
         else:
             await self._redis(self.tables.remove_broadcast(user, session, slave_id))
 
@@ -157,10 +167,10 @@ class Master:
         viewers = list(table.get("viewers", []))
         changed = await self._redis(self.tables.replace_slave_viewers(slave_id, viewers))
         for user in changed | {v["user"] for v in viewers}:
-            await self.rebalance(user)
+            await self.share_allowance(user)
 
     # --- per-user budgets (S7) --------------------------------------------------------
-    async def rebalance(self, user: str) -> None:
+    async def share_allowance(self, user: str) -> None:
         """Divide the user's allowance among all its open viewer sessions and tell every
         session's slave its new cap (slaves ignore a cap that did not change)."""
         sessions = await self._redis(self.tables.viewer_sessions(user))
@@ -201,12 +211,58 @@ class Master:
         if link is not None:
             link.send_json(int(command["type"]), **command.get("fields", {}))
 
+    # --- operators (C7, C8) -----------------------------------------------------------
+    async def find_slave(self, ref: str):
+        """A slave by id or by address."""
+        for slave in await self._redis(self.tables.slaves()):
+            if ref in (slave.id, slave.addr):
+                return slave
+        raise RequestError("unknown_slave", f"no slave {ref!r} in the cluster")
+
+    async def drain(self, ref: str, deadline: float | None) -> dict[str, Any]:
+        slave = await self.find_slave(ref)
+        if effective_state(slave, self.clock(), self.config.dead_after) == DEAD:
+            raise RequestError("dead_slave", f"slave {slave.id} is dead; there is nothing to drain")
+        await self._redis(self.tables.set_slave_state(slave.id, DRAINING))
+        await self.send_to_slave(slave.id, T.DRAIN, {"deadline": deadline})
+        OPERATIONS.labels("drain").inc()
+        return {"slave": slave.id, "addr": slave.addr, "state": DRAINING}
+
+    async def undrain(self, ref: str) -> dict[str, Any]:
+        slave = await self.find_slave(ref)
+        await self._redis(self.tables.set_slave_state(slave.id, LIVE))
+        await self.send_to_slave(slave.id, T.UNDRAIN, {})
+        OPERATIONS.labels("undrain").inc()
+        return {"slave": slave.id, "addr": slave.addr, "state": LIVE}
+
+    async def rebalance(self) -> dict[str, Any]:
+        """Move broadcasts off the most loaded live slaves, each with the same
+        make-before-break move as a drain; the placement picks the least-loaded target."""
+        now = self.clock()
+        loads = {s.id: s.load for s in await self._redis(self.tables.slaves())
+                 if effective_state(s, now, self.config.dead_after) == LIVE}
+        viewers = await self._viewer_counts()
+        broadcasts = {b["user"]: (b["slave"], viewers.get(b["user"], 0))
+                      for b in await self._redis(self.tables.broadcasts()) if b.get("confirmed")}
+        moves = plan_rebalance(loads, broadcasts)
+        for user, source, _ in moves:
+            await self.send_to_slave(source, T.MIGRATE_BROADCAST, {"user": user})
+        OPERATIONS.labels("rebalance").inc()
+        return {"moves": [{"user": user, "from": source, "to": target} for user, source, target in moves]}
+
+    async def _viewer_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for sessions in (await self._redis(self.tables.all_viewer_sessions())).values():
+            for entry in sessions.values():
+                counts[entry["target"]] = counts.get(entry["target"], 0) + 1
+        return counts
+
     # --- housekeeping (every second) -------------------------------------------------
     async def sweep(self) -> None:
         """Mark slaves whose heartbeats stopped as dead, clear their sessions, publish gauges."""
         now = self.clock()
         await self._redis(self.tables.record_master(self.config.id, self._master_info(now)))
-        counts = {LIVE: 0, "draining": 0, DEAD: 0}
+        counts = {LIVE: 0, DRAINING: 0, "drained": 0, DEAD: 0}
         for slave in await self._redis(self.tables.slaves()):
             state = effective_state(slave, now, self.config.dead_after)
             counts[state] = counts.get(state, 0) + 1
@@ -215,7 +271,7 @@ class Master:
                 users, viewers = await self._redis(self.tables.mark_dead(slave.id))
                 self.log.warn("slave {slave} missed heartbeats; marked dead, cleared {users}", slave=slave.id, users=users)
                 for viewer in viewers:
-                    await self.rebalance(viewer)
+                    await self.share_allowance(viewer)
             if now - slave.heartbeat > self.config.forget_after:
                 await self._redis(self.tables.forget_slave(slave.id))
                 SLAVE_HEARTBEAT_AGE.remove(slave.id)
@@ -232,6 +288,7 @@ class Master:
         masters = await self._redis(self.tables.masters())
         slaves = await self._redis(self.tables.slaves())
         broadcasts = await self._redis(self.tables.broadcasts())
+        viewers = await self._viewer_counts()
         return {
             "masters": [
                 {"id": m["id"], "addr": m["addr"], "state": LIVE if now - m["heartbeat"] <= self.config.dead_after else DEAD,
@@ -241,12 +298,12 @@ class Master:
             "slaves": [
                 {"id": s.id, "addr": s.addr, "state": effective_state(s, now, self.config.dead_after), "load": s.load,
                  "broadcasts": s.broadcasts, "viewers": s.viewers, "heartbeat_age": round(now - s.heartbeat, 2),
-                 "metrics": s.metrics}
+                 "metrics": s.metrics, "container": s.container}
                 for s in slaves
             ],
             "broadcasts": sorted(
                 ({"user": b["user"], "slave": b["slave"], "addr": b["addr"], "confirmed": b.get("confirmed", False),
-                  "age": round(now - b["updated"], 2)} for b in broadcasts),
+                  "viewers": viewers.get(b["user"], 0), "age": round(now - b["updated"], 2)} for b in broadcasts),
                 key=lambda b: b["user"],
             ),
         }

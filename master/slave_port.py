@@ -38,12 +38,13 @@ class SlaveLinkProtocol(MessageProtocol):
         except CredentialError as exc:
             raise ProtocolError("bad_proof", f"slave not admitted: {exc}") from None
         self.slave_id, self.addr, self.metrics = slave_id, addr, str(fields.get("metrics", ""))
+        self.container = str(fields.get("container", ""))
         self.master.slave_links[slave_id] = self
         self.log.info("slave {slave} at {addr} joined", slave=slave_id, addr=addr)
 
     @handles(handlers, T.HEARTBEAT)
     async def heartbeat(self, message: Message) -> None:
-        await self.master.slave_heartbeat(self.slave_id, self.addr, self.metrics, message.json())
+        await self.master.slave_heartbeat(self.slave_id, self.addr, self.metrics, self.container, message.json())
 
     @handles(handlers, T.SESSION_ADD)
     async def session_add(self, message: Message) -> None:

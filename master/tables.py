@@ -31,18 +31,23 @@ from master.placement import DEAD, SlaveRecord
 
 # Claim the session-table entry for a new broadcast, atomically across masters (S9).
 # Returns {status, entry}: "claimed" (entry written for the chosen slave), "existing" (the
-# same broadcast session reconnecting while its slave lives: keep it there), or "busy"
-# (another session of this user is live).
+# same broadcast session reconnecting while its slave is live: keep it there), or "busy"
+# (another session of this user is on a slave that has not died). ARGV[9] = "1" forces a
+# move of the same session to the chosen slave (drain, rebalance).
 _CLAIM_SCRIPT = """
 local now = tonumber(ARGV[5])
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
   local entry = cjson.decode(current)
-  local heartbeat = tonumber(redis.call('HGET', ARGV[8] .. 'slave:' .. entry.slave, 'heartbeat') or '0')
-  local state = redis.call('HGET', ARGV[8] .. 'slave:' .. entry.slave, 'state')
+  local key = ARGV[8] .. 'slave:' .. entry.slave
+  local heartbeat = tonumber(redis.call('HGET', key, 'heartbeat') or '0')
+  local state = redis.call('HGET', key, 'state')
   if now - heartbeat < tonumber(ARGV[6]) and state ~= 'dead' then
-    if entry.session == ARGV[2] then return {'existing', current} end
-    if entry.confirmed or now - entry.updated < tonumber(ARGV[7]) then return {'busy', current} end
+    if entry.session ~= ARGV[2] then
+      if entry.confirmed or now - entry.updated < tonumber(ARGV[7]) then return {'busy', current} end
+    elseif ARGV[9] ~= '1' and state == 'live' then
+      return {'existing', current}
+    end
   end
 end
 local entry = cjson.encode({user=ARGV[1], session=ARGV[2], slave=ARGV[3], addr=ARGV[4],
@@ -66,6 +71,7 @@ return 0
 """
 
 _INT_FIELDS = ("load", "placed", "broadcasts", "viewers")
+_TEXT_FIELDS = ("metrics", "master", "container")
 
 
 class Tables:
@@ -80,12 +86,14 @@ class Tables:
         return f"{self.prefix}slave:{slave_id}"
 
     # --- slave registry -------------------------------------------------------------
-    async def record_heartbeat(self, slave_id: str, fields: dict[str, Any]) -> None:
-        """Store a slave's heartbeat; resets its placements-since-heartbeat count."""
+    async def record_heartbeat(self, slave_id: str, fields: dict[str, Any]) -> bool:
+        """Store a slave's heartbeat, resetting its placements-since-heartbeat count. True if
+        Redis had no record of the slave: new, or Redis lost its data."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(self.prefix + "slaves", slave_id)
             pipe.hset(self._slave_key(slave_id), mapping={**fields, "placed": 0})
-            await pipe.execute()
+            _, created_fields = await pipe.execute()
+        return created_fields > 0
 
     async def slaves(self) -> list[SlaveRecord]:
         ids = sorted(await self.redis.smembers(self.prefix + "slaves"))
@@ -105,6 +113,9 @@ class Tables:
             await self.redis.hdel(self.broadcasts_key, *users)
         return users, await self.replace_slave_viewers(slave_id, [])
 
+    async def set_slave_state(self, slave_id: str, state: str) -> None:
+        await self.redis.hset(self._slave_key(slave_id), "state", state)
+
     async def forget_slave(self, slave_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.srem(self.prefix + "slaves", slave_id)
@@ -113,11 +124,12 @@ class Tables:
 
     # --- master session table -------------------------------------------------------
     async def claim_broadcast(
-        self, user: str, session: str, slave: SlaveRecord, now: float, dead_after: float, pending_ttl: float
+        self, user: str, session: str, slave: SlaveRecord, now: float, dead_after: float, pending_ttl: float,
+        move: bool = False,
     ) -> tuple[str, dict[str, Any]]:
         status, entry = await self._claim(
             keys=[self.broadcasts_key],
-            args=[user, session, slave.id, slave.addr, now, dead_after, pending_ttl, self.prefix],
+            args=[user, session, slave.id, slave.addr, now, dead_after, pending_ttl, self.prefix, int(move)],
         )
         return status, json.loads(entry)
 
@@ -230,7 +242,6 @@ def _slave_record(slave_id: str, row: dict[str, str]) -> SlaveRecord:
         addr=row["addr"],
         heartbeat=float(row.get("heartbeat") or 0),
         state=row.get("state", "live"),
-        metrics=row.get("metrics", ""),
-        master=row.get("master", ""),
+        **{name: row.get(name, "") for name in _TEXT_FIELDS},
         **ints,
     )

@@ -64,6 +64,12 @@ class SlaveClientProtocol(MessageProtocol):
         if self.broadcast is not None and self.stream is None:
             self.slave.set_broadcast_paused(self.broadcast, False)
 
+    @handles(handlers, T.BROADCAST_MOVED)
+    def broadcast_moved(self, message: Message) -> None:
+        if self.broadcast is not None and self.stream is None and self.slave.broadcasters.get(self.broadcast.user) is self:
+            self.slave.broadcast_moved(self.broadcast)
+            self.transport.loseConnection()
+
     @handles(handlers, T.BROADCAST_STOP)
     def broadcast_stop(self, message: Message) -> None:
         if self.broadcast is not None:

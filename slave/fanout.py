@@ -191,6 +191,7 @@ class Broadcast:
         self.session = session
         self.stats = stats
         self.paused = False
+        self.moved = False  # the broadcaster moved to another slave; viewers are following
         self.latest: Frame | None = None
         self.viewers: dict[object, ViewerStream] = {}
 

@@ -40,7 +40,7 @@ class MasterLinkProtocol(MessageProtocol):
         super().connectionMade()
         config = self.slave.config
         self.send_json(T.SLAVE_HELLO, id=config.id, addr=config.addr, metrics=config.metrics_addr,
-                       proof=self.slave.signer.slave_proof(config.id))
+                       container=config.container, proof=self.slave.signer.slave_proof(config.id))
         self.send_heartbeat()
         self.send_table()
         self.slave.master = self
@@ -67,6 +67,19 @@ class MasterLinkProtocol(MessageProtocol):
     def set_cap(self, message: Message) -> None:
         fields = message.json()
         self.slave.set_viewer_cap(str(fields.get("session")), fields.get("cap_kbps"))
+
+    @handles(handlers, T.DRAIN)
+    def drain(self, message: Message) -> None:
+        deadline = message.json().get("deadline")
+        self.slave.start_drain(float(deadline) if deadline else None)
+
+    @handles(handlers, T.UNDRAIN)
+    def undrain(self, message: Message) -> None:
+        self.slave.undrain()
+
+    @handles(handlers, T.MIGRATE_BROADCAST)
+    def migrate_broadcast(self, message: Message) -> None:
+        self.slave.migrate_broadcast(str(message.json().get("user")), "rebalancing the cluster")
 
     @handles(handlers, T.ERROR)
     def error(self, message: Message) -> None:

@@ -34,6 +34,12 @@ class SlaveCollector:
                 caps.add_metric([stream.user, session.broadcast.user, stream.session], stream.cap_kbps)
         yield caps
         yield _counter("framecast_slave_heartbeats_sent", "Heartbeats sent to a master", slave.heartbeats_sent)
+        moves = CounterMetricFamily("framecast_slave_migrations", "Sessions moved off this slave", labels=["kind"])
+        for kind, count in slave.moves.items():
+            moves.add_metric([kind], count)
+        yield moves
+        yield GaugeMetricFamily("framecast_slave_draining", "1 while draining or drained",
+                                value=int(slave.state != "live"))
         yield GaugeMetricFamily("framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(slave.broadcasts))
         yield GaugeMetricFamily("framecast_slave_viewers", "Viewers on this slave", value=slave.viewer_count())
         yield GaugeMetricFamily("framecast_slave_master_connected", "1 while a master link is up",

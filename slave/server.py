@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import socket
+from pathlib import Path
 
 from common.config import ConfigError, add_option, add_secret_option, load_secret
 
@@ -17,11 +20,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "grace", 10.0, "seconds a broadcast waits for its broadcaster to reconnect")
     add_option(parser, "refresh-interval", 120.0, "seconds between complete session-table refreshes")
     add_option(parser, "ticket-ttl", 30.0, "redirect ticket lifetime, seconds")
+    add_option(parser, "drain-deadline", 30.0, "seconds a drain may take before the rest is told to reconnect")
+    add_option(parser, "container", "", "Docker container id (default: detected)")
     add_option(parser, "stall-timeout", 20.0, "seconds without an acknowledgement before a viewer is dropped")
     add_option(parser, "max-upload-kbps", 20000.0, "cap on each broadcaster's upload (0: none)")
     add_option(parser, "upload-window", 32, "samples in the upload throttle's sliding window")
     add_option(parser, "log-level", "info", "log level")
     add_secret_option(parser)
+
+
+def container_id() -> str:
+    """The Docker container this process runs in, from its mounts; "" outside Docker."""
+    try:
+        found = re.search(r"/docker/containers/([0-9a-f]{64})/", Path("/proc/self/mountinfo").read_text())
+    except OSError:
+        return ""
+    return found.group(1) if found else ""
 
 
 def run(args: argparse.Namespace) -> None:
@@ -49,7 +63,8 @@ def run(args: argparse.Namespace) -> None:
     advertise = args.advertise or args.host
     config = SlaveConfig(id=args.id, addr="", grace=args.grace, refresh_interval=args.refresh_interval,
                          stall_timeout=args.stall_timeout, max_upload_kbps=args.max_upload_kbps,
-                         upload_window=args.upload_window)
+                         upload_window=args.upload_window, drain_deadline=args.drain_deadline,
+                         container=args.container or container_id())
     slave = Slave(config, signer, reactor)
     REGISTRY.register(SlaveCollector(slave))
 
@@ -74,6 +89,11 @@ def run(args: argparse.Namespace) -> None:
              f"metrics on port {args.metrics_port}"),
         ]).addCallback(started).addErrback(lambda f: fail(reactor, f.getErrorMessage()))
 
+    def drain_and_exit(signum, frame) -> None:
+        """SIGTERM (``docker stop``): drain, then exit once empty."""
+        reactor.callFromThread(slave.start_drain, None, lambda: reactor.callLater(0.2, reactor.stop))
+
     reactor.callWhenRunning(start)
+    reactor.callWhenRunning(signal.signal, signal.SIGTERM, drain_and_exit)
     reactor.run()
     raise SystemExit(exit_status())

@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from common.messaging import RequestError
 from common.protocol import MessageType as T
 from common.tokens import CredentialError, Signer
+from slave.drain import DRAINED, LIVE, Drain
 from slave.fanout import Broadcast, FanoutStats, ViewerStream
 
 
@@ -27,6 +28,8 @@ class SlaveConfig:
     grace: float = 10.0
     refresh_interval: float = 120.0
     heartbeat_interval: float = 1.0
+    drain_deadline: float = 30.0
+    container: str = ""
     stall_timeout: float = 20.0
     max_upload_kbps: float = 0.0
     upload_window: int = 32
@@ -72,8 +75,10 @@ class Slave:
         self.viewer_sessions: dict[str, ViewerSession] = {}
         self._orphan_timers: dict[str, Any] = {}
         self.master: MasterReporter | None = None
-        self.state = "live"
+        self.state = LIVE
+        self.drain: Drain | None = None
         self.heartbeats_sent = 0
+        self.moves = {"broadcasts": 0, "viewers": 0}
 
     # --- admission --------------------------------------------------------------------
     def _claims(self, ticket: object, kind: str) -> dict[str, Any]:
@@ -89,6 +94,8 @@ class Slave:
 
     def start_broadcast(self, ticket: object, peer: Peer) -> Broadcast:
         claims = self._claims(ticket, "broadcast")
+        if self.state != LIVE:
+            raise RequestError("draining", "this slave is draining; ask a master again")
         user, session = claims["user"], claims["session"]
         broadcast = self.broadcasts.get(user)
         if broadcast is not None and broadcast.session != session:
@@ -117,8 +124,62 @@ class Slave:
 
     def _orphan_expired(self, broadcast: Broadcast) -> None:
         self._orphan_timers.pop(broadcast.user, None)
-        if broadcast.user not in self.broadcasters:
+        if broadcast.user not in self.broadcasters and not broadcast.moved:
             self.end_broadcast(broadcast)
+
+    def broadcast_moved(self, broadcast: Broadcast) -> None:
+        """The broadcast lives on another slave now (or will: its broadcaster is away): the
+        viewers here are told to follow it, and it is forgotten once they have."""
+        if broadcast.moved:
+            return
+        broadcast.moved = True
+        self.moves["broadcasts"] += 1
+        self.broadcasters.pop(broadcast.user, None)
+        self._cancel_orphan_timer(broadcast.user)
+        self.report(T.SESSION_REMOVE, kind="broadcast", user=broadcast.user, session=broadcast.session)
+        for peer in list(broadcast.viewers):
+            peer.send_json(T.MOVE, reason="the broadcast moved to another slave")
+            self.moves["viewers"] += 1
+        self._forget_if_left(broadcast)
+
+    def _forget_if_left(self, broadcast: Broadcast) -> None:
+        if broadcast.moved and not broadcast.viewers and self.broadcasts.get(broadcast.user) is broadcast:
+            del self.broadcasts[broadcast.user]
+
+    def migrate_broadcast(self, user: str, reason: str) -> None:
+        """Ask a broadcaster to move to the slave a master chooses (rebalancing)."""
+        broadcaster = self.broadcasters.get(user)
+        if broadcaster is not None:
+            broadcaster.send_json(T.MIGRATE, reason=reason)
+
+    def disconnect_everyone(self, reason: str) -> None:
+        for broadcast in list(self.broadcasts.values()):
+            broadcaster = self.broadcasters.pop(broadcast.user, None)
+            if broadcaster is not None:
+                broadcaster.drop(T.RECONNECT, reason=reason)
+            for peer in list(broadcast.viewers):
+                peer.drop(T.RECONNECT, reason=reason)
+                self.detach_viewer(broadcast, peer)
+            if not broadcast.moved:
+                self.report(T.SESSION_REMOVE, kind="broadcast", user=broadcast.user, session=broadcast.session)
+            self.broadcasts.pop(broadcast.user, None)
+            self._cancel_orphan_timer(broadcast.user)
+
+    # --- drain (C7) -------------------------------------------------------------------
+    def start_drain(self, deadline: float | None = None, on_empty=None) -> None:
+        """Start draining. Asked again, it carries on; a later SIGTERM still gets its exit."""
+        if self.drain is None:
+            self.drain = Drain(self, deadline or self.config.drain_deadline, on_empty or (lambda: None))
+            self.drain.start()
+        elif on_empty is not None:
+            self.drain.on_empty = on_empty
+            if self.state == DRAINED:
+                on_empty()
+
+    def undrain(self) -> None:
+        if self.drain is not None:
+            self.drain.cancel()
+            self.drain = None
 
     def _cancel_orphan_timer(self, user: str) -> None:
         timer = self._orphan_timers.pop(user, None)
@@ -139,7 +200,7 @@ class Slave:
     def attach_viewer(self, ticket: object, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
         claims = self._claims(ticket, "view")
         broadcast = self.broadcasts.get(claims["target"])
-        if broadcast is None:
+        if broadcast is None or broadcast.moved:
             raise RequestError("not_here", f"{claims['target']} is not broadcasting on this slave; ask a master again")
         session = str(claims.get("session", ""))
         stream = ViewerStream(claims["user"], write, self.stats, self.reactor, session, claims.get("cap_kbps"))
@@ -157,6 +218,7 @@ class Slave:
             self.viewer_sessions.pop(stream.session, None)
             self.report(T.SESSION_REMOVE, kind="view", user=stream.user, session=stream.session)
             self._viewer_event(broadcast, "leave", stream.user)
+            self._forget_if_left(broadcast)
 
     def set_viewer_cap(self, session: str, cap_kbps: float | None) -> None:
         """A master recomputed this viewer session's share of its user's allowance (S7)."""
@@ -215,5 +277,6 @@ class Slave:
                 "state": self.state}
 
     def session_table(self) -> dict[str, Any]:
-        return {"broadcasts": [{"user": b.user, "session": b.session} for b in self.broadcasts.values()],
+        return {"broadcasts": [{"user": b.user, "session": b.session} for b in self.broadcasts.values()
+                               if not b.moved],
                 "viewers": [v.report for v in self.viewer_sessions.values()]}

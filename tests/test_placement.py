@@ -43,3 +43,42 @@ def test_choice_is_live_and_minimal(rows):
         assert chosen is None
     else:
         assert chosen in live and chosen.load == min(s.load for s in live)
+
+
+def test_a_moving_broadcast_never_goes_back_to_its_slave():
+    assert choose_slave([slave("a", 0), slave("b", 9)], NOW, 3, avoid="a").id == "b"
+    assert choose_slave([slave("a", 0)], NOW, 3, avoid="a") is None
+
+
+def test_rebalance_moves_load_onto_a_new_slave():
+    from master.placement import plan_rebalance
+
+    loads = {"a": 8, "b": 8, "new": 0}
+    broadcasts = {"u1": ("a", 3), "u2": ("a", 3), "u3": ("b", 3), "u4": ("b", 3)}
+    moves = plan_rebalance(loads, broadcasts)
+    assert moves and all(to == "new" for _, _, to in moves)
+    after = dict(loads)
+    for user, source, target in moves:
+        after[source] -= 1 + broadcasts[user][1]
+        after[target] += 1 + broadcasts[user][1]
+    assert max(after.values()) - min(after.values()) < 8
+
+
+def test_rebalance_leaves_a_balanced_cluster_alone():
+    from master.placement import plan_rebalance
+
+    assert plan_rebalance({"a": 4, "b": 4}, {"u1": ("a", 3), "u2": ("b", 3)}) == []
+    assert plan_rebalance({"a": 4}, {"u1": ("a", 3)}) == []
+
+
+@given(st.dictionaries(st.sampled_from("abcd"), st.integers(0, 50), min_size=1),
+       st.dictionaries(st.text("uvwxyz", min_size=1, max_size=3), st.tuples(st.sampled_from("abcd"), st.integers(0, 9))))
+def test_rebalance_never_widens_the_gap(loads, broadcasts):
+    from master.placement import plan_rebalance
+
+    after = dict(loads)
+    for user, source, target in plan_rebalance(loads, broadcasts):
+        assert source != target
+        after[source] -= 1 + broadcasts[user][1]
+        after[target] += 1 + broadcasts[user][1]
+    assert max(after.values()) - min(after.values()) <= max(loads.values()) - min(loads.values())

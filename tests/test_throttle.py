@@ -35,6 +35,24 @@ def test_drop_mode_records_a_zero_for_a_dropped_packet():
     assert list(throttle._window)[-1] == (1.1, 0)
 
 
+def test_a_flood_over_the_cap_still_gets_the_cap():
+    throttle, now, sent = Throttle(2_500_000, samples=32), 0.0, 0
+    for _ in range(100_000):  # 40 KB frames offered 10,000 times a second against 2.5 MB/s
+        now += 0.0001
+        if throttle.admit(now, 40_000):
+            sent += 40_000
+    assert 0.9 * 2_500_000 <= sent / now <= 2_500_000 * 1.01
+
+
+def test_consecutive_drops_are_one_zero_sample():
+    throttle = Throttle(1000, samples=4)
+    assert throttle.admit(0.0, 500)
+    assert throttle.admit(0.6, 500)
+    for t in (0.7, 0.8, 0.9):
+        assert not throttle.admit(t, 500)
+    assert list(throttle._window) == [(0.0, 500), (0.6, 500), (0.9, 0)]
+
+
 def test_delay_is_the_earliest_moment_the_packet_fits():
     throttle = Throttle(1000, samples=8)
     throttle.record(0.0, 100)
