@@ -55,6 +55,7 @@ class Broadcaster:
         self.stats = BroadcastStats()
         self.slave: SlaveSession | None = None
         self.moving_from: SlaveSession | None = None
+        self.lost_slave: str | None = None
         self.in_flight: int | None = None
 
     def run(self, frames: int | None = None, duration: float | None = None) -> BroadcastStats:
@@ -83,9 +84,10 @@ class Broadcaster:
     def _connect(self) -> None:
         """Join the slave a master places us on; after a loss, wait out cluster outages."""
         self.slave = connect_with_retry(
-            self.masters, lambda: self.masters.broadcast_redirect(self.token, self.session_id), T.BROADCAST_START,
-            self.reconnect_deadline, retry_codes=OUTAGE_CODES if self.stats.slaves else set(),
+            self.masters, lambda: self.masters.broadcast_redirect(self.token, self.session_id, lost=self.lost_slave),
+            T.BROADCAST_START, self.reconnect_deadline, retry_codes=OUTAGE_CODES if self.stats.slaves else set(),
             on_retry=lambda why: self.on_event(f"retrying: {why}"))
+        self.lost_slave = None
         self.in_flight = None
         self.stats.slaves.append(self.slave.slave)
         self.on_event(f"broadcasting through slave {self.slave.slave}")
@@ -186,6 +188,7 @@ class Broadcaster:
 
     def _lost(self, why: str) -> None:
         self.on_event(f"lost the slave ({why}); reconnecting through the masters")
+        self.lost_slave = self.slave.slave_id
         self.slave.conn.close()
         self.slave = None
         self.stats.reconnects += 1

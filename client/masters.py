@@ -45,8 +45,10 @@ class Masters:
     def login(self, user: str, password: str) -> dict:
         return self.request(T.LOGIN, T.TOKEN, user=user, password=password)
 
-    def broadcast_redirect(self, token: str, session: str, move_from: str | None = None) -> dict:
-        return self.request(T.BROADCAST_REQUEST, T.REDIRECT, token=token, session=session, move_from=move_from)
+    def broadcast_redirect(self, token: str, session: str, move_from: str | None = None,
+                           lost: str | None = None) -> dict:
+        return self.request(T.BROADCAST_REQUEST, T.REDIRECT, token=token, session=session, move_from=move_from,
+                            lost=lost)
 
     def operator(self, secret: str, command: str, **fields: object) -> dict:
         """An operator command (drain, undrain, rebalance), proven with the cluster secret."""

@@ -88,6 +88,7 @@ class MessageType(enum.IntEnum):
     DRAIN = 37  # master -> slave {"deadline"}: leave placement, move every session away
     UNDRAIN = 38  # master -> slave {}: back into placement
     MIGRATE_BROADCAST = 39  # master -> slave {"user"}: move this broadcast (rebalance)
+    BROADCAST_ELSEWHERE = 50  # master -> slave {"user", "session"}: its broadcaster came back elsewhere
 
 
 class Codec(enum.IntEnum):

@@ -38,12 +38,12 @@ class MasterClientProtocol(MessageProtocol):
     async def broadcast(self, message: Message) -> None:
         fields = message.json()
         user = self.master.authenticate(fields.get("token"))
-        session, move_from = fields.get("session"), fields.get("move_from")
+        session, move_from, lost = fields.get("session"), fields.get("move_from"), fields.get("lost")
         if not isinstance(session, str) or not SESSION_ID.match(session):
             raise RequestError("bad_session", "a broadcast needs a session id of 8-64 letters, digits, '_' or '-'")
-        if move_from is not None and not isinstance(move_from, str):
-            raise RequestError("bad_request", "move_from must be a slave id")
-        self.send_json(T.REDIRECT, **await self.master.place_broadcast(user, session, move_from))
+        if not all(value is None or isinstance(value, str) for value in (move_from, lost)):
+            raise RequestError("bad_request", "move_from and lost must be slave ids")
+        self.send_json(T.REDIRECT, **await self.master.place_broadcast(user, session, move_from, lost))
 
     @handles(handlers, T.VIEW_REQUEST)
     async def view(self, message: Message) -> None:

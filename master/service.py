@@ -79,17 +79,26 @@ class Master:
             raise RequestError("bad_token", str(exc)) from None
 
     # --- placement and redirects ------------------------------------------------------
-    async def place_broadcast(self, user: str, session: str, move_from: str | None = None) -> dict[str, str]:
-        """Place a broadcast on the least-loaded live slave; ``move_from`` names the slave a
-        broadcast is moving away from (drain, rebalance): never chosen, and the same session
-        is then moved rather than sent back to its slave."""
+    async def place_broadcast(self, user: str, session: str, move_from: str | None = None,
+                              lost: str | None = None) -> dict[str, str]:
+        """Place a broadcast on the least-loaded live slave.
+
+        ``move_from`` names the slave a broadcast is moving away from (drain, rebalance): it is
+        never chosen. ``lost`` names the slave a broadcaster just lost its connection to: it
+        is avoided if any other slave is live (it may be dead without its heartbeats having
+        timed out yet), so failover does not wait for the dead-slave timeout. Either way the
+        same session is moved rather than sent back to the slave the table names."""
         now = self.clock()
-        slave = choose_slave(await self._redis(self.tables.slaves()), now, self.config.dead_after, avoid=move_from)
+        slaves = await self._redis(self.tables.slaves())
+        slave = choose_slave(slaves, now, self.config.dead_after, avoid=move_from or lost)
+        if slave is None and lost and not move_from:
+            slave = choose_slave(slaves, now, self.config.dead_after)
         if slave is None:
             PLACEMENTS.labels("no_slave").inc()
             raise RequestError("no_slave", "no live slave is available; try again shortly")
         status, entry = await self._redis(self.tables.claim_broadcast(
-            user, session, slave, now, self.config.dead_after, self.config.pending_ttl, move=move_from is not None))
+            user, session, slave, now, self.config.dead_after, self.config.pending_ttl,
+            move=bool(move_from or lost)))
         if status == "busy":
             PLACEMENTS.labels("refused").inc()
             raise RequestError("already_broadcasting", f"{user} is already broadcasting (one broadcast per user)")
@@ -150,7 +159,11 @@ class Master:
             await self._redis(self.tables.add_viewer_session(user, session, viewer_entry(slave_id, report)))
             await self.share_allowance(user)
         else:
-            await self._redis(self.tables.confirm_broadcast(user, session, slave_id, addr, self.clock()))
+            previous = await self._redis(self.tables.confirm_broadcast(user, session, slave_id, addr, self.clock()))
+            if previous and previous["slave"] != slave_id and previous["session"] == session:
+                # The broadcaster came back on another slave (after losing its old one, which
+                # may still be up): the old slave sends the viewers it kept after it.
+                await self.send_to_slave(previous["slave"], T.BROADCAST_ELSEWHERE, {"user": user, "session": session})
 
     async def session_removed(self, slave_id: str, report: dict[str, Any]) -> None:
         user, session = str(report["user"]), str(report["session"])

@@ -133,9 +133,16 @@ class Tables:
         )
         return status, json.loads(entry)
 
-    async def confirm_broadcast(self, user: str, session: str, slave_id: str, addr: str, now: float) -> None:
+    async def confirm_broadcast(self, user: str, session: str, slave_id: str, addr: str,
+                                now: float) -> dict[str, Any] | None:
+        """Record that the slave holds the broadcast; returns the confirmed entry it replaced."""
         entry = {"user": user, "session": session, "slave": slave_id, "addr": addr, "updated": now, "confirmed": True}
-        await self.redis.hset(self.broadcasts_key, user, json.dumps(entry))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.broadcasts_key, user)
+            pipe.hset(self.broadcasts_key, user, json.dumps(entry))
+            previous, _ = await pipe.execute()
+        previous = json.loads(previous) if previous else None
+        return previous if previous and previous.get("confirmed") else None
 
     async def remove_broadcast(self, user: str, session: str, slave_id: str) -> bool:
         return bool(await self._remove(keys=[self.broadcasts_key], args=[user, session, slave_id]))

@@ -81,6 +81,11 @@ class MasterLinkProtocol(MessageProtocol):
     def migrate_broadcast(self, message: Message) -> None:
         self.slave.migrate_broadcast(str(message.json().get("user")), "rebalancing the cluster")
 
+    @handles(handlers, T.BROADCAST_ELSEWHERE)
+    def broadcast_elsewhere(self, message: Message) -> None:
+        fields = message.json()
+        self.slave.broadcast_elsewhere(str(fields.get("user")), str(fields.get("session")))
+
     @handles(handlers, T.ERROR)
     def error(self, message: Message) -> None:
         self.log.error("master refused this slave: {error}", error=message.json().get("message"))

@@ -102,7 +102,7 @@ class Slave:
             raise RequestError("already_broadcasting", f"{user} is already broadcasting (one broadcast per user)")
         if broadcast is None:
             broadcast = self.broadcasts[user] = Broadcast(user, session, self.stats)
-            self.report(T.SESSION_ADD, kind="broadcast", user=user, session=session)
+        self.report(T.SESSION_ADD, kind="broadcast", user=user, session=session)  # (re)confirms the entry
         self._cancel_orphan_timer(user)
         previous = self.broadcasters.get(user)
         if previous is not None and previous is not peer:
@@ -141,6 +141,13 @@ class Slave:
             peer.send_json(T.MOVE, reason="the broadcast moved to another slave")
             self.moves["viewers"] += 1
         self._forget_if_left(broadcast)
+
+    def broadcast_elsewhere(self, user: str, session: str) -> None:
+        """A master saw this broadcast's broadcaster come back on another slave. If it is not
+        connected here any more, the viewers kept here follow it."""
+        broadcast = self.broadcasts.get(user)
+        if broadcast is not None and broadcast.session == session and user not in self.broadcasters:
+            self.broadcast_moved(broadcast)
 
     def _forget_if_left(self, broadcast: Broadcast) -> None:
         if broadcast.moved and not broadcast.viewers and self.broadcasts.get(broadcast.user) is broadcast:

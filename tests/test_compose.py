@@ -1,6 +1,8 @@
 """The Docker deployment (O1): the compose file validates, and every framecast service
 command in it is run here, without Docker, against the real Redis and PostgreSQL."""
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +18,17 @@ from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT_OPTIONS = {"--client-port", "--slave-port", "--metrics-port", "--port"}
+# What the nodes export (master/service.py, slave/metrics.py), counters with their _total suffix.
+EXPORTED_METRICS = {
+    "framecast_slave_frames_in_total", "framecast_slave_frames_out_total", "framecast_slave_bytes_in_total",
+    "framecast_slave_bytes_out_total", "framecast_slave_frames_skipped_total",
+    "framecast_slave_upload_frames_dropped_total", "framecast_slave_heartbeats_sent_total",
+    "framecast_slave_migrations_total", "framecast_slave_broadcasts", "framecast_slave_viewers",
+    "framecast_slave_draining", "framecast_slave_master_connected", "framecast_slave_viewer_cap_kbps",
+    "framecast_master_placements_total", "framecast_master_redirects_total", "framecast_master_logins_total",
+    "framecast_master_heartbeats_total", "framecast_master_slaves", "framecast_master_slave_heartbeat_age_seconds",
+    "framecast_master_cap_updates_total", "framecast_master_operations_total", "framecast_master_table_rebuilds_total",
+}
 
 
 def compose_command():
@@ -28,7 +41,8 @@ def compose_command():
 
 @pytest.fixture(scope="module")
 def compose():
-    env = {**os.environ, "FRAMECAST_SECRET": "compose-test-secret", "POSTGRES_PASSWORD": "compose-test"}
+    env = {**os.environ, "FRAMECAST_SECRET": "compose-test-secret", "POSTGRES_PASSWORD": "compose-test",
+           "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana"}
     result = subprocess.run(compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -37,17 +51,33 @@ def compose():
 
 def test_compose_has_every_role(compose):
     services = compose["services"]
-    assert {"haproxy", "master1", "master2", "slave", "redis", "postgres", "prometheus"} <= set(services)
+    assert {"haproxy", "master1", "master2", "slave", "redis", "postgres", "prometheus",
+            "grafana"} <= set(services)
     assert services["slave"]["network_mode"] == "host"
     framecast = [s for s in services.values() if s.get("image") == "framecast:latest"]
     assert framecast and all(s["build"]["dockerfile"] == "deploy/Dockerfile" for s in framecast)
 
 
 def test_compose_requires_secrets_instead_of_shipping_them():
-    env = {k: v for k, v in os.environ.items() if k not in ("FRAMECAST_SECRET", "POSTGRES_PASSWORD")}
+    secrets = ("FRAMECAST_SECRET", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
+    env = {k: v for k, v in os.environ.items() if k not in secrets}
     result = subprocess.run(compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode != 0 and "FRAMECAST_SECRET" in result.stderr + result.stdout
+
+
+def test_grafana_dashboard_uses_exported_metrics():
+    grafana = os.path.join(ROOT, "deploy", "grafana")
+    for name in ("datasources/prometheus.yml", "dashboards/framecast.yml"):
+        with open(os.path.join(grafana, "provisioning", name)) as f:
+            assert yaml.safe_load(f)["apiVersion"] == 1
+    with open(os.path.join(grafana, "dashboards", "framecast.json")) as f:
+        dashboard = json.load(f)
+    assert dashboard["uid"] == "framecast"
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert exprs
+    used = {m for e in exprs for m in re.findall(r"framecast_[a-z_]+", e)}
+    assert used and used <= EXPORTED_METRICS, used - EXPORTED_METRICS
 
 
 def test_haproxy_config_is_valid():
