@@ -102,8 +102,12 @@ class LoadedCluster:
         status = Masters(self.cluster.server).status()
         return {b["user"]: b["slave"] for b in status["broadcasts"] if b["confirmed"]}
 
-    def busiest_slave(self) -> tuple[str, int]:
-        return Counter(self.placement().values()).most_common(1)[0]
+    def busiest_slave(self) -> tuple[str, int, str, list[Watcher]]:
+        """The slave carrying the most broadcasts: its id, their number, its address, and
+        the watchers it is feeding now."""
+        slave, carried = Counter(self.placement().values()).most_common(1)[0]
+        address = self.cluster.node(slave).client_addr
+        return slave, carried, address, [w for w in self.watchers if w.arrivals[-1][1] == address]
 
     @staticmethod
     def _wait(predicate, timeout: float) -> None:

@@ -20,9 +20,7 @@ from client.operations import wait_drained
 def main(args) -> None:
     load = LoadedCluster(args.broadcasts, args.viewers).start()
     try:
-        victim, carried = load.busiest_slave()
-        victim_addr = load.cluster.node(victim).client_addr
-        moving = [w for w in load.watchers if any(s == victim_addr for _, s in w.arrivals[-1:])]
+        victim, carried, victim_addr, moving = load.busiest_slave()
         time.sleep(2)
         masters = Masters(load.cluster.server)
         started = time.monotonic()

@@ -18,9 +18,7 @@ from cluster_load import LoadedCluster, percentile
 def main(args) -> None:
     load = LoadedCluster(args.broadcasts, args.viewers).start()
     try:
-        victim, carried = load.busiest_slave()
-        victim_addr = load.cluster.node(victim).client_addr
-        affected = [w for w in load.watchers if any(s == victim_addr for _, s in w.arrivals[-1:])]
+        victim, carried, victim_addr, affected = load.busiest_slave()
         time.sleep(2)
         killed = time.monotonic()
         load.cluster.kill(victim, signal.SIGKILL)

@@ -160,8 +160,11 @@ def cmd_up(args) -> int:
     cluster = LocalCluster(masters=args.masters, slaves=args.slaves, port=args.port).start()
     try:
         print(f"framecast cluster up: {args.masters} masters, {args.slaves} slaves", flush=True)
-        print(f"operator commands (drain, rebalance) use the secret saved in {save_cluster_secret(cluster.secret)}",
-              flush=True)
+        secret_file = save_cluster_secret(cluster.secret)
+        print(f"operator commands (drain, rebalance) use the secret saved in {secret_file}", flush=True)
+        masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in cluster.nodes if n.role == "master")
+        print(f"add a slave: framecast slave --port 0 --metrics-port 0 --masters {masters} "
+              f"--secret-file {secret_file}", flush=True)
         if cluster.haproxy is None:
             print("HAProxy is not installed: clients talk to the masters directly", flush=True)
         print(f"clients connect to {cluster.server}   (export FRAMECAST_SERVER={cluster.server})", flush=True)

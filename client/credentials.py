@@ -14,24 +14,24 @@ def home() -> Path:
     return Path(os.environ.get("FRAMECAST_HOME") or Path.home() / ".framecast")
 
 
-def save(login: dict) -> None:
+def _write_private(name: str, text: str) -> Path:
+    """Write a file in the framecast home that only this user can read."""
     directory = home()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = directory / "credentials.json"
+    path = directory / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
-        json.dump(login, file)
+        file.write(text)
+    return path
+
+
+def save(login: dict) -> None:
+    _write_private("credentials.json", json.dumps(login))
 
 
 def save_cluster_secret(secret: str) -> Path:
     """Where ``framecast up`` leaves its cluster's secret for this user's operator commands."""
-    directory = home()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = directory / "cluster-secret"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(secret)
-    return path
+    return _write_private("cluster-secret", secret)
 
 
 def cluster_secret() -> str:

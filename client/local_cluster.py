@@ -136,9 +136,10 @@ class LocalCluster:
         return node
 
     def stop(self) -> None:
+        """Stop everything at once (slaves get SIGINT: SIGTERM would drain them first)."""
         for node in reversed(self.nodes):
             if self.is_running(node):
-                node.process.terminate()
+                node.process.send_signal(signal.SIGINT if node.role == "slave" else signal.SIGTERM)
         for process in self.services:
             if process.poll() is None:
                 process.terminate()

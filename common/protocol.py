@@ -161,6 +161,10 @@ def encode_ack(seq: int) -> bytes:
     return encode(MessageType.ACK, ACK_BODY.pack(seq))
 
 
+ACK_HEADER = HEADER.pack(MAGIC, PROTOCOL_VERSION, MessageType.ACK, 0, ACK_BODY.size)
+ACK_SIZE = HEADER.size + ACK_BODY.size
+
+
 def decode_ack(body: bytes) -> int:
     if len(body) != ACK_BODY.size:
         raise ProtocolError("bad_ack", f"ack body must be {ACK_BODY.size} bytes, got {len(body)}")
@@ -194,6 +198,10 @@ class Decoder:
                 offset = end
         finally:
             del buffer[:offset]
+
+    def buffered(self) -> int:
+        """Bytes of an incomplete message held back for the next feed."""
+        return len(self._buffer)
 
     def _check_header(self, magic: bytes, version: int, length: int) -> None:
         if magic != MAGIC:

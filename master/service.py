@@ -26,7 +26,9 @@ from master.placement import DEAD, DRAINING, LIVE, choose_slave, effective_state
 from master.tables import Tables, viewer_entry
 from master.users import UserStore
 
-PLACEMENTS = Counter("framecast_master_placements_total", "Broadcast placement decisions", ["result"])
+PLACEMENTS = Counter("framecast_master_placements_total",
+                     "Broadcast placements: new, reconnect (back to its slave), failover (its slave was lost), "
+                     "moved (drain or rebalance), refused, no_slave", ["result"])
 REDIRECTS = Counter("framecast_master_redirects_total", "Redirects sent to clients", ["kind"])
 LOGINS = Counter("framecast_master_logins_total", "Login attempts", ["result"])
 OPERATIONS = Counter("framecast_master_operations_total", "Operator commands carried out", ["command"])
@@ -102,7 +104,7 @@ class Master:
         if status == "busy":
             PLACEMENTS.labels("refused").inc()
             raise RequestError("already_broadcasting", f"{user} is already broadcasting (one broadcast per user)")
-        PLACEMENTS.labels("moved" if move_from else status).inc()
+        PLACEMENTS.labels(_placement_kind(status, move_from, lost)).inc()
         REDIRECTS.labels("broadcast").inc()
         ticket = self.signer.ticket(kind="broadcast", user=user, session=session, slave=entry["slave"])
         return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket}
@@ -336,3 +338,11 @@ class Master:
             return await as_deferred(coro)
         except RedisError:
             raise RequestError("unavailable", "the cluster state store is unavailable; try again shortly") from None
+
+
+def _placement_kind(status: str, move_from: str | None, lost: str | None) -> str:
+    if move_from:
+        return "moved"
+    if lost:
+        return "failover"
+    return "reconnect" if status == "existing" else "new"

@@ -6,9 +6,13 @@ from twisted.internet.protocol import Factory
 from zope.interface import implementer
 
 from common.messaging import MessageProtocol, RequestError, handles
-from common.protocol import FRAME_HEADER, Message, MessageType as T, ProtocolError, decode_ack, encode_ack
+from common.protocol import (
+    ACK_BODY, ACK_HEADER, ACK_SIZE, FRAME_HEADER, HEADER, Message, MessageType as T, ProtocolError, decode_ack,
+    encode_ack,
+)
 from common.throttle import Throttle, kbps_to_bytes
 from slave.fanout import Broadcast, Frame, ViewerStream
+from slave.socket_write import direct_writer
 from slave.service import Slave
 
 
@@ -77,10 +81,20 @@ class SlaveClientProtocol(MessageProtocol):
             self.transport.loseConnection()
 
     # --- viewer ---------------------------------------------------------------------
+    def dataReceived(self, data: bytes) -> None:
+        """A viewer sends one ACK per frame; one arriving alone skips the general framer."""
+        stream = self.stream
+        if (stream is not None and len(data) == ACK_SIZE and data[:HEADER.size] == ACK_HEADER
+                and not self.decoder.buffered()):
+            stream.acknowledged(ACK_BODY.unpack_from(data, HEADER.size)[0])
+            return
+        super().dataReceived(data)
+
     @handles(handlers, T.VIEW_START)
     def view_start(self, message: Message) -> None:
         self._require_new()
-        self.broadcast, self.stream = self.slave.attach_viewer(message.json().get("ticket"), self, self.transport.write)
+        write = direct_writer(self.transport) if hasattr(self.transport, "socket") else self.transport.write
+        self.broadcast, self.stream = self.slave.attach_viewer(message.json().get("ticket"), self, write)
         self.transport.registerProducer(self, True)
         self.send_json(T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr,
                        cap_kbps=self.stream.cap_kbps, paused=self.broadcast.paused)

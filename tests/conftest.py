@@ -101,15 +101,23 @@ class Cli:
         return result.stdout
 
 
+def register_users(cluster: LocalCluster, home: Path, *names: str) -> list[Cli]:
+    """Registered, logged-in users of ``cluster``, each with a home of its own under ``home``."""
+    clis = []
+    for name in names:
+        cli = Cli(cluster.server, home / f"home-{name}")
+        cli.ok("register", name, "--password", f"pw-{name}")
+        cli.ok("login", name, "--password", f"pw-{name}")
+        clis.append(cli)
+    return clis
+
+
 @pytest.fixture
 def user(cluster, tmp_path):
     """Make a registered, logged-in user on the module's cluster: user('alice') -> Cli."""
 
-    def make(name: str, target: LocalCluster | None = None) -> Cli:
-        cli = Cli((target or cluster).server, tmp_path / f"home-{name}")
-        cli.ok("register", name, "--password", f"pw-{name}")
-        cli.ok("login", name, "--password", f"pw-{name}")
-        return cli
+    def make(name: str) -> Cli:
+        return register_users(cluster, tmp_path, name)[0]
 
     return make
 

@@ -104,3 +104,23 @@ def test_second_broadcast_of_the_same_user_is_refused(cluster, user):
     finally:
         first.terminate()
         first.wait(10)
+
+
+def test_every_node_serves_metrics_and_masters_list_them(cluster, user):
+    import urllib.request
+
+    def scrape(port, path="/metrics"):
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read().decode()
+
+    user("metrix")
+    master = cluster.node("master-1")
+    text = scrape(master.ports["metrics"])
+    assert "framecast_master_heartbeats_total" in text and "framecast_master_slaves" in text
+    targets = json.loads(scrape(master.ports["metrics"], "/sd"))
+    slave_targets = next(group["targets"] for group in targets if group["labels"]["role"] == "slave")
+    assert sorted(slave_targets) == sorted(f"127.0.0.1:{n.ports['metrics']}" for n in cluster.nodes
+                                           if n.role == "slave")
+    for node in cluster.nodes:
+        if node.role == "slave":
+            text = scrape(node.ports["metrics"])
+            assert "framecast_slave_frames_out_total" in text and "framecast_slave_master_connected 1.0" in text

@@ -3,17 +3,7 @@ import json
 import signal
 import time
 
-from tests.conftest import Cli, json_lines, wait_until
-
-
-def users(cluster, tmp_path, *names):
-    clis = []
-    for name in names:
-        cli = Cli(cluster.server, tmp_path / f"home-{name}")
-        cli.ok("register", name, "--password", "pw")
-        cli.ok("login", name, "--password", "pw")
-        clis.append(cli)
-    return clis
+from tests.conftest import Cli, json_lines, register_users, wait_until
 
 
 def holder_of(cli, user):
@@ -23,7 +13,7 @@ def holder_of(cli, user):
 
 def test_kill_9_of_the_slave_holding_a_broadcast(own_cluster, tmp_path):
     cluster = own_cluster(masters=2, slaves=2)
-    alice, bob, carol = users(cluster, tmp_path, "alice", "bob", "carol")
+    alice, bob, carol = register_users(cluster, tmp_path, "alice", "bob", "carol")
     broadcaster = alice.start("broadcast", "--fps", "15", "--duration", "40")
     entry = wait_until(lambda: holder_of(bob, "alice"), 15)
     viewers = [v.start("view", "alice", "--json", "--duration", "16") for v in (bob, carol)]
@@ -50,7 +40,7 @@ def test_kill_9_of_the_slave_holding_a_broadcast(own_cluster, tmp_path):
 
 def test_kill_9_of_a_master(own_cluster, tmp_path):
     cluster = own_cluster(masters=2, slaves=2)
-    alice, bob = users(cluster, tmp_path, "alice", "bob")
+    alice, bob = register_users(cluster, tmp_path, "alice", "bob")
     broadcaster = alice.start("broadcast", "--fps", "10", "--duration", "40")
     wait_until(lambda: holder_of(bob, "alice"), 15)
     cluster.kill("master-1", signal.SIGKILL)

@@ -12,7 +12,7 @@ import pytest
 from client.masters import Masters
 from common.addresses import parse_hostport
 from common.protocol import Decoder, MessageType as T, decode_frame, encode_ack, encode_json
-from tests.conftest import Cli, json_lines, wait_until
+from tests.conftest import Cli, json_lines, register_users, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +27,7 @@ def flow_cluster(tmp_path_factory):
 
 @pytest.fixture
 def people(flow_cluster, tmp_path):
-    def make(*names):
-        clis = []
-        for name in names:
-            cli = Cli(flow_cluster.server, tmp_path / f"home-{name}")
-            cli.ok("register", name, "--password", "pw")
-            cli.ok("login", name, "--password", "pw")
-            clis.append(cli)
-        return clis
-
-    return make
+    return lambda *names: register_users(flow_cluster, tmp_path, *names)
 
 
 def set_service_level(cluster, user, level):

@@ -2,26 +2,14 @@
 and stopping a drained slave's container."""
 import http.server
 import json
-import os
 import signal
 import subprocess
 import threading
 import time
 
-import pytest
 
 from client.local_cluster import free_port, wait_for_port
-from tests.conftest import Cli, json_lines, wait_until
-
-
-def users(cluster, tmp_path, *names):
-    clis = []
-    for name in names:
-        cli = Cli(cluster.server, tmp_path / f"home-{name}")
-        cli.ok("register", name, "--password", "pw")
-        cli.ok("login", name, "--password", "pw")
-        clis.append(cli)
-    return clis
+from tests.conftest import Cli, json_lines, register_users, wait_until
 
 
 def operator(cli, cluster, *args, timeout=120):
@@ -54,12 +42,12 @@ def start_audience(cli_of, stars, per_star, seconds):
 def test_drain_moves_every_session_without_a_gap(own_cluster, tmp_path):
     cluster = own_cluster(masters=2, slaves=1)
     stars = ["stara", "starb"]
-    clis = dict(zip(stars, users(cluster, tmp_path, *stars)))
+    clis = dict(zip(stars, register_users(cluster, tmp_path, *stars)))
     fans = {}
 
     def fan(name):
         if name not in fans:
-            fans[name] = users(cluster, tmp_path, name)[0]
+            fans[name] = register_users(cluster, tmp_path, name)[0]
         return fans[name]
 
     casts = [clis[s].start("broadcast", "--fps", "15", "--duration", "60") for s in stars]
@@ -96,7 +84,7 @@ def test_drain_moves_every_session_without_a_gap(own_cluster, tmp_path):
 
 def test_sigterm_drains_the_slave_then_it_exits(own_cluster, tmp_path):
     cluster = own_cluster(masters=1, slaves=2)
-    star, fan = users(cluster, tmp_path, "star", "fan")
+    star, fan = register_users(cluster, tmp_path, "star", "fan")
     cast = star.start("broadcast", "--fps", "15", "--duration", "60")
     try:
         holder = wait_until(lambda: broadcast_slaves(star).get("star"), 15)
@@ -122,7 +110,7 @@ def test_redis_restarting_empty_loses_nothing(own_cluster, tmp_path):
     wait_for_port(port, 10, redis_server, "redis-server")
     try:
         cluster = own_cluster(masters=2, slaves=2, redis_url=f"redis://127.0.0.1:{port}/0")
-        star, fan, late = users(cluster, tmp_path, "star", "fan", "late")
+        star, fan, late = register_users(cluster, tmp_path, "star", "fan", "late")
         cast = star.start("broadcast", "--fps", "15", "--duration", "60")
         try:
             holder = wait_until(lambda: broadcast_slaves(star).get("star"), 15)
@@ -168,8 +156,8 @@ def test_redis_restarting_empty_loses_nothing(own_cluster, tmp_path):
 def test_a_new_slave_takes_new_broadcasts_and_rebalance_moves_load_to_it(own_cluster, tmp_path):
     cluster = own_cluster(masters=2, slaves=2)
     names = ["s1", "s2", "s3", "s4"]
-    stars = users(cluster, tmp_path, *names, "s5")
-    fans = users(cluster, tmp_path, *[f"f{i}" for i in range(4)])
+    stars = register_users(cluster, tmp_path, *names, "s5")
+    fans = register_users(cluster, tmp_path, *[f"f{i}" for i in range(4)])
     casts = [cli.start("broadcast", "--fps", "5", "--duration", "90") for cli in stars[:4]]
     viewers = []
     try:
@@ -229,7 +217,7 @@ class FakeDockerEngine(http.server.BaseHTTPRequestHandler):
 def test_drain_stop_stops_the_container_through_the_docker_api(own_cluster, tmp_path):
     container = "ab" * 32
     cluster = own_cluster(masters=1, slaves=2, extra_env={"FRAMECAST_CONTAINER": container})
-    (cli,) = users(cluster, tmp_path, "ops")
+    (cli,) = register_users(cluster, tmp_path, "ops")
     engine = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeDockerEngine)
     threading.Thread(target=engine.serve_forever, daemon=True).start()
     try:
@@ -246,7 +234,7 @@ def test_drain_stop_stops_the_container_through_the_docker_api(own_cluster, tmp_
 
 def test_drain_stop_without_a_docker_engine_says_so(own_cluster, tmp_path):
     cluster = own_cluster(masters=1, slaves=2, extra_env={"FRAMECAST_CONTAINER": "cd" * 32})
-    (cli,) = users(cluster, tmp_path, "ops")
+    (cli,) = register_users(cluster, tmp_path, "ops")
     env = {**cli.env(), "FRAMECAST_SECRET": cluster.secret, "DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}"}
     result = subprocess.run(cli.argv("drain", "slave-2", "--stop"), env=env, capture_output=True, text=True,
                             timeout=60)
@@ -272,9 +260,24 @@ def test_operator_commands_need_the_cluster_secret(cluster, tmp_path):
 
 def test_undrain_puts_a_slave_back(own_cluster, tmp_path):
     cluster = own_cluster(masters=1, slaves=2)
-    (cli,) = users(cluster, tmp_path, "ops")
+    (cli,) = register_users(cluster, tmp_path, "ops")
     assert operator(cli, cluster, "drain", "slave-2", "--wait").returncode == 0
     assert slave_row(cli, "slave-2")["state"] == "drained"
     assert "back in placement" in operator(cli, cluster, "undrain", "slave-2").stdout
     wait_until(lambda: slave_row(cli, "slave-2")["state"] == "live", 5)
-    assert "draining" in cli.ok("status") or True
+
+
+def test_the_periodic_refresh_restores_lost_entries(own_cluster, tmp_path):
+    import redis
+
+    cluster = own_cluster(masters=1, slaves=1, slave_args=["--refresh-interval", "1"])
+    star, fan = register_users(cluster, tmp_path, "star", "fan")
+    cast = star.start("broadcast", "--fps", "5", "--duration", "30")
+    try:
+        wait_until(lambda: broadcast_slaves(star).get("star"), 15)
+        redis.Redis.from_url(cluster.redis_url).delete(cluster.redis_prefix + "broadcasts")
+        assert broadcast_slaves(star) == {}
+        wait_until(lambda: broadcast_slaves(star).get("star") == "slave-1", 5)
+    finally:
+        cast.terminate()
+        cast.wait(10)
