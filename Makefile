@@ -19,4 +19,4 @@ test: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
 bench: $(VENV)/.installed
-	$(VENV)/bin/python bench/fanout.py
+	for script in fanout degradation failover drain join; do $(VENV)/bin/python bench/$$script.py; done

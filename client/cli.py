@@ -19,6 +19,8 @@ DEFAULT_SERVER = "127.0.0.1:5100"
 
 
 def main(argv: list[str] | None = None) -> int:
+    # OpenCV's own log lines (a missing camera, say) would follow our one-line errors.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command not in ("master", "slave"):  # servers let Twisted handle signals

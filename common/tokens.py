@@ -3,7 +3,8 @@
 All servers share one secret (``FRAMECAST_SECRET``). Three kinds of credential are signed
 with it, each under its own salt so that one kind can never be replayed as another:
 
-* a *login token*, given to a user at login: ``{"user"}``; lives for hours;
+* a *login token*, given to a user at login: ``{"user", "level"}`` (the service level, so
+  viewing needs no database lookup; a change applies from the next login); lives for hours;
 * a *ticket*, given by a master with a redirect: names the slave chosen, the user and what
   they may do there (broadcast, or view a given broadcaster); lives for seconds, so a slave
   can check "a master placed you here" without asking a master;
@@ -40,12 +41,13 @@ class Signer:
         self._slave = URLSafeTimedSerializer(secret, salt=SLAVE_SALT)
         self._operator = URLSafeTimedSerializer(secret, salt=OPERATOR_SALT)
 
-    def login_token(self, user: str) -> str:
-        return self._login.dumps({"user": user})
+    def login_token(self, user: str, level: str = "free") -> str:
+        return self._login.dumps({"user": user, "level": level})
 
-    def check_login_token(self, token: Any) -> str:
-        """The user a login token names."""
-        return _load(self._login, token, self.token_ttl, "login token")["user"]
+    def check_login_token(self, token: Any) -> tuple[str, str]:
+        """The user a login token names, and the user's service level."""
+        claims = _load(self._login, token, self.token_ttl, "login token")
+        return claims["user"], claims.get("level", "free")
 
     def ticket(self, **claims: Any) -> str:
         return self._ticket.dumps(claims)

@@ -37,7 +37,7 @@ class MasterClientProtocol(MessageProtocol):
     @handles(handlers, T.BROADCAST_REQUEST)
     async def broadcast(self, message: Message) -> None:
         fields = message.json()
-        user = self.master.authenticate(fields.get("token"))
+        user, _ = self.master.authenticate(fields.get("token"))
         session, move_from, lost = fields.get("session"), fields.get("move_from"), fields.get("lost")
         if not isinstance(session, str) or not SESSION_ID.match(session):
             raise RequestError("bad_session", "a broadcast needs a session id of 8-64 letters, digits, '_' or '-'")
@@ -48,14 +48,14 @@ class MasterClientProtocol(MessageProtocol):
     @handles(handlers, T.VIEW_REQUEST)
     async def view(self, message: Message) -> None:
         fields = message.json()
-        viewer = self.master.authenticate(fields.get("token"))
+        viewer, level = self.master.authenticate(fields.get("token"))
         target = check_user_name(fields.get("target"))
         speed, link = fields.get("speed_kbps"), fields.get("link")
         if speed is not None and (not isinstance(speed, (int, float)) or isinstance(speed, bool) or speed <= 0):
             raise RequestError("bad_speed", "speed_kbps must be a positive number")
         if link is not None and not isinstance(link, str):
             raise RequestError("bad_link", "link must be a link type name")
-        self.send_json(T.REDIRECT, **await self.master.locate_broadcast(viewer, target, speed, link))
+        self.send_json(T.REDIRECT, **await self.master.locate_broadcast(viewer, level, target, speed, link))
 
     @handles(handlers, T.OPERATOR_REQUEST)
     async def operator(self, message: Message) -> None:

@@ -67,14 +67,16 @@ class Master:
     # --- users ----------------------------------------------------------------------
     async def login(self, name: str, password: str) -> dict[str, Any]:
         try:
-            await self.users.authenticate(name, password)
+            level = await self.users.authenticate(name, password)
         except RequestError as exc:
             LOGINS.labels(exc.code).inc()
             raise
         LOGINS.labels("ok").inc()
-        return {"user": name, "token": self.signer.login_token(name), "expires_at": self.clock() + self.signer.token_ttl}
+        return {"user": name, "token": self.signer.login_token(name, level),
+                "expires_at": self.clock() + self.signer.token_ttl}
 
-    def authenticate(self, token: object) -> str:
+    def authenticate(self, token: object) -> tuple[str, str]:
+        """The user and service level a login token names; a clear refusal if it is bad."""
         try:
             return self.signer.check_login_token(token)
         except CredentialError as exc:
@@ -109,20 +111,19 @@ class Master:
         ticket = self.signer.ticket(kind="broadcast", user=user, session=session, slave=entry["slave"])
         return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket}
 
-    async def locate_broadcast(self, viewer: str, target: str, speed_kbps: float | None = None,
+    async def locate_broadcast(self, viewer: str, level: str, target: str, speed_kbps: float | None = None,
                                link: str | None = None) -> dict[str, Any]:
         """Redirect a viewer to the broadcaster's slave, with a new viewer session and its
         cap: the viewer's share of its user's allowance, within its speed cap."""
         if link is not None and link not in self.config.speed_policy.link_caps:
             raise RequestError("bad_link", f"unknown link type {link!r}; use one of "
                                + ", ".join(sorted(self.config.speed_policy.link_caps)))
-        entry = await self._redis(self.tables.broadcast_of(target))
+        entry, others = await self._redis(self.tables.broadcast_and_viewer_sessions(target, viewer))
         if not entry or not entry.get("confirmed") or not await self._slave_is_live(entry["slave"]):
             raise RequestError("not_broadcasting", f"{target} is not broadcasting")
         speed_cap = self.config.speed_policy.cap_for(speed_kbps, link)
-        allowance = self.config.allowances.get(await self.users.service_level(viewer))
+        allowance = self.config.allowances.get(level)
         session = secrets.token_urlsafe(9)
-        others = await self._redis(self.tables.viewer_sessions(viewer))
         caps = session_caps(allowance, {**{s: e.get("speed_cap") for s, e in others.items()}, session: speed_cap})
         REDIRECTS.labels("view").inc()
         ticket = self.signer.ticket(kind="view", user=viewer, target=target, slave=entry["slave"], session=session,
@@ -130,8 +131,7 @@ class Master:
         return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket, "cap_kbps": caps[session]}
 
     async def _slave_is_live(self, slave_id: str) -> bool:
-        slaves = {s.id: s for s in await self._redis(self.tables.slaves())}
-        slave = slaves.get(slave_id)
+        slave = await self._redis(self.tables.slave(slave_id))
         return slave is not None and effective_state(slave, self.clock(), self.config.dead_after) != DEAD
 
     # --- slave reports --------------------------------------------------------------

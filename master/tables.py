@@ -103,6 +103,10 @@ class Tables:
             rows = await pipe.execute()
         return [_slave_record(slave_id, row) for slave_id, row in zip(ids, rows) if row.get("addr")]
 
+    async def slave(self, slave_id: str) -> SlaveRecord | None:
+        row = await self.redis.hgetall(self._slave_key(slave_id))
+        return _slave_record(slave_id, row) if row.get("addr") else None
+
     async def mark_dead(self, slave_id: str) -> tuple[list[str], set[str]]:
         """Mark a slave dead and clear its entries in both tables; returns the broadcasters
         cleared and the viewing users whose sessions were cleared."""
@@ -190,6 +194,14 @@ class Tables:
 
     async def remove_viewer_session(self, user: str, session: str) -> None:
         await self.redis.hdel(self._viewers_key(user), session)
+
+    async def broadcast_and_viewer_sessions(self, target: str, viewer: str):
+        """A broadcast's entry and a viewing user's sessions, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self.broadcasts_key, target)
+            pipe.hgetall(self._viewers_key(viewer))
+            entry, sessions = await pipe.execute()
+        return (json.loads(entry) if entry else None), {s: json.loads(e) for s, e in sessions.items()}
 
     async def viewer_sessions(self, user: str) -> dict[str, dict[str, Any]]:
         rows = await self.redis.hgetall(self._viewers_key(user))

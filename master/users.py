@@ -41,16 +41,9 @@ def _insert_user_txn(cursor, name: str, password_hash: str) -> bool:
     return cursor.fetchone() is not None
 
 
-def _password_hash_txn(cursor, name: str) -> str | None:
-    cursor.execute("SELECT password_hash FROM users WHERE name = %s", (name,))
-    row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _service_level_txn(cursor, name: str) -> str | None:
-    cursor.execute("SELECT service_level FROM users WHERE name = %s", (name,))
-    row = cursor.fetchone()
-    return row[0] if row else None
+def _credentials_txn(cursor, name: str) -> tuple[str, str] | None:
+    cursor.execute("SELECT password_hash, service_level FROM users WHERE name = %s", (name,))
+    return cursor.fetchone()
 
 
 def _update_hash_txn(cursor, name: str, password_hash: str) -> None:
@@ -73,22 +66,18 @@ class UserStore:
         if not await self._run(_insert_user_txn, name, password_hash):
             raise RequestError("user_exists", f"user '{name}' already exists")
 
-    async def authenticate(self, name: str, password: str) -> None:
-        """Succeeds for the right password; a clear RequestError otherwise."""
-        stored = await self._run(_password_hash_txn, name)
-        if stored is None:
+    async def authenticate(self, name: str, password: str) -> str:
+        """The user's service level, for the right password; a clear RequestError otherwise."""
+        row = await self._run(_credentials_txn, name)
+        if row is None:
             raise RequestError("unknown_user", f"no such user '{name}'")
+        stored, level = row
         try:
             await deferToThread(self.hasher.verify, stored, password)
         except (VerificationError, InvalidHashError):
             raise RequestError("wrong_password", f"wrong password for '{name}'") from None
         if self.hasher.check_needs_rehash(stored):
             await self._run(_update_hash_txn, name, await deferToThread(self.hasher.hash, password))
-
-    async def service_level(self, name: str) -> str:
-        level = await self._run(_service_level_txn, name)
-        if level is None:
-            raise RequestError("unknown_user", f"no such user '{name}'")
         return level
 
     def close(self) -> None:

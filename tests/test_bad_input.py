@@ -155,3 +155,13 @@ def test_an_unknown_server_address_is_one_clear_line(tmp_path):
 def test_servers_still_serve_after_all_this(cluster, live_broadcast):
     lines = json_lines(live_broadcast.ok("view", "star", "--json", "--frames", "5"))
     assert lines[-1]["frames"] == 5
+
+
+@pytest.mark.parametrize("source, message", [
+    ("camera:7", "framecast: error: cannot open camera 7"),
+    ("camera:x", "framecast: error: bad camera 'camera:x': use camera or camera:N"),
+    ("/no/such/clip.mp4", "framecast: error: no such video file: /no/such/clip.mp4"),
+])
+def test_a_source_that_cannot_be_opened(cluster, live_broadcast, source, message):
+    result = live_broadcast.run("broadcast", "--source", source, "--frames", "3")
+    assert one_error_line(result) == message

@@ -31,7 +31,7 @@ def people(flow_cluster, tmp_path):
 
 
 def set_service_level(cluster, user, level):
-    """What an operator does to upgrade a user: SQL on the users table."""
+    """What an operator does to upgrade a user: SQL on the users table (from the next login)."""
     import psycopg2
 
     with psycopg2.connect(cluster.database) as conn, conn.cursor() as cur:
@@ -85,8 +85,9 @@ class RawViewer(threading.Thread):
 
 def test_a_slow_viewer_gets_only_the_newest_frames_and_never_slows_a_fast_one(people, flow_cluster):
     star, fast, slow = people("star1", "fast1", "slow1")
-    for user in ("fast1", "slow1"):
+    for cli, user in ((fast, "fast1"), (slow, "slow1")):
         set_service_level(flow_cluster, user, "paid")  # 6,000 kbps: flow control alone limits them
+        cli.ok("login", user, "--password", f"pw-{user}")  # the level comes with the login
     broadcaster = star.start("broadcast", "--fps", "15", "--duration", "30", "--quality", "7")
     try:
         on_air(fast, "star1")

@@ -7,7 +7,8 @@ from common.tokens import TICKET_SALT, CredentialError, Signer
 
 def test_login_token_round_trip():
     signer = Signer("s3cret")
-    assert signer.check_login_token(signer.login_token("alice")) == "alice"
+    assert signer.check_login_token(signer.login_token("alice")) == ("alice", "free")
+    assert signer.check_login_token(signer.login_token("bob", "paid")) == ("bob", "paid")
 
 
 @pytest.mark.parametrize("token", [None, "", "garbage", 42])
