@@ -4,6 +4,7 @@ Starts a real local cluster (HAProxy, masters, slaves, the machine's Redis and P
 with a key prefix and database of its own), then runs broadcasters and viewers from the
 client library in threads, recording every frame's arrival time and the slave it came from.
 """
+
 from __future__ import annotations
 
 import sys
@@ -44,9 +45,14 @@ class Watcher:
 class LoadedCluster:
     def __init__(self, broadcasts: int, viewers: int, slaves: int = 3, fps: float = 10, size=(512, 96)):
         self.tag = uuid.uuid4().hex[:8]
-        self.cluster = LocalCluster(masters=2, slaves=slaves, port=free_port(), redis_prefix=f"fcbench-{self.tag}:",
-                                    database=f"postgresql://postgres@127.0.0.1:5432/fcbench_{self.tag}",
-                                    workdir=Path(tempfile.mkdtemp(prefix="fcbench-")))
+        self.cluster = LocalCluster(
+            masters=2,
+            slaves=slaves,
+            port=free_port(),
+            redis_prefix=f"fcbench-{self.tag}:",
+            database=f"postgresql://postgres@127.0.0.1:5432/fcbench_{self.tag}",
+            workdir=Path(tempfile.mkdtemp(prefix="fcbench-")),
+        )
         self.broadcasts, self.viewers, self.fps, self.size = broadcasts, viewers, fps, size
         self.stop = threading.Event()
         self.watchers: list[Watcher] = []
@@ -83,8 +89,14 @@ class LoadedCluster:
             if self.stop.is_set():
                 raise Stopped
 
-        broadcaster = Broadcaster(Masters(self.cluster.server), self.tokens[user], TestPattern(*self.size),
-                                  quality=3, fps=self.fps, each_frame=stop_when_asked)
+        broadcaster = Broadcaster(
+            Masters(self.cluster.server),
+            self.tokens[user],
+            TestPattern(*self.size),
+            quality=3,
+            fps=self.fps,
+            each_frame=stop_when_asked,
+        )
         try:
             broadcaster.run()
         except Stopped:

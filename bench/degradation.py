@@ -8,6 +8,7 @@ what the per-viewer throttle costs.
 
     python bench/degradation.py [--seconds 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,9 @@ async def mixed(seconds: float, image: bytes) -> None:
     try:
         broadcaster = await open_broadcaster(slave, "caster", image, 15)
         sending = asyncio.ensure_future(broadcaster.run(seconds + 3))
-        viewers = [(name, await open_viewer(slave, f"v{i}", "caster", cap_kbps=cap))
-                   for i, (name, cap) in enumerate(KINDS)]
+        viewers = [
+            (name, await open_viewer(slave, f"v{i}", "caster", cap_kbps=cap)) for i, (name, cap) in enumerate(KINDS)
+        ]
         stalled = await open_viewer(slave, "stalled", "caster")
         stalled.transport.pause_reading()
         await asyncio.sleep(1)
@@ -37,11 +39,15 @@ async def mixed(seconds: float, image: bytes) -> None:
         print(f"frame {len(image)} bytes at 15 fps, {seconds:g} s")
         print(f"{'viewer':>10} {'fps':>6} {'kbps':>8} {'p50 ms':>8} {'p99 ms':>8} {'skipped':>8}")
         for name, viewer in viewers:
-            print(f"{name:>10} {viewer.frames / elapsed:>6.2f} {viewer.bytes * 8 / 1000 / elapsed:>8.1f} "
-                  f"{1000 * percentile(viewer.latencies, 50):>8.1f} {1000 * percentile(viewer.latencies, 99):>8.1f} "
-                  f"{viewer.skipped:>8}")
-        print(f"{'stalled':>10} received {stalled.frames} frames; slave memory change while it stalled: "
-              f"{(slave.rss() - rss_start) / 1024:+.0f} KB")
+            print(
+                f"{name:>10} {viewer.frames / elapsed:>6.2f} {viewer.bytes * 8 / 1000 / elapsed:>8.1f} "
+                f"{1000 * percentile(viewer.latencies, 50):>8.1f} {1000 * percentile(viewer.latencies, 99):>8.1f} "
+                f"{viewer.skipped:>8}"
+            )
+        print(
+            f"{'stalled':>10} received {stalled.frames} frames; slave memory change while it stalled: "
+            f"{(slave.rss() - rss_start) / 1024:+.0f} KB"
+        )
         sending.cancel()
     finally:
         slave.stop()
@@ -52,8 +58,9 @@ async def ceiling(viewers: int, seconds: float, image: bytes, cap_kbps: float | 
     try:
         broadcaster = await open_broadcaster(slave, "caster", image, None)
         sending = asyncio.ensure_future(broadcaster.run(seconds + 3))
-        clients = [await open_viewer(slave, f"v{i}", "caster", cap_kbps=cap_kbps, record_latency=False)
-                   for i in range(viewers)]
+        clients = [
+            await open_viewer(slave, f"v{i}", "caster", cap_kbps=cap_kbps, record_latency=False) for i in range(viewers)
+        ]
         await asyncio.sleep(1)
         for client in clients:
             client.reset()

@@ -6,6 +6,7 @@ and the sessions lost.
 
     python bench/drain.py [--broadcasts 4] [--viewers 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,11 +32,15 @@ def main(args) -> None:
         gaps = [_largest_gap(w, started - 1, time.monotonic()) for w in moving]
         lost = sum(1 for w in moving if w.error or w.arrivals[-1][1] == victim_addr)
         lost_broadcasts = args.broadcasts - len(load.placement())
-        print(f"drained {victim} carrying {carried} broadcasts and {len(moving)} viewers "
-              f"({args.broadcasts} broadcasts x {args.viewers} viewers in all, {load.fps:g} fps)")
-        print(f"drain took {took:.2f} s; largest frame gap per moved viewer: p50 {1000 * percentile(gaps, 50):.0f} ms, "
-              f"max {1000 * max(gaps):.0f} ms (frame interval {1000 / load.fps:.0f} ms); "
-              f"sessions lost: {lost} viewers, {lost_broadcasts} broadcasts")
+        print(
+            f"drained {victim} carrying {carried} broadcasts and {len(moving)} viewers "
+            f"({args.broadcasts} broadcasts x {args.viewers} viewers in all, {load.fps:g} fps)"
+        )
+        print(
+            f"drain took {took:.2f} s; largest frame gap per moved viewer: p50 {1000 * percentile(gaps, 50):.0f} ms, "
+            f"max {1000 * max(gaps):.0f} ms (frame interval {1000 / load.fps:.0f} ms); "
+            f"sessions lost: {lost} viewers, {lost_broadcasts} broadcasts"
+        )
     finally:
         load.close()
 

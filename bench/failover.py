@@ -6,6 +6,7 @@ the sessions lost (viewers that never got one within the limit).
 
     python bench/failover.py [--broadcasts 4] [--viewers 5] [--limit 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,14 @@ def main(args) -> None:
             time.sleep(0.1)
         delays = [_recovered(w, killed, victim_addr) - killed for w in affected if _recovered(w, killed, victim_addr)]
         lost = len(affected) - len(delays)
-        print(f"killed {victim} carrying {carried} broadcasts and {len(affected)} viewers "
-              f"({args.broadcasts} broadcasts x {args.viewers} viewers in all)")
-        print(f"time to a new frame from another slave: p50 {percentile(delays, 50):.2f} s, "
-              f"max {max(delays, default=float('nan')):.2f} s; sessions lost: {lost}")
+        print(
+            f"killed {victim} carrying {carried} broadcasts and {len(affected)} viewers "
+            f"({args.broadcasts} broadcasts x {args.viewers} viewers in all)"
+        )
+        print(
+            f"time to a new frame from another slave: p50 {percentile(delays, 50):.2f} s, "
+            f"max {max(delays, default=float('nan')):.2f} s; sessions lost: {lost}"
+        )
     finally:
         load.close()
 

@@ -7,6 +7,7 @@ to find the slave's ceiling.
 
     python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ async def measure(viewers: int, fps: float | None, seconds: float, image: bytes)
         broadcaster = await open_broadcaster(slave, "caster", image, fps)
         sending = asyncio.ensure_future(broadcaster.run(seconds + 4))
         rss_before = slave.rss()
-        clients = [await open_viewer(slave, f"viewer{i}", "caster", record_latency=fps is not None)
-                   for i in range(viewers)]
+        clients = [
+            await open_viewer(slave, f"viewer{i}", "caster", record_latency=fps is not None) for i in range(viewers)
+        ]
         await asyncio.sleep(2)
         for client in clients:
             client.reset()
@@ -37,9 +39,14 @@ async def measure(viewers: int, fps: float | None, seconds: float, image: bytes)
         rss_per_viewer = (slave.rss() - rss_before) / viewers
         sending.cancel()
         return {
-            "viewers": viewers, "fps_in": "max" if fps is None else fps, "frames_s": frames / elapsed,
-            "mb_s": sent / elapsed / 1e6, "cpu_pct": 100 * cpu, "viewer_fps": frames / elapsed / viewers,
-            "p50_ms": 1000 * percentile(latencies, 50), "p99_ms": 1000 * percentile(latencies, 99),
+            "viewers": viewers,
+            "fps_in": "max" if fps is None else fps,
+            "frames_s": frames / elapsed,
+            "mb_s": sent / elapsed / 1e6,
+            "cpu_pct": 100 * cpu,
+            "viewer_fps": frames / elapsed / viewers,
+            "p50_ms": 1000 * percentile(latencies, 50),
+            "p99_ms": 1000 * percentile(latencies, 99),
             "kb_per_viewer": rss_per_viewer / 1024,
         }
     finally:
@@ -47,15 +54,19 @@ async def measure(viewers: int, fps: float | None, seconds: float, image: bytes)
 
 
 def row(result: dict) -> str:
-    return ("{viewers:>7} {fps_in:>6} {frames_s:>10.0f} {mb_s:>8.1f} {cpu_pct:>7.1f} {viewer_fps:>10.2f} "
-            "{p50_ms:>8.2f} {p99_ms:>8.2f} {kb_per_viewer:>9.1f}").format(**result)
+    return (
+        "{viewers:>7} {fps_in:>6} {frames_s:>10.0f} {mb_s:>8.1f} {cpu_pct:>7.1f} {viewer_fps:>10.2f} "
+        "{p50_ms:>8.2f} {p99_ms:>8.2f} {kb_per_viewer:>9.1f}"
+    ).format(**result)
 
 
 async def main(args) -> None:
     image = jpeg_of_size(args.frame_size)
     print(f"frame: 640x480 JPEG, {len(image)} bytes; {args.seconds:g} s per run")
-    print(f"{'viewers':>7} {'fps in':>6} {'frames/s':>10} {'MB/s':>8} {'CPU %':>7} {'viewer fps':>10} "
-          f"{'p50 ms':>8} {'p99 ms':>8} {'KB/viewer':>9}")
+    print(
+        f"{'viewers':>7} {'fps in':>6} {'frames/s':>10} {'MB/s':>8} {'CPU %':>7} {'viewer fps':>10} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'KB/viewer':>9}"
+    )
     for viewers in args.viewers:
         print(row(await measure(viewers, args.fps, args.seconds, image)), flush=True)
     if args.flat_out:

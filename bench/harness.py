@@ -5,6 +5,7 @@ secret, so the figures are the slave's alone. Viewers are asyncio protocols that
 frames, acknowledge each at once (like the real viewer) and record the latency from the
 frame's capture time to its arrival.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from client.local_cluster import free_port, wait_for_port  # noqa: E402
 from client.sources import TestPattern  # noqa: E402
 from common.protocol import (  # noqa: E402
-    FRAME_HEADER, HEADER, Codec, Decoder, FrameInfo, MessageType as T, encode_ack, encode_frame, encode_json,
+    FRAME_HEADER,
+    HEADER,
+    Codec,
+    Decoder,
+    FrameInfo,
+    MessageType as T,
+    encode_ack,
+    encode_frame,
+    encode_json,
 )
 from common.tokens import Signer  # noqa: E402
 
@@ -35,8 +44,23 @@ class SlaveProcess:
         self.secret = secrets.token_urlsafe(24)
         self.signer = Signer(self.secret)
         self.port = free_port()
-        argv = [sys.executable, "-m", "client.cli", "slave", "--id", "bench-slave", "--port", str(self.port),
-                "--metrics-port", "0", "--masters", f"127.0.0.1:{free_port()}", "--log-level", "warn", *extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "client.cli",
+            "slave",
+            "--id",
+            "bench-slave",
+            "--port",
+            str(self.port),
+            "--metrics-port",
+            "0",
+            "--masters",
+            f"127.0.0.1:{free_port()}",
+            "--log-level",
+            "warn",
+            *extra,
+        ]
         env = {**os.environ, "FRAMECAST_SECRET": self.secret}
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, 30, self.process, "slave")
@@ -105,12 +129,14 @@ class ViewerClient(asyncio.Protocol):
         self.latencies.clear()
 
 
-async def open_viewer(slave: SlaveProcess, user: str, target: str, cap_kbps: float | None = None,
-                      **options) -> ViewerClient:
+async def open_viewer(
+    slave: SlaveProcess, user: str, target: str, cap_kbps: float | None = None, **options
+) -> ViewerClient:
     loop = asyncio.get_event_loop()
     _, viewer = await loop.create_connection(lambda: ViewerClient(**options), "127.0.0.1", slave.port)
-    ticket = slave.signer.ticket(kind="view", user=user, target=target, slave="bench-slave", session=f"s-{user}",
-                                 cap_kbps=cap_kbps)
+    ticket = slave.signer.ticket(
+        kind="view", user=user, target=target, slave="bench-slave", session=f"s-{user}", cap_kbps=cap_kbps
+    )
     viewer.transport.write(encode_json(T.VIEW_START, ticket=ticket))
     await viewer.accepted
     return viewer

@@ -9,6 +9,7 @@
 
     python bench/join.py [--joins 200] [--clients 32] [--seconds 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,18 +63,21 @@ def main(args) -> None:
     load = LoadedCluster(broadcasts=1, viewers=1, slaves=1).start()
     try:
         latencies = join_latency(load, args.joins)
-        print(f"join through HAProxy to first frame ({args.joins} joins): p50 {1000 * percentile(latencies, 50):.1f} ms, "
-              f"p99 {1000 * percentile(latencies, 99):.1f} ms")
+        print(
+            f"join through HAProxy to first frame ({args.joins} joins): p50 {1000 * percentile(latencies, 50):.1f} ms, "
+            f"p99 {1000 * percentile(latencies, 99):.1f} ms"
+        )
         master = load.cluster.node("master-1")
         process = psutil.Process(master.process.pid)
         cpu_before = sum(process.cpu_times()[:2])
         started = time.monotonic()
-        answered = asyncio.run(redirect_rate(master.ports["client"], load.tokens["fan0x0"], args.clients,
-                                             args.seconds))
+        answered = asyncio.run(redirect_rate(master.ports["client"], load.tokens["fan0x0"], args.clients, args.seconds))
         elapsed = time.monotonic() - started
         cpu = (sum(process.cpu_times()[:2]) - cpu_before) / elapsed
-        print(f"redirects: {answered / elapsed:.0f}/s from one master at {100 * cpu:.0f} % CPU "
-              f"= {answered / elapsed / max(cpu, 1e-9):.0f} per core-second ({args.clients} clients)")
+        print(
+            f"redirects: {answered / elapsed:.0f}/s from one master at {100 * cpu:.0f} % CPU "
+            f"= {answered / elapsed / max(cpu, 1e-9):.0f} per core-second ({args.clients} clients)"
+        )
     finally:
         load.close()
 

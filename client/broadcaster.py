@@ -8,6 +8,7 @@ upload over that rate.
 If the slave goes away, the broadcaster asks the masters again (keeping its session id, so
 a live slave takes it back) and carries on with the next sequence number.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -36,10 +37,19 @@ class BroadcastStats:
 
 
 class Broadcaster:
-    def __init__(self, masters: Masters, token: str, source, codec: Codec = Codec.JPEG, quality: int = 7,
-                 fps: float = 15.0, max_kbps: float | None = None, reconnect_deadline: float = 60.0,
-                 on_event: Callable[[str], None] = lambda text: None,
-                 each_frame: Callable[["Broadcaster"], None] = lambda broadcaster: None):
+    def __init__(
+        self,
+        masters: Masters,
+        token: str,
+        source,
+        codec: Codec = Codec.JPEG,
+        quality: int = 7,
+        fps: float = 15.0,
+        max_kbps: float | None = None,
+        reconnect_deadline: float = 60.0,
+        on_event: Callable[[str], None] = lambda text: None,
+        each_frame: Callable[["Broadcaster"], None] = lambda broadcaster: None,
+    ):
         self.masters = masters
         self.token = token
         self.source = source
@@ -84,9 +94,13 @@ class Broadcaster:
     def _connect(self) -> None:
         """Join the slave a master places us on; after a loss, wait out cluster outages."""
         self.slave = connect_with_retry(
-            self.masters, lambda: self.masters.broadcast_redirect(self.token, self.session_id, lost=self.lost_slave),
-            T.BROADCAST_START, self.reconnect_deadline, retry_codes=OUTAGE_CODES if self.stats.slaves else set(),
-            on_retry=lambda why: self.on_event(f"retrying: {why}"))
+            self.masters,
+            lambda: self.masters.broadcast_redirect(self.token, self.session_id, lost=self.lost_slave),
+            T.BROADCAST_START,
+            self.reconnect_deadline,
+            retry_codes=OUTAGE_CODES if self.stats.slaves else set(),
+            on_retry=lambda why: self.on_event(f"retrying: {why}"),
+        )
         self.lost_slave = None
         self.in_flight = None
         self.stats.slaves.append(self.slave.slave)
@@ -166,8 +180,12 @@ class Broadcaster:
         self.on_event(f"moving off slave {old.slave}: {reason}")
         try:
             new = connect_with_retry(
-                self.masters, lambda: self.masters.broadcast_redirect(self.token, self.session_id, old.slave_id),
-                T.BROADCAST_START, deadline=10.0, retry_codes=set())
+                self.masters,
+                lambda: self.masters.broadcast_redirect(self.token, self.session_id, old.slave_id),
+                T.BROADCAST_START,
+                deadline=10.0,
+                retry_codes=set(),
+            )
         except FramecastError as exc:
             self.on_event(f"could not move ({exc}); staying on slave {old.slave}")
             return

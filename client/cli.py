@@ -2,6 +2,7 @@
 
 Errors are one line on stderr and a non-zero exit status, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,9 +47,12 @@ def _interrupt(signum, frame) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="framecast", description="live webcam broadcasting")
-    parser.add_argument("--server", default=os.environ.get("FRAMECAST_SERVER", DEFAULT_SERVER),
-                        help="HOST:PORT of the service, or a comma-separated list of masters "
-                             f"(env FRAMECAST_SERVER, default {DEFAULT_SERVER})")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("FRAMECAST_SERVER", DEFAULT_SERVER),
+        help="HOST:PORT of the service, or a comma-separated list of masters "
+        f"(env FRAMECAST_SERVER, default {DEFAULT_SERVER})",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="run a whole cluster on this machine until Ctrl-C")
@@ -165,8 +169,10 @@ def cmd_up(args) -> int:
         secret_file = save_cluster_secret(cluster.secret)
         print(f"operator commands (drain, rebalance) use the secret saved in {secret_file}", flush=True)
         masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in cluster.nodes if n.role == "master")
-        print(f"add a slave: framecast slave --port 0 --metrics-port 0 --masters {masters} "
-              f"--secret-file {secret_file}", flush=True)
+        print(
+            f"add a slave: framecast slave --port 0 --metrics-port 0 --masters {masters} --secret-file {secret_file}",
+            flush=True,
+        )
         if cluster.haproxy is None:
             print("HAProxy is not installed: clients talk to the masters directly", flush=True)
         print(f"clients connect to {cluster.server}   (export FRAMECAST_SERVER={cluster.server})", flush=True)
@@ -224,9 +230,17 @@ def cmd_broadcast(args) -> int:
         for command in commands.poll():
             broadcaster.set_paused(command == PAUSE)
 
-    broadcaster = Broadcaster(Masters(args.server), login["token"], source, codec=codecs.CODECS[args.codec],
-                              quality=args.quality, fps=args.fps, max_kbps=args.max_kbps, on_event=say,
-                              each_frame=each_frame)
+    broadcaster = Broadcaster(
+        Masters(args.server),
+        login["token"],
+        source,
+        codec=codecs.CODECS[args.codec],
+        quality=args.quality,
+        fps=args.fps,
+        max_kbps=args.max_kbps,
+        on_event=say,
+        each_frame=each_frame,
+    )
     stats = broadcaster.run(frames=args.frames, duration=args.duration)
     say(f"done: {stats.sent} frames sent, {stats.skipped + stats.throttled} skipped, {stats.reconnects} reconnects")
     return 0
@@ -270,8 +284,16 @@ def cmd_view(args) -> int:
         window.show(status_line(stats.last_frame_time, stats.fps, stats.kbps, stats.paused))
         return window.open
 
-    viewer = Viewer(Masters(args.server), login["token"], args.user, speed_kbps=args.speed, link=args.link,
-                    on_frame=on_frame, on_second=on_second, on_event=say)
+    viewer = Viewer(
+        Masters(args.server),
+        login["token"],
+        args.user,
+        speed_kbps=args.speed,
+        link=args.link,
+        on_frame=on_frame,
+        on_second=on_second,
+        on_event=say,
+    )
     try:
         stats = viewer.run(frames=args.frames, duration=args.duration, keep_going=keep_going)
     finally:

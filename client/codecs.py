@@ -1,4 +1,5 @@
 """Compressing and decompressing images: JPEG (OpenCV) and JPEG 2000 (imagecodecs)."""
+
 from __future__ import annotations
 
 import cv2

@@ -1,4 +1,5 @@
 """A blocking framecast connection for clients: send messages, receive them with timeouts."""
+
 from __future__ import annotations
 
 import collections

@@ -1,5 +1,6 @@
 """Commands typed on standard input while broadcasting or viewing: ``p`` (or ``pause``)
 and ``r`` (or ``resume``). Works with a terminal and with a pipe; ignored once stdin ends."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Keeping the login token between commands, in ``$FRAMECAST_HOME/credentials.json``
 (default ``~/.framecast``), readable only by the user."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,9 @@ def cluster_secret() -> str:
     try:
         return path.read_text().strip()
     except OSError:
-        raise FramecastError("operator commands need the cluster secret: set FRAMECAST_SECRET or "
-                             "FRAMECAST_SECRET_FILE") from None
+        raise FramecastError(
+            "operator commands need the cluster secret: set FRAMECAST_SECRET or FRAMECAST_SECRET_FILE"
+        ) from None
 
 
 def load() -> dict:

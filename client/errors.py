@@ -1,4 +1,5 @@
 """Errors a user sees: each becomes one line on stderr and a non-zero exit."""
+
 from __future__ import annotations
 
 

@@ -5,6 +5,7 @@ PostgreSQL already running on 127.0.0.1 when they answer, or starts private inst
 from the installed ``redis-server`` and ``initdb``/``pg_ctl`` in a scratch directory. The
 tests drive the same class, so what ``framecast up`` runs is what the tests run.
 """
+
 from __future__ import annotations
 
 import os
@@ -107,17 +108,36 @@ class LocalCluster:
     def _spawn(self, node: Node) -> Node:
         node.log = self.workdir / f"{node.name}.log"
         with open(node.log, "ab") as log:
-            node.process = subprocess.Popen(node.argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL)
+            node.process = subprocess.Popen(
+                node.argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         return node
 
     def start_master(self, index: int) -> Node:
         ports = {"client": free_port(), "slave": free_port(), "metrics": free_port()}
-        argv = [sys.executable, "-m", "client.cli", "master", "--id", f"master-{index}",
-                "--client-port", str(ports["client"]), "--slave-port", str(ports["slave"]),
-                "--metrics-port", str(ports["metrics"]), "--redis", self.redis_url, "--redis-prefix",
-                self.redis_prefix, "--database", self.database, "--dead-after", str(self.dead_after),
-                *self.master_args]
+        argv = [
+            sys.executable,
+            "-m",
+            "client.cli",
+            "master",
+            "--id",
+            f"master-{index}",
+            "--client-port",
+            str(ports["client"]),
+            "--slave-port",
+            str(ports["slave"]),
+            "--metrics-port",
+            str(ports["metrics"]),
+            "--redis",
+            self.redis_url,
+            "--redis-prefix",
+            self.redis_prefix,
+            "--database",
+            self.database,
+            "--dead-after",
+            str(self.dead_after),
+            *self.master_args,
+        ]
         node = self._spawn(Node("master", f"master-{index}", argv, ports))
         self.nodes.append(node)
         wait_for_port(ports["client"], 30, node.process, node.name)
@@ -127,9 +147,21 @@ class LocalCluster:
         index = sum(1 for n in self.nodes if n.role == "slave") + 1
         ports = {"client": free_port(), "metrics": free_port()}
         masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in self.nodes if n.role == "master")
-        argv = [sys.executable, "-m", "client.cli", "slave", "--id", f"slave-{index}",
-                "--port", str(ports["client"]), "--metrics-port", str(ports["metrics"]), "--masters", masters,
-                *self.slave_args]
+        argv = [
+            sys.executable,
+            "-m",
+            "client.cli",
+            "slave",
+            "--id",
+            f"slave-{index}",
+            "--port",
+            str(ports["client"]),
+            "--metrics-port",
+            str(ports["metrics"]),
+            "--masters",
+            masters,
+            *self.slave_args,
+        ]
         node = self._spawn(Node("slave", f"slave-{index}", argv, ports))
         self.nodes.append(node)
         wait_for_port(ports["client"], 30, node.process, node.name)
@@ -186,8 +218,12 @@ class LocalCluster:
         masters = [n for n in self.nodes if n.role == "master"]
         config = self.workdir / "haproxy.cfg"
         config.write_text(haproxy_config(self.port, [n.ports["client"] for n in masters]))
-        process = subprocess.Popen([binary, "-f", str(config), "-db"], stdout=open(self.workdir / "haproxy.log", "ab"),
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [binary, "-f", str(config), "-db"],
+            stdout=open(self.workdir / "haproxy.log", "ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         self.services.append(process)
         wait_for_port(self.port, 10, process, "haproxy")
         return process
@@ -204,9 +240,25 @@ class LocalCluster:
         if binary is None:
             raise FramecastError("no Redis answers on 127.0.0.1:6379 and redis-server is not installed")
         port = free_port()
-        self.services.append(subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.services.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.workdir),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         wait_for_port(port, 10, self.services[-1], "redis-server")
         return f"redis://127.0.0.1:{port}/0"
 
@@ -222,8 +274,11 @@ class LocalCluster:
     def _stop_postgres(self) -> None:
         data = getattr(self, "pg_data", None)
         if data is not None:
-            subprocess.run(_as_postgres_user(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                _as_postgres_user(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
 
 def haproxy_config(port: int, master_ports: list[int]) -> str:
@@ -266,9 +321,26 @@ def start_private_postgres(data: Path, port: int) -> Path:
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
         shutil.chown(data.parent, "postgres")
-    subprocess.run(_as_postgres_user(["initdb", "-D", str(data), "-U", "postgres", "--auth=trust"]), check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(_as_postgres_user(["pg_ctl", "-D", str(data), "-w", "-l", str(data / "server.log"), "-o",
-                                      f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"]),
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        _as_postgres_user(["initdb", "-D", str(data), "-U", "postgres", "--auth=trust"]),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        _as_postgres_user(
+            [
+                "pg_ctl",
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(data / "server.log"),
+                "-o",
+                f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return data

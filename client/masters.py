@@ -3,6 +3,7 @@
 The server address may be one address (the load balancer) or a comma-separated list of
 masters; a request that cannot reach one address is tried at the next.
 """
+
 from __future__ import annotations
 
 from client.connection import Connection
@@ -45,10 +46,12 @@ class Masters:
     def login(self, user: str, password: str) -> dict:
         return self.request(T.LOGIN, T.TOKEN, user=user, password=password)
 
-    def broadcast_redirect(self, token: str, session: str, move_from: str | None = None,
-                           lost: str | None = None) -> dict:
-        return self.request(T.BROADCAST_REQUEST, T.REDIRECT, token=token, session=session, move_from=move_from,
-                            lost=lost)
+    def broadcast_redirect(
+        self, token: str, session: str, move_from: str | None = None, lost: str | None = None
+    ) -> dict:
+        return self.request(
+            T.BROADCAST_REQUEST, T.REDIRECT, token=token, session=session, move_from=move_from, lost=lost
+        )
 
     def operator(self, secret: str, command: str, **fields: object) -> dict:
         """An operator command (drain, undrain, rebalance), proven with the cluster secret."""

@@ -1,4 +1,5 @@
 """What operator commands do after asking a master: wait for a drain, stop a container."""
+
 from __future__ import annotations
 
 import time

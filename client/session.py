@@ -5,6 +5,7 @@ names, present the ticket and wait for ACCEPTED. When that connection is lost th
 same again, waiting between attempts by jittered exponential backoff (Twisted's
 ``backoffPolicy``), until ``deadline`` seconds have passed without success.
 """
+
 from __future__ import annotations
 
 import time

@@ -4,6 +4,7 @@ The test pattern moves (a diagonal gradient scrolls and a box bounces), draws th
 number and time, and also writes the frame number as a strip of 32 black/white blocks
 along its top edge, so a test can read back which frame it got after JPEG compression.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,10 +39,26 @@ class TestPattern:
         box_y = CODE_BLOCK * 2 + (n * 5) % (self.height - 60 - CODE_BLOCK * 2)
         cv2.rectangle(image, (box_x, box_y), (box_x + 60, box_y + 60), (255, 255, 255), -1)
         stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d}"
-        cv2.putText(image, f"frame {n}  {stamp}", (10, self.height - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
-                    (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(image, f"frame {n}  {stamp}", (10, self.height - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
-                    (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            f"frame {n}  {stamp}",
+            (10, self.height - 16),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.8,
+            (0, 0, 0),
+            3,
+            cv2.LINE_AA,
+        )
+        cv2.putText(
+            image,
+            f"frame {n}  {stamp}",
+            (10, self.height - 16),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.8,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         draw_code(image, n)
         return image
 
@@ -52,7 +69,7 @@ class TestPattern:
 def draw_code(image: np.ndarray, number: int) -> None:
     for bit in range(CODE_BITS):
         value = 255 if number >> (CODE_BITS - 1 - bit) & 1 else 0
-        image[0:CODE_BLOCK, bit * CODE_BLOCK:(bit + 1) * CODE_BLOCK] = value
+        image[0:CODE_BLOCK, bit * CODE_BLOCK : (bit + 1) * CODE_BLOCK] = value
 
 
 def read_code(image: np.ndarray) -> int:

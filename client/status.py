@@ -1,4 +1,5 @@
 """Rendering the cluster status document as the table ``framecast status`` prints (O4)."""
+
 from __future__ import annotations
 
 
@@ -10,12 +11,18 @@ def table(headers: list[str], rows: list[list[object]]) -> list[str]:
 
 def render(status: dict) -> str:
     lines = ["MASTERS"]
-    lines += table(["ID", "ADDRESS", "STATE", "HEARTBEAT"],
-                   [[m["id"], m["addr"], m["state"], f"{m['heartbeat_age']:.1f}s ago"] for m in status["masters"]])
+    lines += table(
+        ["ID", "ADDRESS", "STATE", "HEARTBEAT"],
+        [[m["id"], m["addr"], m["state"], f"{m['heartbeat_age']:.1f}s ago"] for m in status["masters"]],
+    )
     lines += ["", "SLAVES"]
-    lines += table(["ID", "ADDRESS", "STATE", "LOAD", "BROADCASTS", "VIEWERS", "HEARTBEAT"],
-                   [[s["id"], s["addr"], s["state"], s["load"], s["broadcasts"], s["viewers"],
-                     f"{s['heartbeat_age']:.1f}s ago"] for s in status["slaves"]])
+    lines += table(
+        ["ID", "ADDRESS", "STATE", "LOAD", "BROADCASTS", "VIEWERS", "HEARTBEAT"],
+        [
+            [s["id"], s["addr"], s["state"], s["load"], s["broadcasts"], s["viewers"], f"{s['heartbeat_age']:.1f}s ago"]
+            for s in status["slaves"]
+        ],
+    )
     lines += ["", "BROADCASTS"]
     if status["broadcasts"]:
         lines += table(["USER", "SLAVE", "ADDRESS"], [[b["user"], b["slave"], b["addr"]] for b in status["broadcasts"]])

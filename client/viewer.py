@@ -5,6 +5,7 @@ next (newest) one. Statistics are gathered per second. When the slave goes away,
 asks the masters for the broadcaster's new slave and carries on; while the broadcaster is
 itself moving, "not broadcasting" answers are retried until ``reconnect_deadline``.
 """
+
 from __future__ import annotations
 
 import time
@@ -74,11 +75,21 @@ class ViewerStats:
 
     def as_json(self) -> dict:
         return {
-            "time": round(time.time(), 3), "frames": self.frames, "bytes": self.bytes, "fps": round(self.fps, 2),
-            "kbps": round(self.kbps, 1), "last_seq": self.last_seq, "last_frame_time": round(self.last_frame_time, 3),
-            "latency_ms": round(self.latency_ms, 1), "slave": self.slave, "reconnects": self.reconnects,
-            "moves": self.moves, "max_gap_ms": round(self.max_gap_ms, 1),
-            "skipped": self.skipped, "cap_kbps": self.cap_kbps, "paused": self.paused,
+            "time": round(time.time(), 3),
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "fps": round(self.fps, 2),
+            "kbps": round(self.kbps, 1),
+            "last_seq": self.last_seq,
+            "last_frame_time": round(self.last_frame_time, 3),
+            "latency_ms": round(self.latency_ms, 1),
+            "slave": self.slave,
+            "reconnects": self.reconnects,
+            "moves": self.moves,
+            "max_gap_ms": round(self.max_gap_ms, 1),
+            "skipped": self.skipped,
+            "cap_kbps": self.cap_kbps,
+            "paused": self.paused,
             "broadcaster_paused": self.broadcaster_paused,
         }
 
@@ -88,11 +99,18 @@ class BroadcastEnded(FramecastError):
 
 
 class Viewer:
-    def __init__(self, masters: Masters, token: str, target: str, speed_kbps: float | None = None,
-                 link: str | None = None, reconnect_deadline: float = 30.0,
-                 on_frame: Callable[[FrameInfo, memoryview], None] = lambda info, image: None,
-                 on_second: Callable[[ViewerStats], None] = lambda stats: None,
-                 on_event: Callable[[str], None] = lambda text: None):
+    def __init__(
+        self,
+        masters: Masters,
+        token: str,
+        target: str,
+        speed_kbps: float | None = None,
+        link: str | None = None,
+        reconnect_deadline: float = 30.0,
+        on_frame: Callable[[FrameInfo, memoryview], None] = lambda info, image: None,
+        on_second: Callable[[ViewerStats], None] = lambda stats: None,
+        on_event: Callable[[str], None] = lambda text: None,
+    ):
         self.masters = masters
         self.token = token
         self.target = target
@@ -105,8 +123,9 @@ class Viewer:
         self.stats = ViewerStats()
         self.slave: SlaveSession | None = None
 
-    def run(self, frames: int | None = None, duration: float | None = None,
-            keep_going: Callable[[], bool] = lambda: True) -> ViewerStats:
+    def run(
+        self, frames: int | None = None, duration: float | None = None, keep_going: Callable[[], bool] = lambda: True
+    ) -> ViewerStats:
         end = time.monotonic() + duration if duration else None
         self._connect(first=True)
         try:
@@ -134,9 +153,13 @@ class Viewer:
 
     def _join(self, retry_codes: set[str]) -> SlaveSession:
         slave = connect_with_retry(
-            self.masters, lambda: self.masters.view_redirect(self.token, self.target, self.speed_kbps, self.link),
-            T.VIEW_START, self.reconnect_deadline, retry_codes=retry_codes,
-            on_retry=lambda why: self.on_event(f"retrying: {why}"))
+            self.masters,
+            lambda: self.masters.view_redirect(self.token, self.target, self.speed_kbps, self.link),
+            T.VIEW_START,
+            self.reconnect_deadline,
+            retry_codes=retry_codes,
+            on_retry=lambda why: self.on_event(f"retrying: {why}"),
+        )
         self.slave = slave
         self.stats.slave = self.slave.slave
         self.stats.cap_kbps = self.slave.accepted.get("cap_kbps")
@@ -184,7 +207,6 @@ class Viewer:
             self.on_event(f"lost the slave ({exc}); reconnecting through the masters")
             self.slave.conn.close()
             self.slave = None
-
 
     def set_paused(self, paused: bool) -> None:
         """Pause (no images are sent to us at all) or resume (the newest frame comes at once)."""

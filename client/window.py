@@ -3,6 +3,7 @@
 Keys: 1 / 2 / 3 zoom to 100 / 200 / 300 %, f toggles full screen, p pauses and resumes,
 q or Esc closes.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,8 +42,11 @@ class Window:
     def show(self, status: str) -> None:
         """Redraw the newest image with the status line, and handle keys."""
         if self.image is not None:
-            image = self.image if self.scale == 1 else cv2.resize(
-                self.image, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_NEAREST)
+            image = (
+                self.image
+                if self.scale == 1
+                else cv2.resize(self.image, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_NEAREST)
+            )
             bar = np.zeros((STATUS_HEIGHT, image.shape[1], 3), np.uint8)
             cv2.putText(bar, status, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
             cv2.imshow(self.title, np.vstack([image, bar]))

@@ -1,4 +1,5 @@
 """Parsing the ``host:port`` addresses used on the command line and in the tables."""
+
 from __future__ import annotations
 
 

@@ -5,6 +5,7 @@ Every command-line option of a server can also be set by an environment variable
 configures its services. The secret is read only from ``FRAMECAST_SECRET`` or
 ``--secret-file``, never from the command line, so it does not show in ``ps``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ def add_option(parser: argparse.ArgumentParser, option: str, default, help: str)
 
 
 def add_secret_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--secret-file", default=env("secret-file", ""),
-                        help="file holding the cluster secret (else FRAMECAST_SECRET)")
+    parser.add_argument(
+        "--secret-file", default=env("secret-file", ""), help="file holding the cluster secret (else FRAMECAST_SECRET)"
+    )
 
 
 def load_secret(args: argparse.Namespace) -> str:

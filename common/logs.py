@@ -1,4 +1,5 @@
 """Starting twisted.logger output for a server process."""
+
 from __future__ import annotations
 
 import sys

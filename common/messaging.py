@@ -5,6 +5,7 @@ Subclasses map message types to handler methods in ``handlers``. A handler may r
 ``ProtocolError`` to answer and close it. Unknown message types are skipped. A handler may
 be a coroutine (``async def``, awaiting Deferreds); its failures are answered the same way.
 """
+
 from __future__ import annotations
 
 import inspect

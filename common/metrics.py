@@ -1,4 +1,5 @@
 """Serving Prometheus metrics over HTTP from the node's own reactor (features O3)."""
+
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest

@@ -27,6 +27,7 @@ Rules every peer follows:
 
 This module is pure: it parses and builds bytes and does no I/O.
 """
+
 from __future__ import annotations
 
 import enum

@@ -3,6 +3,7 @@
 Servers call ``install()`` first thing, before anything imports
 ``twisted.internet.reactor``, so that redis.asyncio and Twisted share one event loop.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Opening a server's ports and stopping cleanly, with one clear line when it cannot."""
+
 from __future__ import annotations
 
 import sys
@@ -26,7 +27,9 @@ def listen_all(reactor, listeners: list[tuple[object, object, str]]):
             return None
         return [port for _, port in results]
 
-    return DeferredList([endpoint.listen(factory) for endpoint, factory, _ in listeners], consumeErrors=True).addCallback(check)
+    return DeferredList(
+        [endpoint.listen(factory) for endpoint, factory, _ in listeners], consumeErrors=True
+    ).addCallback(check)
 
 
 def fail(reactor, message: str) -> None:

@@ -20,6 +20,7 @@ cannot push every admitted packet out of the window and starve the sender (with 
 per drop, a window of N samples flooded faster than N packets per length/cap would never
 admit anything again).
 """
+
 from __future__ import annotations
 
 from collections import deque

@@ -14,6 +14,7 @@ with it, each under its own salt so that one kind can never be replayed as anoth
 
 Signing and expiry come from itsdangerous.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -62,7 +63,6 @@ class Signer:
         if _load(self._slave, proof, self.ticket_ttl, "slave proof").get("slave") != slave_id:
             raise CredentialError("slave proof was issued for another slave")
 
-
     def operator_proof(self, command: str) -> str:
         return self._operator.dumps({"command": command})
 
@@ -77,7 +77,9 @@ def _load(serializer: URLSafeTimedSerializer, value: Any, max_age: float, what: 
     try:
         claims = serializer.loads(value, max_age=max_age)
     except SignatureExpired:
-        raise CredentialError(f"{what} has expired; log in again" if what == "login token" else f"{what} has expired") from None
+        raise CredentialError(
+            f"{what} has expired; log in again" if what == "login token" else f"{what} has expired"
+        ) from None
     except BadSignature:
         raise CredentialError(f"invalid {what}") from None
     if not isinstance(claims, dict):

@@ -12,6 +12,7 @@ A viewer that states nothing is not capped by this rule.
 the user has open on any slave. A session's cap is the smaller of its share and its
 speed cap.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """The master's client port: register, login, placement redirects and status."""
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ Each ``NNNN_name.sql`` file is applied once, in order, inside one transaction wi
 record in ``schema_migrations``. A transaction-level advisory lock makes concurrent
 masters starting together apply each migration exactly once.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -11,6 +11,7 @@ slave (every master sees the same stale load). Each placement therefore also cou
 the heartbeat), and the choice minimises ``load + placed``. Ties go to the slave id, so the
 choice is deterministic.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,9 @@ def effective_state(slave: SlaveRecord, now: float, dead_after: float) -> str:
     return slave.state
 
 
-def choose_slave(slaves: Iterable[SlaveRecord], now: float, dead_after: float,
-                 avoid: str | None = None) -> SlaveRecord | None:
+def choose_slave(
+    slaves: Iterable[SlaveRecord], now: float, dead_after: float, avoid: str | None = None
+) -> SlaveRecord | None:
     """The live slave with the least load, counting placements since its last heartbeat
     (never ``avoid``, the slave a broadcast is moving away from)."""
     candidates = [s for s in slaves if effective_state(s, now, dead_after) == LIVE and s.id != avoid]
@@ -54,8 +56,9 @@ def choose_slave(slaves: Iterable[SlaveRecord], now: float, dead_after: float,
     return min(candidates, key=lambda s: (s.load + s.placed, s.id))
 
 
-def plan_rebalance(loads: dict[str, int], broadcasts: dict[str, tuple[str, int]],
-                   max_moves: int = 100) -> list[tuple[str, str, str]]:
+def plan_rebalance(
+    loads: dict[str, int], broadcasts: dict[str, tuple[str, int]], max_moves: int = 100
+) -> list[tuple[str, str, str]]:
     """Which broadcasts to move so that the live slaves' loads even out (C8).
 
     ``loads``: live slave id -> load; ``broadcasts``: user -> (slave id, viewers). A broadcast

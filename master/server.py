@@ -1,11 +1,17 @@
 """``framecast master``: options and start-up of one master node."""
+
 from __future__ import annotations
 
 import argparse
 import socket
 
 from common.config import (
-    DEFAULT_DATABASE, DEFAULT_REDIS, ConfigError, add_option, add_secret_option, load_secret,
+    DEFAULT_DATABASE,
+    DEFAULT_REDIS,
+    ConfigError,
+    add_option,
+    add_secret_option,
+    load_secret,
 )
 from master.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
 
@@ -74,18 +80,26 @@ def run(args: argparse.Namespace) -> None:
     users = UserStore(args.database)
 
     def start() -> None:
-        client = aioredis.Redis.from_url(args.redis, decode_responses=True, socket_timeout=2,
-                                         socket_connect_timeout=2, health_check_interval=5)
+        client = aioredis.Redis.from_url(
+            args.redis, decode_responses=True, socket_timeout=2, socket_connect_timeout=2, health_check_interval=5
+        )
         master = Master(config, Tables(client, args.redis_prefix), users, signer)
+
         def endpoint(port):
             return TCP4ServerEndpoint(reactor, port, interface=args.host)
 
-        listen_all(reactor, [
-            (endpoint(args.client_port), MasterClientFactory(master), f"clients on port {args.client_port}"),
-            (endpoint(args.slave_port), SlaveLinkFactory(master), f"slaves on port {args.slave_port}"),
-            (endpoint(args.metrics_port), metrics_site({b"sd": ServiceDiscovery(master)}),
-             f"metrics on port {args.metrics_port}"),
-        ])
+        listen_all(
+            reactor,
+            [
+                (endpoint(args.client_port), MasterClientFactory(master), f"clients on port {args.client_port}"),
+                (endpoint(args.slave_port), SlaveLinkFactory(master), f"slaves on port {args.slave_port}"),
+                (
+                    endpoint(args.metrics_port),
+                    metrics_site({b"sd": ServiceDiscovery(master)}),
+                    f"metrics on port {args.metrics_port}",
+                ),
+            ],
+        )
         as_deferred(master.relay_commands()).addErrback(_log_failure, "command relay")
         sweeper = task.LoopingCall(lambda: ensureDeferred(master.sweep()).addErrback(_log_failure, "sweep"))
         sweeper.start(1.0)

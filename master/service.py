@@ -4,6 +4,7 @@ Protocol classes (``client_port``, ``slave_port``) parse messages and call these
 everything that touches Redis goes through ``Tables``, everything that touches PostgreSQL
 through ``UserStore``. Redis is reached from Twisted code through ``as_deferred``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,17 +27,24 @@ from master.placement import DEAD, DRAINING, LIVE, choose_slave, effective_state
 from master.tables import Tables, viewer_entry
 from master.users import UserStore
 
-PLACEMENTS = Counter("framecast_master_placements_total",
-                     "Broadcast placements: new, reconnect (back to its slave), failover (its slave was lost), "
-                     "moved (drain or rebalance), refused, no_slave", ["result"])
+PLACEMENTS = Counter(
+    "framecast_master_placements_total",
+    "Broadcast placements: new, reconnect (back to its slave), failover (its slave was lost), "
+    "moved (drain or rebalance), refused, no_slave",
+    ["result"],
+)
 REDIRECTS = Counter("framecast_master_redirects_total", "Redirects sent to clients", ["kind"])
 LOGINS = Counter("framecast_master_logins_total", "Login attempts", ["result"])
 OPERATIONS = Counter("framecast_master_operations_total", "Operator commands carried out", ["command"])
-TABLE_REBUILDS = Counter("framecast_master_table_rebuilds_total", "Complete tables asked of slaves after Redis lost them")
+TABLE_REBUILDS = Counter(
+    "framecast_master_table_rebuilds_total", "Complete tables asked of slaves after Redis lost them"
+)
 HEARTBEATS = Counter("framecast_master_heartbeats_total", "Slave heartbeats received")
 SLAVES = Gauge("framecast_master_slaves", "Slaves known to the cluster, by state", ["state"])
 CAP_UPDATES = Counter("framecast_master_cap_updates_total", "Viewer-session caps sent to slaves", ["route"])
-SLAVE_HEARTBEAT_AGE = Gauge("framecast_master_slave_heartbeat_age_seconds", "Age of each slave's last heartbeat", ["slave"])
+SLAVE_HEARTBEAT_AGE = Gauge(
+    "framecast_master_slave_heartbeat_age_seconds", "Age of each slave's last heartbeat", ["slave"]
+)
 
 
 @dataclass
@@ -55,8 +63,14 @@ class MasterConfig:
 class Master:
     log = Logger()
 
-    def __init__(self, config: MasterConfig, tables: Tables, users: UserStore, signer: Signer,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        config: MasterConfig,
+        tables: Tables,
+        users: UserStore,
+        signer: Signer,
+        clock: Callable[[], float] = time.time,
+    ):
         self.config = config
         self.tables = tables
         self.users = users
@@ -72,8 +86,11 @@ class Master:
             LOGINS.labels(exc.code).inc()
             raise
         LOGINS.labels("ok").inc()
-        return {"user": name, "token": self.signer.login_token(name, level),
-                "expires_at": self.clock() + self.signer.token_ttl}
+        return {
+            "user": name,
+            "token": self.signer.login_token(name, level),
+            "expires_at": self.clock() + self.signer.token_ttl,
+        }
 
     def authenticate(self, token: object) -> tuple[str, str]:
         """The user and service level a login token names; a clear refusal if it is bad."""
@@ -83,8 +100,9 @@ class Master:
             raise RequestError("bad_token", str(exc)) from None
 
     # --- placement and redirects ------------------------------------------------------
-    async def place_broadcast(self, user: str, session: str, move_from: str | None = None,
-                              lost: str | None = None) -> dict[str, str]:
+    async def place_broadcast(
+        self, user: str, session: str, move_from: str | None = None, lost: str | None = None
+    ) -> dict[str, str]:
         """Place a broadcast on the least-loaded live slave.
 
         ``move_from`` names the slave a broadcast is moving away from (drain, rebalance): it is
@@ -100,9 +118,11 @@ class Master:
         if slave is None:
             PLACEMENTS.labels("no_slave").inc()
             raise RequestError("no_slave", "no live slave is available; try again shortly")
-        status, entry = await self._redis(self.tables.claim_broadcast(
-            user, session, slave, now, self.config.dead_after, self.config.pending_ttl,
-            move=bool(move_from or lost)))
+        status, entry = await self._redis(
+            self.tables.claim_broadcast(
+                user, session, slave, now, self.config.dead_after, self.config.pending_ttl, move=bool(move_from or lost)
+            )
+        )
         if status == "busy":
             PLACEMENTS.labels("refused").inc()
             raise RequestError("already_broadcasting", f"{user} is already broadcasting (one broadcast per user)")
@@ -111,13 +131,16 @@ class Master:
         ticket = self.signer.ticket(kind="broadcast", user=user, session=session, slave=entry["slave"])
         return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket}
 
-    async def locate_broadcast(self, viewer: str, level: str, target: str, speed_kbps: float | None = None,
-                               link: str | None = None) -> dict[str, Any]:
+    async def locate_broadcast(
+        self, viewer: str, level: str, target: str, speed_kbps: float | None = None, link: str | None = None
+    ) -> dict[str, Any]:
         """Redirect a viewer to the broadcaster's slave, with a new viewer session and its
         cap: the viewer's share of its user's allowance, within its speed cap."""
         if link is not None and link not in self.config.speed_policy.link_caps:
-            raise RequestError("bad_link", f"unknown link type {link!r}; use one of "
-                               + ", ".join(sorted(self.config.speed_policy.link_caps)))
+            raise RequestError(
+                "bad_link",
+                f"unknown link type {link!r}; use one of " + ", ".join(sorted(self.config.speed_policy.link_caps)),
+            )
         entry, others = await self._redis(self.tables.broadcast_and_viewer_sessions(target, viewer))
         if not entry or not entry.get("confirmed") or not await self._slave_is_live(entry["slave"]):
             raise RequestError("not_broadcasting", f"{target} is not broadcasting")
@@ -126,8 +149,16 @@ class Master:
         session = secrets.token_urlsafe(9)
         caps = session_caps(allowance, {**{s: e.get("speed_cap") for s, e in others.items()}, session: speed_cap})
         REDIRECTS.labels("view").inc()
-        ticket = self.signer.ticket(kind="view", user=viewer, target=target, slave=entry["slave"], session=session,
-                                    cap_kbps=caps[session], speed_cap=speed_cap, allowance=allowance)
+        ticket = self.signer.ticket(
+            kind="view",
+            user=viewer,
+            target=target,
+            slave=entry["slave"],
+            session=session,
+            cap_kbps=caps[session],
+            speed_cap=speed_cap,
+            allowance=allowance,
+        )
         return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket, "cap_kbps": caps[session]}
 
     async def _slave_is_live(self, slave_id: str) -> bool:
@@ -135,8 +166,9 @@ class Master:
         return slave is not None and effective_state(slave, self.clock(), self.config.dead_after) != DEAD
 
     # --- slave reports --------------------------------------------------------------
-    async def slave_heartbeat(self, slave_id: str, addr: str, metrics: str, container: str,
-                              report: dict[str, Any]) -> None:
+    async def slave_heartbeat(
+        self, slave_id: str, addr: str, metrics: str, container: str, report: dict[str, Any]
+    ) -> None:
         HEARTBEATS.inc()
         fields = {
             "addr": addr,
@@ -177,8 +209,11 @@ class Master:
 
     async def session_table(self, slave_id: str, addr: str, table: dict[str, Any]) -> None:
         """A slave's complete session table: both tables are made to agree with it."""
-        await self._redis(self.tables.replace_slave_sessions(
-            slave_id, addr, list(table.get("broadcasts", [])), self.clock(), self.config.pending_ttl))
+        await self._redis(
+            self.tables.replace_slave_sessions(
+                slave_id, addr, list(table.get("broadcasts", [])), self.clock(), self.config.pending_ttl
+            )
+        )
         viewers = list(table.get("viewers", []))
         changed = await self._redis(self.tables.replace_slave_viewers(slave_id, viewers))
         for user in changed | {v["user"] for v in viewers}:
@@ -254,11 +289,17 @@ class Master:
         """Move broadcasts off the most loaded live slaves, each with the same
         make-before-break move as a drain; the placement picks the least-loaded target."""
         now = self.clock()
-        loads = {s.id: s.load for s in await self._redis(self.tables.slaves())
-                 if effective_state(s, now, self.config.dead_after) == LIVE}
+        loads = {
+            s.id: s.load
+            for s in await self._redis(self.tables.slaves())
+            if effective_state(s, now, self.config.dead_after) == LIVE
+        }
         viewers = await self._viewer_counts()
-        broadcasts = {b["user"]: (b["slave"], viewers.get(b["user"], 0))
-                      for b in await self._redis(self.tables.broadcasts()) if b.get("confirmed")}
+        broadcasts = {
+            b["user"]: (b["slave"], viewers.get(b["user"], 0))
+            for b in await self._redis(self.tables.broadcasts())
+            if b.get("confirmed")
+        }
         moves = plan_rebalance(loads, broadcasts)
         for user, source, _ in moves:
             await self.send_to_slave(source, T.MIGRATE_BROADCAST, {"user": user})
@@ -284,7 +325,9 @@ class Master:
             SLAVE_HEARTBEAT_AGE.labels(slave.id).set(now - slave.heartbeat)
             if state == DEAD and slave.state != DEAD:
                 users, viewers = await self._redis(self.tables.mark_dead(slave.id))
-                self.log.warn("slave {slave} missed heartbeats; marked dead, cleared {users}", slave=slave.id, users=users)
+                self.log.warn(
+                    "slave {slave} missed heartbeats; marked dead, cleared {users}", slave=slave.id, users=users
+                )
                 for viewer in viewers:
                     await self.share_allowance(viewer)
             if now - slave.heartbeat > self.config.forget_after:
@@ -295,7 +338,13 @@ class Master:
 
     def _master_info(self, now: float) -> dict[str, Any]:
         c = self.config
-        return {"id": c.id, "addr": c.client_addr, "slave_addr": c.slave_addr, "metrics": c.metrics_addr, "heartbeat": now}
+        return {
+            "id": c.id,
+            "addr": c.client_addr,
+            "slave_addr": c.slave_addr,
+            "metrics": c.metrics_addr,
+            "heartbeat": now,
+        }
 
     # --- status ---------------------------------------------------------------------
     async def status(self) -> dict[str, Any]:
@@ -306,19 +355,40 @@ class Master:
         viewers = await self._viewer_counts()
         return {
             "masters": [
-                {"id": m["id"], "addr": m["addr"], "state": LIVE if now - m["heartbeat"] <= self.config.dead_after else DEAD,
-                 "heartbeat_age": round(now - m["heartbeat"], 2)}
+                {
+                    "id": m["id"],
+                    "addr": m["addr"],
+                    "state": LIVE if now - m["heartbeat"] <= self.config.dead_after else DEAD,
+                    "heartbeat_age": round(now - m["heartbeat"], 2),
+                }
                 for m in masters
             ],
             "slaves": [
-                {"id": s.id, "addr": s.addr, "state": effective_state(s, now, self.config.dead_after), "load": s.load,
-                 "broadcasts": s.broadcasts, "viewers": s.viewers, "heartbeat_age": round(now - s.heartbeat, 2),
-                 "metrics": s.metrics, "container": s.container}
+                {
+                    "id": s.id,
+                    "addr": s.addr,
+                    "state": effective_state(s, now, self.config.dead_after),
+                    "load": s.load,
+                    "broadcasts": s.broadcasts,
+                    "viewers": s.viewers,
+                    "heartbeat_age": round(now - s.heartbeat, 2),
+                    "metrics": s.metrics,
+                    "container": s.container,
+                }
                 for s in slaves
             ],
             "broadcasts": sorted(
-                ({"user": b["user"], "slave": b["slave"], "addr": b["addr"], "confirmed": b.get("confirmed", False),
-                  "viewers": viewers.get(b["user"], 0), "age": round(now - b["updated"], 2)} for b in broadcasts),
+                (
+                    {
+                        "user": b["user"],
+                        "slave": b["slave"],
+                        "addr": b["addr"],
+                        "confirmed": b.get("confirmed", False),
+                        "viewers": viewers.get(b["user"], 0),
+                        "age": round(now - b["updated"], 2),
+                    }
+                    for b in broadcasts
+                ),
                 key=lambda b: b["user"],
             ),
         }
@@ -326,8 +396,11 @@ class Master:
     async def metrics_targets(self) -> list[dict[str, Any]]:
         """Prometheus HTTP service discovery: every live node's metrics address."""
         now = self.clock()
-        slaves = [s.metrics for s in await self._redis(self.tables.slaves())
-                  if s.metrics and effective_state(s, now, self.config.dead_after) != DEAD]
+        slaves = [
+            s.metrics
+            for s in await self._redis(self.tables.slaves())
+            if s.metrics and effective_state(s, now, self.config.dead_after) != DEAD
+        ]
         masters = [m["metrics"] for m in await self._redis(self.tables.masters()) if m.get("metrics")]
         return [{"targets": slaves, "labels": {"role": "slave"}}, {"targets": masters, "labels": {"role": "master"}}]
 

@@ -1,4 +1,5 @@
 """The master's dedicated port for slaves: hello, heartbeats and session reports (C4)."""
+
 from __future__ import annotations
 
 from twisted.internet.protocol import Factory

@@ -20,6 +20,7 @@ Slaves are the source of truth: every slave sends its complete session table whe
 connects and every refresh interval, so these tables rebuild themselves if Redis loses
 them.
 """
+
 from __future__ import annotations
 
 import json
@@ -128,7 +129,13 @@ class Tables:
 
     # --- master session table -------------------------------------------------------
     async def claim_broadcast(
-        self, user: str, session: str, slave: SlaveRecord, now: float, dead_after: float, pending_ttl: float,
+        self,
+        user: str,
+        session: str,
+        slave: SlaveRecord,
+        now: float,
+        dead_after: float,
+        pending_ttl: float,
         move: bool = False,
     ) -> tuple[str, dict[str, Any]]:
         status, entry = await self._claim(
@@ -137,8 +144,9 @@ class Tables:
         )
         return status, json.loads(entry)
 
-    async def confirm_broadcast(self, user: str, session: str, slave_id: str, addr: str,
-                                now: float) -> dict[str, Any] | None:
+    async def confirm_broadcast(
+        self, user: str, session: str, slave_id: str, addr: str, now: float
+    ) -> dict[str, Any] | None:
         """Record that the slave holds the broadcast; returns the confirmed entry it replaced."""
         entry = {"user": user, "session": session, "slave": slave_id, "addr": addr, "updated": now, "confirmed": True}
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -150,10 +158,6 @@ class Tables:
 
     async def remove_broadcast(self, user: str, session: str, slave_id: str) -> bool:
         return bool(await self._remove(keys=[self.broadcasts_key], args=[user, session, slave_id]))
-
-    async def broadcast_of(self, user: str) -> dict[str, Any] | None:
-        entry = await self.redis.hget(self.broadcasts_key, user)
-        return json.loads(entry) if entry else None
 
     async def broadcasts(self) -> list[dict[str, Any]]:
         return [json.loads(v) for v in (await self.redis.hgetall(self.broadcasts_key)).values()]
@@ -178,7 +182,14 @@ class Tables:
             if stale:
                 pipe.hdel(self.broadcasts_key, *stale)
             for user, session in reported.items():
-                entry = {"user": user, "session": session, "slave": slave_id, "addr": addr, "updated": now, "confirmed": True}
+                entry = {
+                    "user": user,
+                    "session": session,
+                    "slave": slave_id,
+                    "addr": addr,
+                    "updated": now,
+                    "confirmed": True,
+                }
                 pipe.hset(self.broadcasts_key, user, json.dumps(entry))
             await pipe.execute()
 
@@ -219,8 +230,7 @@ class Tables:
         """Make C3 agree with a slave's complete list of viewer sessions; returns the users
         whose sessions changed."""
         current = await self.all_viewer_sessions()
-        stale = {(user, s) for user, sessions in current.items() for s, e in sessions.items()
-                 if e["slave"] == slave_id}
+        stale = {(user, s) for user, sessions in current.items() for s, e in sessions.items() if e["slave"] == slave_id}
         fresh = {(v["user"], v["session"]) for v in reported}
         async with self.redis.pipeline(transaction=True) as pipe:
             for user, session in stale - fresh:
@@ -233,8 +243,9 @@ class Tables:
         return {user for user, _ in stale ^ fresh}
 
     async def publish_command(self, slave_id: str, msg_type: int, fields: dict[str, Any]) -> None:
-        await self.redis.publish(self.prefix + "commands", json.dumps({"slave": slave_id, "type": msg_type,
-                                                                       "fields": fields}))
+        await self.redis.publish(
+            self.prefix + "commands", json.dumps({"slave": slave_id, "type": msg_type, "fields": fields})
+        )
 
     # --- masters --------------------------------------------------------------------
     async def record_master(self, master_id: str, info: dict[str, Any]) -> None:
@@ -244,14 +255,15 @@ class Tables:
         rows = await self.redis.hgetall(self.prefix + "masters")
         return sorted((json.loads(v) for v in rows.values()), key=lambda m: m["id"])
 
-    async def forget_master(self, master_id: str) -> None:
-        await self.redis.hdel(self.prefix + "masters", master_id)
-
 
 def viewer_entry(slave_id: str, report: dict[str, Any]) -> dict[str, Any]:
     """A C3 entry from a slave's report of a viewer session."""
-    return {"target": report.get("target"), "slave": slave_id, "speed_cap": report.get("speed_cap"),
-            "allowance": report.get("allowance")}
+    return {
+        "target": report.get("target"),
+        "slave": slave_id,
+        "speed_cap": report.get("speed_cap"),
+        "allowance": report.get("allowance"),
+    }
 
 
 def _slave_record(slave_id: str, row: dict[str, str]) -> SlaveRecord:

@@ -3,6 +3,7 @@
 SQL lives in plain synchronous ``_txn`` functions run by ``runInteraction``. Passwords are
 hashed with Argon2 (argon2-cffi) in a worker thread, never on the reactor thread.
 """
+
 from __future__ import annotations
 
 import re

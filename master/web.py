@@ -4,6 +4,7 @@ Prometheus polls ``/sd`` on a master and scrapes every live slave and master it 
 slaves started by ``docker compose up --scale slave=N`` are scraped without editing any
 configuration.
 """
+
 from __future__ import annotations
 
 import json

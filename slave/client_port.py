@@ -1,4 +1,5 @@
 """The slave's client port: one connection is either a broadcaster or a viewer."""
+
 from __future__ import annotations
 
 from twisted.internet.interfaces import IPushProducer
@@ -7,7 +8,15 @@ from zope.interface import implementer
 
 from common.messaging import MessageProtocol, RequestError, handles
 from common.protocol import (
-    ACK_BODY, ACK_HEADER, ACK_SIZE, FRAME_HEADER, HEADER, Message, MessageType as T, ProtocolError, decode_ack,
+    ACK_BODY,
+    ACK_HEADER,
+    ACK_SIZE,
+    FRAME_HEADER,
+    HEADER,
+    Message,
+    MessageType as T,
+    ProtocolError,
+    decode_ack,
     encode_ack,
 )
 from common.throttle import Throttle, kbps_to_bytes
@@ -41,8 +50,9 @@ class SlaveClientProtocol(MessageProtocol):
         self.broadcast = self.slave.start_broadcast(message.json().get("ticket"), self)
         cap = kbps_to_bytes(self.slave.config.max_upload_kbps)
         self.upload_throttle = Throttle(cap, samples=self.slave.config.upload_window) if cap else None
-        self.send_json(T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr,
-                       viewers=len(self.broadcast.viewers))
+        self.send_json(
+            T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr, viewers=len(self.broadcast.viewers)
+        )
 
     @handles(handlers, T.FRAME)
     def frame(self, message: Message) -> None:
@@ -70,7 +80,11 @@ class SlaveClientProtocol(MessageProtocol):
 
     @handles(handlers, T.BROADCAST_MOVED)
     def broadcast_moved(self, message: Message) -> None:
-        if self.broadcast is not None and self.stream is None and self.slave.broadcasters.get(self.broadcast.user) is self:
+        if (
+            self.broadcast is not None
+            and self.stream is None
+            and self.slave.broadcasters.get(self.broadcast.user) is self
+        ):
             self.slave.broadcast_moved(self.broadcast)
             self.transport.loseConnection()
 
@@ -84,8 +98,12 @@ class SlaveClientProtocol(MessageProtocol):
     def dataReceived(self, data: bytes) -> None:
         """A viewer sends one ACK per frame; one arriving alone skips the general framer."""
         stream = self.stream
-        if (stream is not None and len(data) == ACK_SIZE and data[:HEADER.size] == ACK_HEADER
-                and not self.decoder.buffered()):
+        if (
+            stream is not None
+            and len(data) == ACK_SIZE
+            and data[: HEADER.size] == ACK_HEADER
+            and not self.decoder.buffered()
+        ):
             stream.acknowledged(ACK_BODY.unpack_from(data, HEADER.size)[0])
             return
         super().dataReceived(data)
@@ -96,8 +114,13 @@ class SlaveClientProtocol(MessageProtocol):
         write = direct_writer(self.transport) if hasattr(self.transport, "socket") else self.transport.write
         self.broadcast, self.stream = self.slave.attach_viewer(message.json().get("ticket"), self, write)
         self.transport.registerProducer(self, True)
-        self.send_json(T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr,
-                       cap_kbps=self.stream.cap_kbps, paused=self.broadcast.paused)
+        self.send_json(
+            T.ACCEPTED,
+            user=self.broadcast.user,
+            slave=self.slave.config.addr,
+            cap_kbps=self.stream.cap_kbps,
+            paused=self.broadcast.paused,
+        )
         self.broadcast.start_viewer(self.stream)
 
     @handles(handlers, T.VIEWER_PAUSE)

@@ -13,6 +13,7 @@
 5. Empty, the slave reports ``drained``: it stays idle out of placement until undrained,
    or, when the drain came from SIGTERM, the process exits.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -64,8 +65,9 @@ class Drain:
     def _force(self) -> None:
         """The deadline passed: send everyone left back through the masters."""
         self._timer = None
-        self.log.warn("drain deadline reached; {n} broadcasts still here are told to reconnect",
-                      n=len(self.slave.broadcasts))
+        self.log.warn(
+            "drain deadline reached; {n} broadcasts still here are told to reconnect", n=len(self.slave.broadcasts)
+        )
         self.slave.disconnect_everyone("the slave is shutting down")
         self._finish()
 

@@ -18,6 +18,7 @@ could be sent is counted as skipped for that viewer, with the reason that held i
 is sent next is therefore always the newest frame, and a slow viewer costs the slave at most
 one frame in its socket buffer plus a reference to the shared newest frame.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -69,11 +70,34 @@ class ViewerStream:
     timer on ``clock`` sends it then, unless a newer frame replaced it meanwhile.
     """
 
-    __slots__ = ("user", "session", "write", "stats", "clock", "in_flight", "writable", "paused", "waiting",
-                 "sent", "skipped", "last_seq", "sent_at", "throttle", "cap_kbps", "_timer")
+    __slots__ = (
+        "user",
+        "session",
+        "write",
+        "stats",
+        "clock",
+        "in_flight",
+        "writable",
+        "paused",
+        "waiting",
+        "sent",
+        "skipped",
+        "last_seq",
+        "sent_at",
+        "throttle",
+        "cap_kbps",
+        "_timer",
+    )
 
-    def __init__(self, user: str, write: Callable[[bytes], None], stats: FanoutStats, clock: IReactorTime,
-                 session: str = "", cap_kbps: float | None = None):
+    def __init__(
+        self,
+        user: str,
+        write: Callable[[bytes], None],
+        stats: FanoutStats,
+        clock: IReactorTime,
+        session: str = "",
+        cap_kbps: float | None = None,
+    ):
         self.user = user
         self.session = session
         self.write = write

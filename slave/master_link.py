@@ -6,6 +6,7 @@ master in use dies the slave reconnects to another one. On every (re)connection 
 introduces itself and sends its complete session table, so a master that just started, or
 a Redis that just lost its data, learns every session at once.
 """
+
 from __future__ import annotations
 
 from twisted.application.internet import ClientService, backoffPolicy
@@ -39,8 +40,14 @@ class MasterLinkProtocol(MessageProtocol):
     def connectionMade(self) -> None:
         super().connectionMade()
         config = self.slave.config
-        self.send_json(T.SLAVE_HELLO, id=config.id, addr=config.addr, metrics=config.metrics_addr,
-                       container=config.container, proof=self.slave.signer.slave_proof(config.id))
+        self.send_json(
+            T.SLAVE_HELLO,
+            id=config.id,
+            addr=config.addr,
+            metrics=config.metrics_addr,
+            container=config.container,
+            proof=self.slave.signer.slave_proof(config.id),
+        )
         self.send_heartbeat()
         self.send_table()
         self.slave.master = self
@@ -93,5 +100,9 @@ class MasterLinkProtocol(MessageProtocol):
 
 def master_link_service(reactor, slave: Slave, masters: list[tuple[str, int]]) -> ClientService:
     factory = Factory.forProtocol(lambda: MasterLinkProtocol(slave))
-    return ClientService(FailoverEndpoint(reactor, masters), factory,
-                         retryPolicy=backoffPolicy(initialDelay=0.2, maxDelay=2.0), clock=reactor)
+    return ClientService(
+        FailoverEndpoint(reactor, masters),
+        factory,
+        retryPolicy=backoffPolicy(initialDelay=0.2, maxDelay=2.0),
+        clock=reactor,
+    )

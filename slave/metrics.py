@@ -3,6 +3,7 @@
 The hot path only bumps integers; this collector turns them into metrics when Prometheus
 asks, so counting a frame costs no lock and no label lookup.
 """
+
 from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -20,14 +21,20 @@ class SlaveCollector:
         yield _counter("framecast_slave_bytes_in", "Bytes of frames received", stats.bytes_in)
         yield _counter("framecast_slave_frames_out", "Frames sent to viewers", stats.frames_out)
         yield _counter("framecast_slave_bytes_out", "Bytes of frames sent to viewers", stats.bytes_out)
-        skipped = CounterMetricFamily("framecast_slave_frames_skipped", "Frames skipped for a viewer", labels=["reason"])
+        skipped = CounterMetricFamily(
+            "framecast_slave_frames_skipped", "Frames skipped for a viewer", labels=["reason"]
+        )
         for reason, count in stats.skipped.items():
             skipped.add_metric([reason], count)
         yield skipped
-        yield _counter("framecast_slave_upload_frames_dropped", "Uploaded frames over the upload cap",
-                       stats.upload_dropped)
-        caps = GaugeMetricFamily("framecast_slave_viewer_cap_kbps", "Each capped viewer stream's cap",
-                                 labels=["viewer", "broadcaster", "session"])
+        yield _counter(
+            "framecast_slave_upload_frames_dropped", "Uploaded frames over the upload cap", stats.upload_dropped
+        )
+        caps = GaugeMetricFamily(
+            "framecast_slave_viewer_cap_kbps",
+            "Each capped viewer stream's cap",
+            labels=["viewer", "broadcaster", "session"],
+        )
         for session in slave.viewer_sessions.values():
             stream = session.broadcast.viewers.get(session.peer)
             if stream is not None and stream.cap_kbps:
@@ -38,12 +45,16 @@ class SlaveCollector:
         for kind, count in slave.moves.items():
             moves.add_metric([kind], count)
         yield moves
-        yield GaugeMetricFamily("framecast_slave_draining", "1 while draining or drained",
-                                value=int(slave.state != "live"))
-        yield GaugeMetricFamily("framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(slave.broadcasts))
+        yield GaugeMetricFamily(
+            "framecast_slave_draining", "1 while draining or drained", value=int(slave.state != "live")
+        )
+        yield GaugeMetricFamily(
+            "framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(slave.broadcasts)
+        )
         yield GaugeMetricFamily("framecast_slave_viewers", "Viewers on this slave", value=slave.viewer_count())
-        yield GaugeMetricFamily("framecast_slave_master_connected", "1 while a master link is up",
-                                value=int(slave.master is not None))
+        yield GaugeMetricFamily(
+            "framecast_slave_master_connected", "1 while a master link is up", value=int(slave.master is not None)
+        )
 
 
 def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:

@@ -1,4 +1,5 @@
 """``framecast slave``: options and start-up of one slave node."""
+
 from __future__ import annotations
 
 import argparse
@@ -61,10 +62,17 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError(f"--masters: {exc}") from None
     signer = Signer(load_secret(args), ticket_ttl=args.ticket_ttl)
     advertise = args.advertise or args.host
-    config = SlaveConfig(id=args.id, addr="", grace=args.grace, refresh_interval=args.refresh_interval,
-                         stall_timeout=args.stall_timeout, max_upload_kbps=args.max_upload_kbps,
-                         upload_window=args.upload_window, drain_deadline=args.drain_deadline,
-                         container=args.container or container_id())
+    config = SlaveConfig(
+        id=args.id,
+        addr="",
+        grace=args.grace,
+        refresh_interval=args.refresh_interval,
+        stall_timeout=args.stall_timeout,
+        max_upload_kbps=args.max_upload_kbps,
+        upload_window=args.upload_window,
+        drain_deadline=args.drain_deadline,
+        container=args.container or container_id(),
+    )
     slave = Slave(config, signer, reactor)
     REGISTRY.register(SlaveCollector(slave))
 
@@ -82,12 +90,21 @@ def run(args: argparse.Namespace) -> None:
         task.LoopingCall(slave.drop_stalled_viewers).start(1.0, now=False)
 
     def start() -> None:
-        listen_all(reactor, [
-            (TCP4ServerEndpoint(reactor, args.port, interface=args.host), SlaveClientFactory(slave),
-             f"clients on port {args.port}"),
-            (TCP4ServerEndpoint(reactor, args.metrics_port, interface=args.host), metrics_site(),
-             f"metrics on port {args.metrics_port}"),
-        ]).addCallback(started).addErrback(lambda f: fail(reactor, f.getErrorMessage()))
+        listen_all(
+            reactor,
+            [
+                (
+                    TCP4ServerEndpoint(reactor, args.port, interface=args.host),
+                    SlaveClientFactory(slave),
+                    f"clients on port {args.port}",
+                ),
+                (
+                    TCP4ServerEndpoint(reactor, args.metrics_port, interface=args.host),
+                    metrics_site(),
+                    f"metrics on port {args.metrics_port}",
+                ),
+            ],
+        ).addCallback(started).addErrback(lambda f: fail(reactor, f.getErrorMessage()))
 
     def drain_and_exit(signum, frame) -> None:
         """SIGTERM (``docker stop``): drain, then exit once empty."""

@@ -6,6 +6,7 @@ slave needs no round trip to know a master placed them here). Broadcasts live in
 broadcast is kept for ``grace`` seconds, so a broadcaster that reconnects (through a master,
 which sends the same session back here) carries on with its viewers still attached.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -120,7 +121,8 @@ class Slave:
             self.end_broadcast(broadcast)
         else:
             self._orphan_timers[broadcast.user] = self.reactor.callLater(
-                self.config.grace, self._orphan_expired, broadcast)
+                self.config.grace, self._orphan_expired, broadcast
+            )
 
     def _orphan_expired(self, broadcast: Broadcast) -> None:
         self._orphan_timers.pop(broadcast.user, None)
@@ -212,8 +214,14 @@ class Slave:
         session = str(claims.get("session", ""))
         stream = ViewerStream(claims["user"], write, self.stats, self.reactor, session, claims.get("cap_kbps"))
         broadcast.add_viewer(peer, stream)
-        report = {"kind": "view", "user": stream.user, "session": session, "target": broadcast.user,
-                  "speed_cap": claims.get("speed_cap"), "allowance": claims.get("allowance")}
+        report = {
+            "kind": "view",
+            "user": stream.user,
+            "session": session,
+            "target": broadcast.user,
+            "speed_cap": claims.get("speed_cap"),
+            "allowance": claims.get("allowance"),
+        }
         self.viewer_sessions[session] = ViewerSession(broadcast, peer, report)
         self.report(T.SESSION_ADD, **report)
         self._viewer_event(broadcast, "join", stream.user)
@@ -250,7 +258,8 @@ class Slave:
                 if since is not None and since < limit:
                     self.log.info("dropping stalled viewer {user} of {target}", user=stream.user, target=broadcast.user)
                     peer.send_error_and_close(
-                        "stalled", f"no frame acknowledged for {self.config.stall_timeout:g} s; viewer dropped")
+                        "stalled", f"no frame acknowledged for {self.config.stall_timeout:g} s; viewer dropped"
+                    )
 
     def _viewer_event(self, broadcast: Broadcast, event: str, viewer: str) -> None:
         broadcaster = self.broadcasters.get(broadcast.user)
@@ -280,10 +289,15 @@ class Slave:
         return sum(len(b.viewers) for b in self.broadcasts.values())
 
     def heartbeat(self) -> dict[str, Any]:
-        return {"load": self.load(), "broadcasts": len(self.broadcasts), "viewers": self.viewer_count(),
-                "state": self.state}
+        return {
+            "load": self.load(),
+            "broadcasts": len(self.broadcasts),
+            "viewers": self.viewer_count(),
+            "state": self.state,
+        }
 
     def session_table(self) -> dict[str, Any]:
-        return {"broadcasts": [{"user": b.user, "session": b.session} for b in self.broadcasts.values()
-                               if not b.moved],
-                "viewers": [v.report for v in self.viewer_sessions.values()]}
+        return {
+            "broadcasts": [{"user": b.user, "session": b.session} for b in self.broadcasts.values() if not b.moved],
+            "viewers": [v.report for v in self.viewer_sessions.values()],
+        }

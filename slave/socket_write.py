@@ -9,6 +9,7 @@ usual, so ordering, back-pressure (the producer is paused past the buffer size) 
 handling stay Twisted's. This relies on ``FileDescriptor``'s buffer attributes (``dataBuffer``,
 ``offset``, ``_tempDataLen``), which the test suite exercises on every run.
 """
+
 from __future__ import annotations
 
 from typing import Callable

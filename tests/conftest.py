@@ -3,6 +3,7 @@
 Each cluster gets its own Redis key prefix and its own PostgreSQL database, so tests never
 see each other's users or sessions, and both are removed afterwards.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,13 @@ def clear_redis(prefix: str) -> None:
 def start_cluster(tmp: Path, **options) -> LocalCluster:
     tag = uuid.uuid4().hex[:10]
     options.setdefault("redis_url", REDIS_URL)
-    cluster = LocalCluster(port=free_port(), redis_prefix=f"fctest-{tag}:",
-                           database=PG_ADMIN.rsplit("/", 1)[0] + f"/fctest_{tag}", workdir=tmp, **options)
+    cluster = LocalCluster(
+        port=free_port(),
+        redis_prefix=f"fctest-{tag}:",
+        database=PG_ADMIN.rsplit("/", 1)[0] + f"/fctest_{tag}",
+        workdir=tmp,
+        **options,
+    )
     return cluster.start()
 
 
@@ -88,12 +94,14 @@ class Cli:
         return [sys.executable, "-m", "client.cli", *args]
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*args), env=self.env(), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            self.argv(*args), env=self.env(), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
 
     def start(self, *args: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
-        return subprocess.Popen(self.argv(*args), env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, stdin=stdin)
+        return subprocess.Popen(
+            self.argv(*args), env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=stdin
+        )
 
     def ok(self, *args: str, timeout: float = 60) -> str:
         result = self.run(*args, timeout=timeout)

@@ -1,4 +1,5 @@
 """Bad input gets a clear error for that one client; servers and other sessions carry on."""
+
 import json
 import os
 import socket
@@ -49,8 +50,12 @@ def live_broadcast(cluster, tmp_path_factory):
         cli.ok("register", name, "--password", "pw")
         cli.ok("login", name, "--password", "pw")
     process = star.start("broadcast", "--fps", "10", "--duration", "120")
-    wait_until(lambda: any(b["user"] == "star" and b["confirmed"]
-                           for b in json.loads(fan.ok("status", "--json"))["broadcasts"]), 15)
+    wait_until(
+        lambda: any(
+            b["user"] == "star" and b["confirmed"] for b in json.loads(fan.ok("status", "--json"))["broadcasts"]
+        ),
+        15,
+    )
     viewer = fan.start("view", "star", "--json", "--duration", "120")
     yield fan
     viewer.terminate()
@@ -100,8 +105,9 @@ def test_a_bad_token_is_refused(cluster, live_broadcast, tmp_path, monkeypatch):
         Masters(cluster.server).broadcast_redirect("not-a-token", "session-123456")
     assert info.value.code == "bad_token" and str(info.value) == "invalid login token"
     monkeypatch.setenv("FRAMECAST_HOME", str(tmp_path))
-    credentials.save({"user": "mallory", "token": Signer("guessed").login_token("mallory"),
-                      "expires_at": time.time() + 3600})
+    credentials.save(
+        {"user": "mallory", "token": Signer("guessed").login_token("mallory"), "expires_at": time.time() + 3600}
+    )
     from tests.conftest import Cli
 
     result = Cli(cluster.server, tmp_path).run("view", "star")
@@ -124,14 +130,18 @@ def test_wrong_password_and_unknown_user(cluster, live_broadcast, tmp_path):
     from tests.conftest import Cli
 
     cli = Cli(cluster.server, tmp_path)
-    assert one_error_line(cli.run("login", "star", "--password", "nope")) == \
-        "framecast: error: wrong password for 'star'"
+    assert (
+        one_error_line(cli.run("login", "star", "--password", "nope")) == "framecast: error: wrong password for 'star'"
+    )
     assert one_error_line(cli.run("login", "nobody", "--password", "pw")) == "framecast: error: no such user 'nobody'"
-    assert one_error_line(cli.run("register", "star", "--password", "pw")) == \
-        "framecast: error: user 'star' already exists"
+    assert (
+        one_error_line(cli.run("register", "star", "--password", "pw"))
+        == "framecast: error: user 'star' already exists"
+    )
     assert "user names are" in one_error_line(cli.run("register", "bad name!", "--password", "pw"))
-    assert one_error_line(cli.run("view", "star")) == \
-        "framecast: error: not logged in: run 'framecast login USER' first"
+    assert (
+        one_error_line(cli.run("view", "star")) == "framecast: error: not logged in: run 'framecast login USER' first"
+    )
 
 
 def test_viewing_a_user_who_is_not_broadcasting(cluster, live_broadcast):
@@ -157,11 +167,14 @@ def test_servers_still_serve_after_all_this(cluster, live_broadcast):
     assert lines[-1]["frames"] == 5
 
 
-@pytest.mark.parametrize("source, message", [
-    ("camera:7", "framecast: error: cannot open camera 7"),
-    ("camera:x", "framecast: error: bad camera 'camera:x': use camera or camera:N"),
-    ("/no/such/clip.mp4", "framecast: error: no such video file: /no/such/clip.mp4"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("camera:7", "framecast: error: cannot open camera 7"),
+        ("camera:x", "framecast: error: bad camera 'camera:x': use camera or camera:N"),
+        ("/no/such/clip.mp4", "framecast: error: no such video file: /no/such/clip.mp4"),
+    ],
+)
 def test_a_source_that_cannot_be_opened(cluster, live_broadcast, source, message):
     result = live_broadcast.run("broadcast", "--source", source, "--frames", "3")
     assert one_error_line(result) == message

@@ -1,4 +1,5 @@
 """Speed tiers and per-user budgets (S7, S8) as pure functions."""
+
 import pytest
 from hypothesis import given, strategies as st
 

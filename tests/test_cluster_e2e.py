@@ -1,5 +1,6 @@
 """The whole cluster as users drive it: HAProxy, 2 masters, 2 slaves, real Redis and
 PostgreSQL, the ``framecast`` command line (S1-S4, C2, C5, U1, U2, O4)."""
+
 import json
 import time
 
@@ -20,8 +21,10 @@ def test_one_broadcaster_two_viewers(cluster, user, tmp_path):
     broadcaster = alice.start("broadcast", "--source", "test", "--fps", "15", "--duration", "30")
     try:
         entry = wait_until(lambda: broadcast_entry(bob, "alice"), 15)
-        viewers = [v.start("view", "alice", "--json", "--duration", "4", "--out", str(tmp_path / name))
-                   for v, name in ((bob, "bob"), (carol, "carol"))]
+        viewers = [
+            v.start("view", "alice", "--json", "--duration", "4", "--out", str(tmp_path / name))
+            for v, name in ((bob, "bob"), (carol, "carol"))
+        ]
         time.sleep(2)
         status = json.loads(bob.ok("status", "--json"))
         table = bob.ok("status")
@@ -118,8 +121,9 @@ def test_every_node_serves_metrics_and_masters_list_them(cluster, user):
     assert "framecast_master_heartbeats_total" in text and "framecast_master_slaves" in text
     targets = json.loads(scrape(master.ports["metrics"], "/sd"))
     slave_targets = next(group["targets"] for group in targets if group["labels"]["role"] == "slave")
-    assert sorted(slave_targets) == sorted(f"127.0.0.1:{n.ports['metrics']}" for n in cluster.nodes
-                                           if n.role == "slave")
+    assert sorted(slave_targets) == sorted(
+        f"127.0.0.1:{n.ports['metrics']}" for n in cluster.nodes if n.role == "slave"
+    )
     for node in cluster.nodes:
         if node.role == "slave":
             text = scrape(node.ports["metrics"])

@@ -1,5 +1,6 @@
 """The Docker deployment (O1): the compose file validates, and every framecast service
 command in it is run here, without Docker, against the real Redis and PostgreSQL."""
+
 import json
 import os
 import re
@@ -20,14 +21,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT_OPTIONS = {"--client-port", "--slave-port", "--metrics-port", "--port"}
 # What the nodes export (master/service.py, slave/metrics.py), counters with their _total suffix.
 EXPORTED_METRICS = {
-    "framecast_slave_frames_in_total", "framecast_slave_frames_out_total", "framecast_slave_bytes_in_total",
-    "framecast_slave_bytes_out_total", "framecast_slave_frames_skipped_total",
-    "framecast_slave_upload_frames_dropped_total", "framecast_slave_heartbeats_sent_total",
-    "framecast_slave_migrations_total", "framecast_slave_broadcasts", "framecast_slave_viewers",
-    "framecast_slave_draining", "framecast_slave_master_connected", "framecast_slave_viewer_cap_kbps",
-    "framecast_master_placements_total", "framecast_master_redirects_total", "framecast_master_logins_total",
-    "framecast_master_heartbeats_total", "framecast_master_slaves", "framecast_master_slave_heartbeat_age_seconds",
-    "framecast_master_cap_updates_total", "framecast_master_operations_total", "framecast_master_table_rebuilds_total",
+    "framecast_slave_frames_in_total",
+    "framecast_slave_frames_out_total",
+    "framecast_slave_bytes_in_total",
+    "framecast_slave_bytes_out_total",
+    "framecast_slave_frames_skipped_total",
+    "framecast_slave_upload_frames_dropped_total",
+    "framecast_slave_heartbeats_sent_total",
+    "framecast_slave_migrations_total",
+    "framecast_slave_broadcasts",
+    "framecast_slave_viewers",
+    "framecast_slave_draining",
+    "framecast_slave_master_connected",
+    "framecast_slave_viewer_cap_kbps",
+    "framecast_master_placements_total",
+    "framecast_master_redirects_total",
+    "framecast_master_logins_total",
+    "framecast_master_heartbeats_total",
+    "framecast_master_slaves",
+    "framecast_master_slave_heartbeat_age_seconds",
+    "framecast_master_cap_updates_total",
+    "framecast_master_operations_total",
+    "framecast_master_table_rebuilds_total",
 }
 
 
@@ -41,18 +56,22 @@ def compose_command():
 
 @pytest.fixture(scope="module")
 def compose():
-    env = {**os.environ, "FRAMECAST_SECRET": "compose-test-secret", "POSTGRES_PASSWORD": "compose-test",
-           "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana"}
-    result = subprocess.run(compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "FRAMECAST_SECRET": "compose-test-secret",
+        "POSTGRES_PASSWORD": "compose-test",
+        "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana",
+    }
+    result = subprocess.run(
+        compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
 
 def test_compose_has_every_role(compose):
     services = compose["services"]
-    assert {"haproxy", "master1", "master2", "slave", "redis", "postgres", "prometheus",
-            "grafana"} <= set(services)
+    assert {"haproxy", "master1", "master2", "slave", "redis", "postgres", "prometheus", "grafana"} <= set(services)
     assert services["slave"]["network_mode"] == "host"
     framecast = [s for s in services.values() if s.get("image") == "framecast:latest"]
     assert framecast and all(s["build"]["dockerfile"] == "deploy/Dockerfile" for s in framecast)
@@ -61,8 +80,9 @@ def test_compose_has_every_role(compose):
 def test_compose_requires_secrets_instead_of_shipping_them():
     secrets = ("FRAMECAST_SECRET", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
     env = {k: v for k, v in os.environ.items() if k not in secrets}
-    result = subprocess.run(compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0 and "FRAMECAST_SECRET" in result.stderr + result.stdout
 
 
@@ -132,8 +152,9 @@ def test_every_service_command_runs_without_docker(compose, tmp_path):
         client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
         wait_until(lambda: len(client.smembers(f"fcc-{tag}:slaves")) == 2, 30)
         server = f"127.0.0.1:{option(masters['master1'], '--client-port')}"
-        status = wait_until(lambda: (s := Masters(server).status()) and
-                            [x["state"] for x in s["slaves"]] == ["live", "live"] and s, 15)
+        status = wait_until(
+            lambda: (s := Masters(server).status()) and [x["state"] for x in s["slaves"]] == ["live", "live"] and s, 15
+        )
         assert sorted(m["id"] for m in status["masters"]) == ["master-1", "master-2"]
         assert all(s["addr"].startswith("127.0.0.1:") for s in status["slaves"])  # FRAMECAST_ADVERTISE
         assert len({s["addr"] for s in status["slaves"]}) == 2  # each replica at its own port

@@ -1,4 +1,5 @@
 """Graceful degradation in the fan-out core (S3, S5), without sockets."""
+
 from twisted.internet.task import Clock
 
 from slave.fanout import BACKPRESSURE, IN_FLIGHT, PAUSED, THROTTLED, Broadcast, FanoutStats, Frame, ViewerStream

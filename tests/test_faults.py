@@ -1,4 +1,5 @@
 """Faults: kill -9 of a slave or a master while users are on the cluster (C1, C6)."""
+
 import json
 import signal
 import time

@@ -1,5 +1,6 @@
 """Per-viewer flow control on a real cluster (S5-S8, U9): slow and stalled viewers, speed
 tiers, per-user budgets across slaves, and pause."""
+
 import json
 import socket
 import subprocess
@@ -19,8 +20,11 @@ from tests.conftest import Cli, json_lines, register_users, wait_until
 def flow_cluster(tmp_path_factory):
     from tests.conftest import start_cluster, stop_cluster
 
-    cluster = start_cluster(tmp_path_factory.mktemp("flow"), master_args=["--allowances", "free=600,paid=6000"],
-                            slave_args=["--stall-timeout", "3"])
+    cluster = start_cluster(
+        tmp_path_factory.mktemp("flow"),
+        master_args=["--allowances", "free=600,paid=6000"],
+        slave_args=["--stall-timeout", "3"],
+    )
     yield cluster
     stop_cluster(cluster)
 
@@ -40,8 +44,13 @@ def set_service_level(cluster, user, level):
 
 
 def on_air(cli, user):
-    return wait_until(lambda: next((b for b in json.loads(cli.ok("status", "--json"))["broadcasts"]
-                                    if b["user"] == user and b["confirmed"]), None), 15)
+    return wait_until(
+        lambda: next(
+            (b for b in json.loads(cli.ok("status", "--json"))["broadcasts"] if b["user"] == user and b["confirmed"]),
+            None,
+        ),
+        15,
+    )
 
 
 class RawViewer(threading.Thread):
@@ -50,8 +59,9 @@ class RawViewer(threading.Thread):
 
     def __init__(self, cli: Cli, target: str, chunk=4096, pause: float | None = 0.05, seconds=8.0):
         super().__init__(daemon=True)
-        redirect = Masters(cli.server).view_redirect(json.loads((cli.home / "credentials.json").read_text())["token"],
-                                                     target)
+        redirect = Masters(cli.server).view_redirect(
+            json.loads((cli.home / "credentials.json").read_text())["token"], target
+        )
         self.sock = socket.create_connection(parse_hostport(redirect["slave"]))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
         self.sock.sendall(encode_json(T.VIEW_START, ticket=redirect["ticket"]))
@@ -108,8 +118,9 @@ def test_a_slow_viewer_gets_only_the_newest_frames_and_never_slows_a_fast_one(pe
     assert seqs == sorted(seqs)
     latencies = [received - captured for _, captured, received in slow_viewer.frames]
     half = len(latencies) // 2
-    assert max(latencies[half:]) < 2.0 and max(latencies[half:]) < 3 * max(latencies[:half]) + 0.5, \
+    assert max(latencies[half:]) < 2.0 and max(latencies[half:]) < 3 * max(latencies[:half]) + 0.5, (
         "no backlog: the slow viewer's latency stays bounded"
+    )
 
 
 def test_a_viewer_that_stops_reading_costs_one_frame_and_is_dropped(people, flow_cluster):
@@ -133,8 +144,10 @@ def test_viewers_at_20_80_and_280_kbps(people):
     broadcaster = star.start("broadcast", "--fps", "15", "--size", "512x96", "--quality", "0", "--duration", "40")
     try:
         on_air(star, "star3")
-        processes = [v.start("view", "star3", "--json", "--duration", "10", "--link", link)
-                     for v, link in zip(viewers, ("dialup", "dsl", "lan"))]
+        processes = [
+            v.start("view", "star3", "--json", "--duration", "10", "--link", link)
+            for v, link in zip(viewers, ("dialup", "dsl", "lan"))
+        ]
         results = [json_lines(p.communicate(timeout=40)[0]) for p in processes]
     finally:
         broadcaster.terminate()
@@ -162,8 +175,10 @@ def slave_caps(cluster):
 
 def test_a_users_allowance_is_shared_by_all_its_sessions_across_slaves(people, flow_cluster):
     one, two, budget = people("star4a", "star4b", "budget4")
-    casts = [one.start("broadcast", "--duration", "60", "--fps", "5"), two.start("broadcast", "--duration", "60",
-                                                                                    "--fps", "5")]
+    casts = [
+        one.start("broadcast", "--duration", "60", "--fps", "5"),
+        two.start("broadcast", "--duration", "60", "--fps", "5"),
+    ]
     opened = []
     try:
         slaves = {on_air(budget, "star4a")["slave"], on_air(budget, "star4b")["slave"]}
@@ -192,13 +207,13 @@ def test_a_users_allowance_is_shared_by_all_its_sessions_across_slaves(people, f
 
 def test_pause_viewer_and_broadcaster(people):
     star, fan = people("star5", "fan5")
-    broadcaster = star.start("broadcast", "--fps", "10", "--size", "512x96", "--duration", "60",
-                             stdin=subprocess.PIPE)
+    broadcaster = star.start("broadcast", "--fps", "10", "--size", "512x96", "--duration", "60", stdin=subprocess.PIPE)
     on_air(fan, "star5")
     viewer = fan.start("view", "star5", "--json", "--duration", "60", stdin=subprocess.PIPE)
     lines: list[dict] = []
-    reader = threading.Thread(target=lambda: [lines.append(json.loads(x)) for x in viewer.stdout if x[0] == "{"],
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: [lines.append(json.loads(x)) for x in viewer.stdout if x[0] == "{"], daemon=True
+    )
     try:
         reader.start()
         wait_until(lambda: lines and lines[-1]["frames"] > 10, 15)

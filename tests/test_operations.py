@@ -1,5 +1,6 @@
 """Operating the cluster (C4, C6-C8, O4): drain, SIGTERM, Redis loss, scale-out, rebalance,
 and stopping a drained slave's container."""
+
 import http.server
 import json
 import signal
@@ -14,8 +15,9 @@ from tests.conftest import Cli, json_lines, register_users, wait_until
 
 def operator(cli, cluster, *args, timeout=120):
     env = {**cli.env(), "FRAMECAST_SECRET": cluster.secret}
-    return subprocess.run(cli.argv(*args), env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        cli.argv(*args), env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 def status(cli):
@@ -120,20 +122,23 @@ def test_redis_restarting_empty_loses_nothing(own_cluster, tmp_path):
             redis_server.wait(10)
             down = late.run("view", "star")
             assert down.returncode == 1
-            assert down.stderr.strip() == \
-                "framecast: error: the cluster state store is unavailable; try again shortly"
+            assert down.stderr.strip() == "framecast: error: the cluster state store is unavailable; try again shortly"
             time.sleep(2)
             redis_server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
             wait_for_port(port, 10, redis_server, "redis-server")
             back = time.monotonic()
+
             def complete():
                 result = star.run("status", "--json")
                 if result.returncode != 0:
                     return None  # Redis is only just back
                 tables = json.loads(result.stdout)
-                return ([b["slave"] for b in tables["broadcasts"] if b["user"] == "star"] == [holder]
-                        and [s["state"] for s in tables["slaves"]] == ["live", "live"]
-                        and len(tables["masters"]) == 2 and time.monotonic() - back)
+                return (
+                    [b["slave"] for b in tables["broadcasts"] if b["user"] == "star"] == [holder]
+                    and [s["state"] for s in tables["slaves"]] == ["live", "live"]
+                    and len(tables["masters"]) == 2
+                    and time.monotonic() - back
+                )
 
             try:
                 rebuilt = wait_until(complete, 10)
@@ -221,10 +226,14 @@ def test_drain_stop_stops_the_container_through_the_docker_api(own_cluster, tmp_
     engine = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeDockerEngine)
     threading.Thread(target=engine.serve_forever, daemon=True).start()
     try:
-        env = {**cli.env(), "FRAMECAST_SECRET": cluster.secret,
-               "DOCKER_HOST": f"tcp://127.0.0.1:{engine.server_address[1]}"}
-        result = subprocess.run(cli.argv("drain", "slave-1", "--stop"), env=env, capture_output=True, text=True,
-                                timeout=60)
+        env = {
+            **cli.env(),
+            "FRAMECAST_SECRET": cluster.secret,
+            "DOCKER_HOST": f"tcp://127.0.0.1:{engine.server_address[1]}",
+        }
+        result = subprocess.run(
+            cli.argv("drain", "slave-1", "--stop"), env=env, capture_output=True, text=True, timeout=60
+        )
     finally:
         engine.shutdown()
     assert result.returncode == 0, result.stderr
@@ -236,8 +245,7 @@ def test_drain_stop_without_a_docker_engine_says_so(own_cluster, tmp_path):
     cluster = own_cluster(masters=1, slaves=2, extra_env={"FRAMECAST_CONTAINER": "cd" * 32})
     (cli,) = register_users(cluster, tmp_path, "ops")
     env = {**cli.env(), "FRAMECAST_SECRET": cluster.secret, "DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}"}
-    result = subprocess.run(cli.argv("drain", "slave-2", "--stop"), env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(cli.argv("drain", "slave-2", "--stop"), env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("framecast: error: cannot reach a Docker engine")
@@ -253,8 +261,13 @@ def test_operator_commands_need_the_cluster_secret(cluster, tmp_path):
     result = operator(cli, cluster, "drain", "slave-9")
     assert result.stderr.strip() == "framecast: error: no slave 'slave-9' in the cluster"
     env.pop("FRAMECAST_SECRET")
-    result = subprocess.run(cli.argv("rebalance"), env={k: v for k, v in env.items() if k != "FRAMECAST_SECRET"},
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        cli.argv("rebalance"),
+        env={k: v for k, v in env.items() if k != "FRAMECAST_SECRET"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert "operator commands need the cluster secret" in result.stderr
 
 

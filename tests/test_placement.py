@@ -1,4 +1,5 @@
 """Choosing the least-loaded live slave (C5), as a pure function."""
+
 from hypothesis import given, strategies as st
 
 from master.placement import DEAD, DRAINING, LIVE, SlaveRecord, choose_slave, effective_state
@@ -71,8 +72,10 @@ def test_rebalance_leaves_a_balanced_cluster_alone():
     assert plan_rebalance({"a": 4}, {"u1": ("a", 3)}) == []
 
 
-@given(st.dictionaries(st.sampled_from("abcd"), st.integers(0, 50), min_size=1),
-       st.dictionaries(st.text("uvwxyz", min_size=1, max_size=3), st.tuples(st.sampled_from("abcd"), st.integers(0, 9))))
+@given(
+    st.dictionaries(st.sampled_from("abcd"), st.integers(0, 50), min_size=1),
+    st.dictionaries(st.text("uvwxyz", min_size=1, max_size=3), st.tuples(st.sampled_from("abcd"), st.integers(0, 9))),
+)
 def test_rebalance_never_widens_the_gap(loads, broadcasts):
     from master.placement import plan_rebalance
 

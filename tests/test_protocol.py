@@ -1,12 +1,26 @@
 """The wire protocol: round trips, incremental parsing and malformed input (S1)."""
+
 import struct
 
 import pytest
 from hypothesis import given, strategies as st
 
 from common.protocol import (
-    HEADER, MAGIC, Codec, Decoder, FrameInfo, MessageType, ProtocolError, decode_ack, decode_frame, encode,
-    encode_ack, encode_error, encode_frame, encode_json, known_type,
+    HEADER,
+    MAGIC,
+    Codec,
+    Decoder,
+    FrameInfo,
+    MessageType,
+    ProtocolError,
+    decode_ack,
+    decode_frame,
+    encode,
+    encode_ack,
+    encode_error,
+    encode_frame,
+    encode_json,
+    known_type,
 )
 
 bodies = st.binary(max_size=4096)
@@ -19,7 +33,7 @@ def test_messages_round_trip_whatever_the_chunking(messages, chunk):
     decoder = Decoder()
     parsed = []
     for i in range(0, len(stream), chunk):
-        parsed.extend(decoder.feed(stream[i:i + chunk]))
+        parsed.extend(decoder.feed(stream[i : i + chunk]))
     assert [(m.type, m.flags, m.body) for m in parsed] == messages
 
 

@@ -1,9 +1,19 @@
 """The slave's client protocol over Twisted's in-memory transport."""
+
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from common.protocol import (
-    HEADER, MAGIC, Codec, Decoder, FrameInfo, MessageType as T, encode, encode_ack, encode_frame, encode_json,
+    HEADER,
+    MAGIC,
+    Codec,
+    Decoder,
+    FrameInfo,
+    MessageType as T,
+    encode,
+    encode_ack,
+    encode_frame,
+    encode_json,
 )
 from common.tokens import Signer
 from slave.client_port import SlaveClientProtocol

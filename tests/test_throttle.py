@@ -1,4 +1,5 @@
 """The sliding-window throttle (S6): the measured rate never exceeds the cap."""
+
 import pytest
 from hypothesis import given, strategies as st
 

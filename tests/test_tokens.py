@@ -1,4 +1,5 @@
 """Login tokens, redirect tickets and slave proofs (U2)."""
+
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 

@@ -1,4 +1,5 @@
 """The viewer window (S4) on a virtual X display: status line, zoom, full screen, quit."""
+
 import json
 import os
 import shutil
@@ -16,8 +17,11 @@ def display():
     if shutil.which("Xvfb") is None:
         pytest.fail("Xvfb is not installed (.ci/run installs the xvfb package)")
     number = 90 + os.getpid() % 100
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_until(lambda: os.path.exists(f"/tmp/.X11-unix/X{number}"), 10)
     yield f":{number}"
     server.terminate()
@@ -60,8 +64,13 @@ def test_view_window_from_the_command_line(cluster, user, display, monkeypatch):
     star, fan = user("windowstar"), user("windowfan")
     broadcaster = star.start("broadcast", "--duration", "30")
     try:
-        wait_until(lambda: any(b["user"] == "windowstar" and b["confirmed"]
-                               for b in json.loads(fan.ok("status", "--json"))["broadcasts"]), 15)
+        wait_until(
+            lambda: any(
+                b["user"] == "windowstar" and b["confirmed"]
+                for b in json.loads(fan.ok("status", "--json"))["broadcasts"]
+            ),
+            15,
+        )
         out = fan.ok("view", "windowstar", "--window", "--zoom", "200", "--frames", "20", "--json")
         assert json.loads(out.splitlines()[-1])["frames"] == 20
     finally:
