@@ -141,8 +141,14 @@ class Master:
                 "bad_link",
                 f"unknown link type {link!r}; use one of " + ", ".join(sorted(self.config.speed_policy.link_caps)),
             )
-        entry, others = await self._redis(self.tables.broadcast_and_viewer_sessions(target, viewer))
-        if not entry or not entry.get("confirmed") or not await self._slave_is_live(entry["slave"]):
+        entry, slave, others = await self._redis(self.tables.locate(target, viewer))
+        now = self.clock()
+        if (
+            not entry
+            or not entry.get("confirmed")
+            or not slave
+            or effective_state(slave, now, self.config.dead_after) == DEAD
+        ):
             raise RequestError("not_broadcasting", f"{target} is not broadcasting")
         speed_cap = self.config.speed_policy.cap_for(speed_kbps, link)
         allowance = self.config.allowances.get(level)
@@ -160,10 +166,6 @@ class Master:
             allowance=allowance,
         )
         return {"slave": entry["addr"], "slave_id": entry["slave"], "ticket": ticket, "cap_kbps": caps[session]}
-
-    async def _slave_is_live(self, slave_id: str) -> bool:
-        slave = await self._redis(self.tables.slave(slave_id))
-        return slave is not None and effective_state(slave, self.clock(), self.config.dead_after) != DEAD
 
     # --- slave reports --------------------------------------------------------------
     async def slave_heartbeat(

@@ -71,6 +71,15 @@ end
 return 0
 """
 
+# A viewer redirect's reads in one call: the broadcast entry, its slave's record, and the
+# viewing user's sessions (hash fields and values, flattened).
+_LOCATE_SCRIPT = """
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+local slave = {}
+if entry then slave = redis.call('HGETALL', ARGV[2] .. cjson.decode(entry).slave) end
+return {entry or false, slave, redis.call('HGETALL', KEYS[2])}
+"""
+
 _INT_FIELDS = ("load", "placed", "broadcasts", "viewers")
 _TEXT_FIELDS = ("metrics", "master", "container")
 
@@ -82,6 +91,7 @@ class Tables:
         self.broadcasts_key = prefix + "broadcasts"
         self._claim = client.register_script(_CLAIM_SCRIPT)
         self._remove = client.register_script(_REMOVE_SCRIPT)
+        self._locate = client.register_script(_LOCATE_SCRIPT)
 
     def _slave_key(self, slave_id: str) -> str:
         return f"{self.prefix}slave:{slave_id}"
@@ -103,10 +113,6 @@ class Tables:
                 pipe.hgetall(self._slave_key(slave_id))
             rows = await pipe.execute()
         return [_slave_record(slave_id, row) for slave_id, row in zip(ids, rows) if row.get("addr")]
-
-    async def slave(self, slave_id: str) -> SlaveRecord | None:
-        row = await self.redis.hgetall(self._slave_key(slave_id))
-        return _slave_record(slave_id, row) if row.get("addr") else None
 
     async def mark_dead(self, slave_id: str) -> tuple[list[str], set[str]]:
         """Mark a slave dead and clear its entries in both tables; returns the broadcasters
@@ -206,13 +212,16 @@ class Tables:
     async def remove_viewer_session(self, user: str, session: str) -> None:
         await self.redis.hdel(self._viewers_key(user), session)
 
-    async def broadcast_and_viewer_sessions(self, target: str, viewer: str):
-        """A broadcast's entry and a viewing user's sessions, in one round trip."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self.broadcasts_key, target)
-            pipe.hgetall(self._viewers_key(viewer))
-            entry, sessions = await pipe.execute()
-        return (json.loads(entry) if entry else None), {s: json.loads(e) for s, e in sessions.items()}
+    async def locate(self, target: str, viewer: str) -> tuple[dict | None, SlaveRecord | None, dict[str, dict]]:
+        """What a viewer redirect needs, in one round trip: the broadcast's entry, the record
+        of the slave it names, and the viewing user's open sessions."""
+        entry, slave_row, sessions = await self._locate(
+            keys=[self.broadcasts_key, self._viewers_key(viewer)], args=[target, self.prefix + "slave:"]
+        )
+        entry = json.loads(entry) if entry else None
+        slave_row = dict(zip(slave_row[::2], slave_row[1::2]))
+        slave = _slave_record(entry["slave"], slave_row) if entry and slave_row.get("addr") else None
+        return entry, slave, {s: json.loads(e) for s, e in zip(sessions[::2], sessions[1::2])}
 
     async def viewer_sessions(self, user: str) -> dict[str, dict[str, Any]]:
         rows = await self.redis.hgetall(self._viewers_key(user))
