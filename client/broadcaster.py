@@ -24,6 +24,9 @@ from common.protocol import Codec, FrameInfo, MessageType as T, decode_ack, enco
 from common.throttle import Throttle, kbps_to_bytes
 
 
+ACK_LIMIT = 5.0
+
+
 @dataclass
 class BroadcastStats:
     captured: int = 0
@@ -83,7 +86,7 @@ class Broadcaster:
                     self.on_event("the source has no more images")
                     break
                 self.each_frame(self)
-                if not self.paused:
+                if not self.paused and self.slave is not None:
                     self._upload(image)
                 next_capture += self.interval
                 self._serve_until(max(next_capture, time.monotonic()))
@@ -124,6 +127,8 @@ class Broadcaster:
         capture_time = time.time()
         if self.in_flight is not None:
             self.stats.skipped += 1
+            if self.slave.conn.silent_for() > ACK_LIMIT:  # the slave's host is gone without a word
+                self._lost(f"no acknowledgement for {ACK_LIMIT:g} s")
             return
         data = codecs.encode(image, self.codec, self.quality)
         if self.throttle is not None:
@@ -162,7 +167,7 @@ class Broadcaster:
                 self.stats.acked += 1
                 if self.moving_from is not None:
                     self._leave_old_slave()
-        elif message.type == T.MIGRATE:
+        elif message.type == T.MIGRATE and self.moving_from is None:
             self._move(message.json().get("reason", "asked to move"))
         elif message.type == T.VIEWER_EVENT:
             event = message.json()
@@ -191,8 +196,9 @@ class Broadcaster:
             return
         self.moving_from, self.slave, self.in_flight = old, new, None
         self.stats.slaves.append(new.slave)
-        if self.paused:
+        if self.paused:  # no frame will confirm the new slave; that it took the session is enough
             new.conn.send_json(T.BROADCAST_PAUSE)
+            self._leave_old_slave()
 
     def _leave_old_slave(self) -> None:
         old, self.moving_from = self.moving_from, None

@@ -5,10 +5,14 @@ from __future__ import annotations
 import collections
 import select
 import socket
+import time
 
 from client.errors import ConnectionLost, ServerError
 from common.addresses import format_hostport
 from common.protocol import Decoder, Message, MessageType, ProtocolError, encode_json, known_type
+
+
+IO_TIMEOUT = 10.0
 
 
 class Connection:
@@ -19,7 +23,9 @@ class Connection:
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to {self.address}: {exc.strerror or exc}") from None
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(IO_TIMEOUT)  # a send into a vanished peer fails instead of hanging
         self.decoder = Decoder()
+        self.last_data = time.monotonic()
         self._ready: collections.deque[Message] = collections.deque()
 
     def send(self, data: bytes) -> None:
@@ -30,6 +36,10 @@ class Connection:
 
     def send_json(self, msg_type: int, **fields: object) -> None:
         self.send(encode_json(msg_type, **fields))
+
+    def silent_for(self) -> float:
+        """Seconds since the peer last sent anything."""
+        return time.monotonic() - self.last_data
 
     def pending(self) -> bool:
         """True if a message is already buffered (so recv(0) would return one)."""
@@ -45,12 +55,12 @@ class Connection:
 
     def _read(self) -> None:
         try:
-            self.sock.settimeout(None)
             data = self.sock.recv(1 << 18)
         except OSError as exc:
             raise ConnectionLost(f"connection to {self.address} lost: {exc.strerror or exc}") from None
         if not data:
             raise ConnectionLost(f"{self.address} closed the connection")
+        self.last_data = time.monotonic()
         try:
             self._ready.extend(m for m in self.decoder.feed(data) if known_type(m.type))
         except ProtocolError as exc:

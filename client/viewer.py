@@ -19,6 +19,9 @@ from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
 from common.protocol import FrameInfo, MessageType as T, decode_frame, encode_ack
 
 
+SILENCE_LIMIT = 10.0
+
+
 @dataclass
 class ViewerStats:
     """Totals since the start, and the figures of the last whole second."""
@@ -185,12 +188,16 @@ class Viewer:
         try:
             message = self.slave.conn.recv(timeout)
             if message is None:
+                if self.slave.conn.silent_for() > SILENCE_LIMIT:  # slaves send keepalives to quiet viewers
+                    raise ConnectionLost(f"no word from slave {self.slave.slave} for {SILENCE_LIMIT:g} s")
                 return
             if message.type == T.FRAME:
                 info, image = decode_frame(message.body)
                 self.slave.conn.send(encode_ack(info.seq))
                 self.stats.frame(info, len(image))
                 self.on_frame(info, image)
+            elif message.type == T.KEEPALIVE:
+                pass
             elif message.type == T.MOVE:
                 self._move()
             elif message.type == T.VIEWER_CAP:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Callable, ClassVar
 
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.logger import Logger
@@ -40,12 +40,14 @@ class MessageProtocol(Protocol):
         try:
             for message in self.decoder.feed(data):
                 self.dispatch(message)
-                if not self.connected:
+                if self.transport.disconnecting:
                     return
         except ProtocolError as exc:
             self.reject(exc.code, exc.message)
 
-    def dispatch(self, message: Message) -> None:
+    def dispatch(self, message: Message) -> Deferred | None:
+        """Run the message's handler; a coroutine handler's Deferred is returned (its
+        failures already answered), so a subclass can order handlers one after another."""
         handler = self.handlers.get(message.type)
         if handler is None:
             if not known_type(message.type):
@@ -57,7 +59,8 @@ class MessageProtocol(Protocol):
             self.request_failed(Failure())
             return
         if inspect.iscoroutine(result):
-            ensureDeferred(result).addErrback(self.request_failed)
+            return ensureDeferred(result).addErrback(self.request_failed)
+        return None
 
     def request_failed(self, failure: Failure) -> None:
         """Turn a handler's failure into an answer; a bug is logged and the client told."""

@@ -78,6 +78,7 @@ class MessageType(enum.IntEnum):
     MIGRATE = 46  # slave -> broadcaster {"reason"}: move to the slave a master chooses, then leave
     BROADCAST_MOVED = 47  # broadcaster -> old slave {}: the new slave has the broadcast now
     MOVE = 48  # slave -> viewer {"reason"}: join the broadcast's new slave, then leave this one
+    KEEPALIVE = 49  # slave -> viewer {}: sent when nothing else went out for a while
     # slave <-> master
     SLAVE_HELLO = 30  # {"id", "addr", "metrics", "proof", "container"}
     HEARTBEAT = 31  # {"load", "broadcasts", "viewers", "state"}

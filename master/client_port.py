@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from twisted.internet.protocol import Factory
@@ -52,7 +53,9 @@ class MasterClientProtocol(MessageProtocol):
         viewer, level = self.master.authenticate(fields.get("token"))
         target = check_user_name(fields.get("target"))
         speed, link = fields.get("speed_kbps"), fields.get("link")
-        if speed is not None and (not isinstance(speed, (int, float)) or isinstance(speed, bool) or speed <= 0):
+        if speed is not None and (
+            not isinstance(speed, (int, float)) or isinstance(speed, bool) or not math.isfinite(speed) or speed <= 0
+        ):
             raise RequestError("bad_speed", "speed_kbps must be a positive number")
         if link is not None and not isinstance(link, str):
             raise RequestError("bad_link", "link must be a link type name")

@@ -319,6 +319,9 @@ class Master:
     async def sweep(self) -> None:
         """Mark slaves whose heartbeats stopped as dead, clear their sessions, publish gauges."""
         now = self.clock()
+        for link in list(self.slave_links.values()):
+            if now - link.last_heard > self.config.dead_after:  # a link that died silently
+                link.transport.abortConnection()
         await self._redis(self.tables.record_master(self.config.id, self._master_info(now)))
         counts = {LIVE: 0, DRAINING: 0, "drained": 0, DEAD: 0}
         for slave in await self._redis(self.tables.slaves()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import Factory
 
 from common.messaging import MessageProtocol, handles
@@ -21,12 +22,21 @@ class SlaveLinkProtocol(MessageProtocol):
         self.slave_id: str | None = None
         self.addr = ""
         self.metrics = ""
+        self.container = ""
+        self._in_order: Deferred = succeed(None)
+        self.last_heard = master.clock()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.last_heard = self.master.clock()
+        super().dataReceived(data)
 
     def dispatch(self, message: Message) -> None:
+        """Reports are stored strictly in the order the slave sent them (a session removed
+        just after a complete table must stay removed), one after another."""
         if self.slave_id is None and message.type != T.SLAVE_HELLO:
             self.reject("hello_first", "a slave must send SLAVE_HELLO first")
             return
-        super().dispatch(message)
+        self._in_order.addCallback(lambda _: MessageProtocol.dispatch(self, message))
 
     @handles(handlers, T.SLAVE_HELLO)
     def hello(self, message: Message) -> None:
@@ -45,6 +55,7 @@ class SlaveLinkProtocol(MessageProtocol):
 
     @handles(handlers, T.HEARTBEAT)
     async def heartbeat(self, message: Message) -> None:
+        self.send_json(T.HEARTBEAT)  # the echo by which the slave knows this link is alive
         await self.master.slave_heartbeat(self.slave_id, self.addr, self.metrics, self.container, message.json())
 
     @handles(handlers, T.SESSION_ADD)

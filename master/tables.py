@@ -80,6 +80,12 @@ if entry then slave = redis.call('HGETALL', ARGV[2] .. cjson.decode(entry).slave
 return {entry or false, slave, redis.call('HGETALL', KEYS[2])}
 """
 
+# Remove a viewer session; the user leaves the set of viewing users with its last one.
+_REMOVE_VIEWER_SCRIPT = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+"""
+
 _INT_FIELDS = ("load", "placed", "broadcasts", "viewers")
 _TEXT_FIELDS = ("metrics", "master", "container")
 
@@ -92,6 +98,7 @@ class Tables:
         self._claim = client.register_script(_CLAIM_SCRIPT)
         self._remove = client.register_script(_REMOVE_SCRIPT)
         self._locate = client.register_script(_LOCATE_SCRIPT)
+        self._remove_viewer = client.register_script(_REMOVE_VIEWER_SCRIPT)
 
     def _slave_key(self, slave_id: str) -> str:
         return f"{self.prefix}slave:{slave_id}"
@@ -99,12 +106,14 @@ class Tables:
     # --- slave registry -------------------------------------------------------------
     async def record_heartbeat(self, slave_id: str, fields: dict[str, Any]) -> bool:
         """Store a slave's heartbeat, resetting its placements-since-heartbeat count. True if
-        Redis had no record of the slave: new, or Redis lost its data."""
+        the tables may lack the slave's sessions: Redis had no record of it (it is new, or
+        Redis lost its data) or it had been marked dead (its sessions were cleared)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(self.prefix + "slaves", slave_id)
+            pipe.hget(self._slave_key(slave_id), "state")
             pipe.hset(self._slave_key(slave_id), mapping={**fields, "placed": 0})
-            _, created_fields = await pipe.execute()
-        return created_fields > 0
+            _, previous_state, created_fields = await pipe.execute()
+        return created_fields > 0 or previous_state == DEAD
 
     async def slaves(self) -> list[SlaveRecord]:
         ids = sorted(await self.redis.smembers(self.prefix + "slaves"))
@@ -118,11 +127,10 @@ class Tables:
         """Mark a slave dead and clear its entries in both tables; returns the broadcasters
         cleared and the viewing users whose sessions were cleared."""
         await self.redis.hset(self._slave_key(slave_id), "state", DEAD)
-        entries = await self.broadcasts()
-        users = [e["user"] for e in entries if e["slave"] == slave_id]
-        if users:
-            await self.redis.hdel(self.broadcasts_key, *users)
-        return users, await self.replace_slave_viewers(slave_id, [])
+        entries = [e for e in await self.broadcasts() if e["slave"] == slave_id]
+        for entry in entries:
+            await self.remove_broadcast(entry["user"], entry["session"], slave_id)  # unless it just moved
+        return [e["user"] for e in entries], await self.replace_slave_viewers(slave_id, [])
 
     async def set_slave_state(self, slave_id: str, state: str) -> None:
         await self.redis.hset(self._slave_key(slave_id), "state", state)
@@ -176,10 +184,15 @@ class Tables:
         Entries of this slave that it no longer reports are dropped, except placements still
         on their way to it (unconfirmed and younger than ``pending_ttl``).
         """
-        reported = {s["user"]: s["session"] for s in sessions}
+        current = {e["user"]: e for e in await self.broadcasts()}
+        reported = {
+            s["user"]: s["session"]
+            for s in sessions
+            if not _moved_elsewhere(current.get(s["user"]), s["session"], slave_id)
+        }
         stale = [
             e["user"]
-            for e in await self.broadcasts()
+            for e in current.values()
             if e["slave"] == slave_id
             and e["user"] not in reported
             and (e.get("confirmed") or now - e.get("updated", 0) >= pending_ttl)
@@ -210,7 +223,7 @@ class Tables:
             await pipe.execute()
 
     async def remove_viewer_session(self, user: str, session: str) -> None:
-        await self.redis.hdel(self._viewers_key(user), session)
+        await self._remove_viewer(keys=[self._viewers_key(user), self.prefix + "viewer-users"], args=[session, user])
 
     async def locate(self, target: str, viewer: str) -> tuple[dict | None, SlaveRecord | None, dict[str, dict]]:
         """What a viewer redirect needs, in one round trip: the broadcast's entry, the record
@@ -241,9 +254,9 @@ class Tables:
         current = await self.all_viewer_sessions()
         stale = {(user, s) for user, sessions in current.items() for s, e in sessions.items() if e["slave"] == slave_id}
         fresh = {(v["user"], v["session"]) for v in reported}
+        for user, session in stale - fresh:
+            await self.remove_viewer_session(user, session)
         async with self.redis.pipeline(transaction=True) as pipe:
-            for user, session in stale - fresh:
-                pipe.hdel(self._viewers_key(user), session)
             for v in reported:
                 if (v["user"], v["session"]) not in stale:
                     pipe.sadd(self.prefix + "viewer-users", v["user"])
@@ -263,6 +276,11 @@ class Tables:
     async def masters(self) -> list[dict[str, Any]]:
         rows = await self.redis.hgetall(self.prefix + "masters")
         return sorted((json.loads(v) for v in rows.values()), key=lambda m: m["id"])
+
+
+def _moved_elsewhere(entry: dict[str, Any] | None, session: str, slave_id: str) -> bool:
+    """The table already has this very session on another slave: it moved there."""
+    return bool(entry and entry["session"] == session and entry["slave"] != slave_id)
 
 
 def viewer_entry(slave_id: str, report: dict[str, Any]) -> dict[str, Any]:

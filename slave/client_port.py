@@ -25,6 +25,9 @@ from slave.socket_write import direct_writer
 from slave.service import Slave
 
 
+ABORT_AFTER = 5.0  # seconds a closing connection may take to flush before it is cut
+
+
 @implementer(IPushProducer)
 class SlaveClientProtocol(MessageProtocol):
     """Until it starts a broadcast or a view, a connection may only do one of those.
@@ -160,8 +163,14 @@ class SlaveClientProtocol(MessageProtocol):
         self.transport.loseConnection()
 
     def send_error_and_close(self, code: str, message: str) -> None:
+        """Say why and close; if the peer does not read even that, cut the connection."""
         self.send_error(code, message)
         self.transport.loseConnection()
+        self.slave.reactor.callLater(ABORT_AFTER, self._abort_if_open)
+
+    def _abort_if_open(self) -> None:
+        if self.connected:
+            self.transport.abortConnection()
 
     def connectionLost(self, reason) -> None:
         if self.broadcast is None:

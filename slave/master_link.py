@@ -36,6 +36,20 @@ class MasterLinkProtocol(MessageProtocol):
 
     def __init__(self, slave: Slave):
         self.slave = slave
+        self.last_heard = slave.reactor.seconds()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.last_heard = self.slave.reactor.seconds()
+        super().dataReceived(data)
+
+    def check_alive(self, timeout: float) -> None:
+        """Drop a link the master stopped answering (its host vanished without closing the
+        connection); ClientService then connects to the next master."""
+        if self.slave.reactor.seconds() - self.last_heard > timeout:
+            self.log.warn(
+                "master at {peer} silent for {t:g} s; switching masters", peer=self.transport.getPeer(), t=timeout
+            )
+            self.transport.abortConnection()
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -69,6 +83,10 @@ class MasterLinkProtocol(MessageProtocol):
     @handles(handlers, T.TABLE_REQUEST)
     def table_request(self, message: Message) -> None:
         self.send_table()
+
+    @handles(handlers, T.HEARTBEAT)
+    def heartbeat_echo(self, message: Message) -> None:
+        pass  # arriving at all is the point (dataReceived noted the time)
 
     @handles(handlers, T.SET_CAP)
     def set_cap(self, message: Message) -> None:

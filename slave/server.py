@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "grace", 10.0, "seconds a broadcast waits for its broadcaster to reconnect")
     add_option(parser, "refresh-interval", 120.0, "seconds between complete session-table refreshes")
     add_option(parser, "ticket-ttl", 30.0, "redirect ticket lifetime, seconds")
+    add_option(parser, "master-timeout", 5.0, "seconds of silence from a master before switching to another")
     add_option(parser, "drain-deadline", 30.0, "seconds a drain may take before the rest is told to reconnect")
     add_option(parser, "container", "", "Docker container id (default: detected)")
     add_option(parser, "stall-timeout", 20.0, "seconds without an acknowledgement before a viewer is dropped")
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> None:
         max_upload_kbps=args.max_upload_kbps,
         upload_window=args.upload_window,
         drain_deadline=args.drain_deadline,
+        master_timeout=args.master_timeout,
         container=args.container or container_id(),
     )
     slave = Slave(config, signer, reactor)
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> None:
         master_link_service(reactor, slave, masters).startService()
         task.LoopingCall(slave.send_heartbeat).start(config.heartbeat_interval, now=False)
         task.LoopingCall(slave.send_table).start(config.refresh_interval, now=False)
-        task.LoopingCall(slave.drop_stalled_viewers).start(1.0, now=False)
+        task.LoopingCall(slave.check_viewers).start(1.0, now=False)
 
     def start() -> None:
         listen_all(

@@ -30,6 +30,8 @@ class SlaveConfig:
     refresh_interval: float = 120.0
     heartbeat_interval: float = 1.0
     drain_deadline: float = 30.0
+    master_timeout: float = 5.0
+    keepalive: float = 2.0
     container: str = ""
     stall_timeout: float = 20.0
     max_upload_kbps: float = 0.0
@@ -61,6 +63,8 @@ class MasterReporter(Protocol):
     def send_heartbeat(self) -> None: ...
 
     def send_table(self) -> None: ...
+
+    def check_alive(self, timeout: float) -> None: ...
 
 
 class Slave:
@@ -99,6 +103,8 @@ class Slave:
             raise RequestError("draining", "this slave is draining; ask a master again")
         user, session = claims["user"], claims["session"]
         broadcast = self.broadcasts.get(user)
+        if broadcast is not None and broadcast.moved:
+            broadcast = None  # it comes back after moving away: a fresh broadcast (old viewers are leaving)
         if broadcast is not None and broadcast.session != session:
             raise RequestError("already_broadcasting", f"{user} is already broadcasting (one broadcast per user)")
         if broadcast is None:
@@ -212,6 +218,8 @@ class Slave:
         if broadcast is None or broadcast.moved:
             raise RequestError("not_here", f"{claims['target']} is not broadcasting on this slave; ask a master again")
         session = str(claims.get("session", ""))
+        if session in self.viewer_sessions:
+            raise RequestError("bad_ticket", "this ticket was already used; ask a master again")
         stream = ViewerStream(claims["user"], write, self.stats, self.reactor, session, claims.get("cap_kbps"))
         broadcast.add_viewer(peer, stream)
         report = {
@@ -249,9 +257,21 @@ class Slave:
         for peer in list(broadcast.viewers):
             peer.send_json(T.BROADCAST_PAUSED, user=broadcast.user, paused=paused)
 
-    def drop_stalled_viewers(self) -> None:
+    def check_viewers(self) -> None:
+        """Once a second: disconnect viewers that acknowledged nothing for ``stall_timeout``
+        seconds, and send a keepalive to viewers that got nothing for ``keepalive`` seconds
+        (paused or capped), so a viewer can tell a quiet stream from a vanished slave."""
+        now = self.reactor.seconds()
+        for broadcast in self.broadcasts.values():
+            for peer, stream in broadcast.viewers.items():
+                if stream.in_flight is None and now - stream.sent_at > self.config.keepalive:
+                    stream.sent_at = now
+                    peer.send_json(T.KEEPALIVE)
+        self.drop_stalled_viewers(now)
+
+    def drop_stalled_viewers(self, now: float) -> None:
         """Disconnect viewers that acknowledged nothing for ``stall_timeout`` seconds."""
-        limit = self.reactor.seconds() - self.config.stall_timeout
+        limit = now - self.config.stall_timeout
         for broadcast in list(self.broadcasts.values()):
             for peer, stream in list(broadcast.viewers.items()):
                 since = stream.stalled_since()
@@ -260,6 +280,7 @@ class Slave:
                     peer.send_error_and_close(
                         "stalled", f"no frame acknowledged for {self.config.stall_timeout:g} s; viewer dropped"
                     )
+                    self.detach_viewer(broadcast, peer)
 
     def _viewer_event(self, broadcast: Broadcast, event: str, viewer: str) -> None:
         broadcaster = self.broadcasters.get(broadcast.user)
@@ -274,6 +295,8 @@ class Slave:
             self.master.report(msg_type, **fields)
 
     def send_heartbeat(self) -> None:
+        if self.master is not None:
+            self.master.check_alive(self.config.master_timeout)
         if self.master is not None:
             self.master.send_heartbeat()
             self.heartbeats_sent += 1

@@ -54,7 +54,7 @@ def broadcast_ticket(user="alice", session="session-1", slave="slave-1"):
 
 
 def view_ticket(user="bob", target="alice"):
-    return SIGNER.ticket(kind="view", user=user, target=target, slave="slave-1")
+    return SIGNER.ticket(kind="view", user=user, target=target, slave="slave-1", session=f"view-{user}")
 
 
 def frame(seq):
@@ -164,3 +164,53 @@ def test_another_session_of_a_broadcasting_user_is_refused():
     second, transport = connect(slave)
     second.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket(session="session-2")))
     assert received(transport)[0].json()["code"] == "already_broadcasting"
+
+
+def test_a_ticket_opens_one_viewer_session_only():
+    slave = make_slave()
+    broadcaster, _ = connect(slave)
+    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    ticket = SIGNER.ticket(kind="view", user="bob", target="alice", slave="slave-1", session="view-1")
+    first, first_transport = connect(slave)
+    first.dataReceived(encode_json(T.VIEW_START, ticket=ticket))
+    assert received(first_transport)[0].type == T.ACCEPTED
+    replay, transport = connect(slave)
+    replay.dataReceived(encode_json(T.VIEW_START, ticket=ticket))
+    assert received(transport)[0].json()["code"] == "bad_ticket"
+
+
+def test_quiet_viewers_get_keepalives_and_silent_ones_are_dropped():
+    slave = make_slave()
+    broadcaster, _ = connect(slave)
+    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    paused, p_transport = connect(slave)
+    paused.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket()))
+    paused.dataReceived(encode_json(T.VIEWER_PAUSE))
+    stalled, s_transport = connect(slave)
+    stalled.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket(user="carol")))
+    broadcaster.dataReceived(frame(1))  # goes to carol, who never acknowledges it
+    received(p_transport), received(s_transport)
+    slave.reactor.advance(3)
+    slave.check_viewers()
+    assert [m.type for m in received(p_transport)] == [T.KEEPALIVE]
+    assert received(s_transport) == []
+    slave.reactor.advance(3)  # stall timeout is 20 s by default
+    slave.config.stall_timeout = 5
+    slave.check_viewers()
+    assert received(s_transport)[0].json()["code"] == "stalled"
+    assert len(slave.broadcasts["alice"].viewers) == 1
+
+
+def test_a_broadcast_that_comes_back_after_moving_starts_afresh():
+    slave = make_slave()
+    broadcaster, _ = connect(slave)
+    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    viewer, _ = connect(slave)
+    viewer.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket()))
+    broadcaster.dataReceived(encode_json(T.BROADCAST_MOVED))
+    old = slave.broadcasts["alice"]
+    assert old.moved
+    back, transport = connect(slave)
+    back.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    assert received(transport)[0].type == T.ACCEPTED
+    assert slave.broadcasts["alice"] is not old and not slave.broadcasts["alice"].moved
