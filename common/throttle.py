@@ -69,7 +69,8 @@ class Throttle:
         if self.delay(now, length) <= 0.0:
             self.record(now, length)
             return True
-        self.record(now, 0)
+        if self.delay(now, 0) <= 0.0:  # a zero that evicted the oldest sample could shrink the span
+            self.record(now, 0)
         return False
 
     def set_cap(self, cap: float | None) -> None:

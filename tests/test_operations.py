@@ -176,8 +176,8 @@ def test_a_new_slave_takes_new_broadcasts_and_rebalance_moves_load_to_it(own_clu
         result = operator(stars[0], cluster, "rebalance")
         assert result.returncode == 0 and "moving" in result.stdout, result.stdout + result.stderr
         wait_until(lambda: slave_row(stars[0], "slave-3")["load"] >= 3, 20)
-        loads = [s["load"] for s in status(stars[0])["slaves"]]
-        assert max(loads) - min(loads) <= 2, loads
+        # viewers count on two slaves while they move (make-before-break), so wait for the moves to settle
+        wait_until(lambda: max(loads := [s["load"] for s in status(stars[0])["slaves"]]) - min(loads) <= 2, 15)
         assert len(broadcast_slaves(stars[0])) == 5, "no broadcast lost"
         wait_until(lambda: sum(s["viewers"] for s in status(stars[0])["slaves"]) == 4, 10)  # no viewer lost
     finally:
