@@ -23,7 +23,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from client.local_cluster import free_port, wait_for_port  # noqa: E402
+from client.local_cluster import FRAMECAST, free_port, wait_for_port  # noqa: E402
 from client.sources import TestPattern  # noqa: E402
 from common.protocol import (  # noqa: E402
     FRAME_HEADER,
@@ -45,9 +45,7 @@ class SlaveProcess:
         self.signer = Signer(self.secret)
         self.port = free_port()
         argv = [
-            sys.executable,
-            "-m",
-            "client.cli",
+            *FRAMECAST,
             "slave",
             "--id",
             "bench-slave",

@@ -26,6 +26,9 @@ import redis
 from client.errors import FramecastError
 
 
+FRAMECAST = [sys.executable, "-m", "client.cli"]  # the framecast command, in this Python
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -116,9 +119,7 @@ class LocalCluster:
     def start_master(self, index: int) -> Node:
         ports = {"client": free_port(), "slave": free_port(), "metrics": free_port()}
         argv = [
-            sys.executable,
-            "-m",
-            "client.cli",
+            *FRAMECAST,
             "master",
             "--id",
             f"master-{index}",
@@ -148,9 +149,7 @@ class LocalCluster:
         ports = {"client": free_port(), "metrics": free_port()}
         masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in self.nodes if n.role == "master")
         argv = [
-            sys.executable,
-            "-m",
-            "client.cli",
+            *FRAMECAST,
             "slave",
             "--id",
             f"slave-{index}",

@@ -39,26 +39,17 @@ class TestPattern:
         box_y = CODE_BLOCK * 2 + (n * 5) % (self.height - 60 - CODE_BLOCK * 2)
         cv2.rectangle(image, (box_x, box_y), (box_x + 60, box_y + 60), (255, 255, 255), -1)
         stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d}"
-        cv2.putText(
-            image,
-            f"frame {n}  {stamp}",
-            (10, self.height - 16),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.8,
-            (0, 0, 0),
-            3,
-            cv2.LINE_AA,
-        )
-        cv2.putText(
-            image,
-            f"frame {n}  {stamp}",
-            (10, self.height - 16),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.8,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
+        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # white on a black outline
+            cv2.putText(
+                image,
+                f"frame {n}  {stamp}",
+                (10, self.height - 16),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.8,
+                colour,
+                thickness,
+                cv2.LINE_AA,
+            )
         draw_code(image, n)
         return image
 

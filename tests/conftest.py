@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +17,7 @@ import psycopg2
 import pytest
 import redis
 
-from client.local_cluster import LocalCluster, free_port
+from client.local_cluster import FRAMECAST, LocalCluster, free_port
 
 REDIS_URL = os.environ.get("FRAMECAST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG_ADMIN = os.environ.get("FRAMECAST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -91,7 +90,7 @@ class Cli:
         return {**os.environ, "FRAMECAST_SERVER": self.server, "FRAMECAST_HOME": str(self.home)}
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "client.cli", *args]
+        return [*FRAMECAST, *args]
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(

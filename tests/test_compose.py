@@ -6,14 +6,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import uuid
 
 import pytest
 import redis
 import yaml
 
-from client.local_cluster import free_port, wait_for_port
+from client.local_cluster import FRAMECAST, free_port, wait_for_port
 from client.masters import Masters
 from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait_until
 
@@ -120,7 +119,7 @@ def localize(command: list[str], masters: str) -> list[str]:
             arg = masters
         out.append(arg)
     assert out[0] == "framecast"
-    return [sys.executable, "-m", "client.cli"] + out[1:]
+    return [*FRAMECAST, *out[1:]]
 
 
 def option(argv, name):
