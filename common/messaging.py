@@ -1,9 +1,11 @@
-"""The Twisted side of the protocol: a base class that frames, dispatches and rejects.
+"""The Twisted side of the protocol: a base class that frames, parses, dispatches and rejects.
 
-Subclasses map message types to handler methods in ``handlers``. A handler may raise
+Subclasses map message classes (from ``common.messages``) to handler methods in
+``handlers``; a handler receives the parsed, validated message object. A handler may raise
 ``RequestError`` to answer that one request with an ERROR and keep the connection, or
-``ProtocolError`` to answer and close it. Unknown message types are skipped. A handler may
-be a coroutine (``async def``, awaiting Deferreds); its failures are answered the same way.
+``ProtocolError`` to answer and close it; a body that fails validation is answered the same
+way. Unknown message types are skipped. A handler may be a coroutine (``async def``,
+awaiting Deferreds); its failures are answered the same way.
 """
 
 from __future__ import annotations
@@ -13,24 +15,21 @@ from typing import Callable, ClassVar
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from common.protocol import DEFAULT_MAX_BODY, Decoder, Message, ProtocolError, encode_error, encode_json, known_type
+from common.errors import ErrorCode, ProtocolError, RequestError
+from common.messages import parse
+from common.messages.basic import Error
+from common.messages.schema import REGISTRY, Control
+from common.protocol import DEFAULT_MAX_BODY, Decoder, Message
 
-
-class RequestError(Exception):
-    """A request was refused; the client is told why and the connection stays open."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+Handler = Callable[["MessageProtocol", Control], object]
 
 
 class MessageProtocol(Protocol):
     log = Logger()
-    handlers: ClassVar[dict[int, Callable[["MessageProtocol", Message], object]]] = {}
+    handlers: ClassVar[dict[type, Handler]] = {}
     max_body = DEFAULT_MAX_BODY
 
     def connectionMade(self) -> None:
@@ -46,18 +45,18 @@ class MessageProtocol(Protocol):
             self.reject(exc.code, exc.message)
 
     def dispatch(self, message: Message) -> Deferred | None:
-        """Run the message's handler; a coroutine handler's Deferred is returned (its
-        failures already answered), so a subclass can order handlers one after another."""
-        handler = self.handlers.get(message.type)
+        """Parse the message and run its handler; a coroutine handler's Deferred is returned
+        (its failures already answered), so a subclass can order handlers one after another."""
+        handler = self.handlers.get(REGISTRY.get(message.type))
         if handler is None:
-            if not known_type(message.type):
+            if message.type not in REGISTRY:
                 self.log.debug("skipping message of unknown type {type}", type=message.type)
-            return
+            return None
         try:
-            result = handler(self, message)
+            result = handler(self, parse(message))
         except Exception:
             self.request_failed(Failure())
-            return
+            return None
         if inspect.iscoroutine(result):
             return ensureDeferred(result).addErrback(self.request_failed)
         return None
@@ -70,26 +69,26 @@ class MessageProtocol(Protocol):
             self.reject(failure.value.code, failure.value.message)
         else:
             self.log.failure("request handler failed", failure)
-            self.send_error("internal", "internal server error; the request was not completed")
+            self.send_error(ErrorCode.INTERNAL, "internal server error; the request was not completed")
 
-    def send_json(self, msg_type: int, **fields: object) -> None:
-        self.transport.write(encode_json(msg_type, **fields))
+    def send(self, message: Control) -> None:
+        self.transport.write(message.encode())
 
-    def send_error(self, code: str, message: str) -> None:
-        self.transport.write(encode_error(code, message))
+    def send_error(self, code: ErrorCode, message: str) -> None:
+        self.send(Error(code, message))
 
-    def reject(self, code: str, message: str) -> None:
+    def reject(self, code: ErrorCode, message: str) -> None:
         """Answer a protocol violation with one ERROR and close the connection."""
         self.log.info("closing connection from {peer}: {message}", peer=self.transport.getPeer(), message=message)
         self.send_error(code, message)
         self.transport.loseConnection()
 
 
-def handles(table: dict[int, Callable], msg_type: int) -> Callable[[Callable], Callable]:
-    """Decorator registering a method as the handler of one message type."""
+def handles(table: dict[type, Handler], message_class: type) -> Callable[[Callable], Callable]:
+    """Decorator registering a method as the handler of one message class."""
 
     def register(method: Callable) -> Callable:
-        table[msg_type] = method
+        table[message_class] = method
         return method
 
     return register

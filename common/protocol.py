@@ -11,7 +11,8 @@ of messages. Each message is a fixed 10-byte header followed by a body of exactl
     4       2     flags    reserved, 0 (unsigned, network order)
     6       4     length   body length in bytes (unsigned, network order)
 
-Control messages carry a UTF-8 JSON object as their body. Image messages (FRAME) carry a
+Control messages carry a UTF-8 JSON object as their body (``common.messages`` declares, parses
+and validates each one). Image messages (FRAME) carry a
 21-byte binary frame header (``FRAME_HEADER``: sequence number, capture time in epoch
 seconds, width, height, codec) followed by the compressed image. ACK carries the 8-byte
 sequence number of the frame it acknowledges.
@@ -31,10 +32,11 @@ This module is pure: it parses and builds bytes and does no I/O.
 from __future__ import annotations
 
 import enum
-import json
 import struct
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
+
+from common.errors import ErrorCode, ProtocolError
 
 MAGIC = b"FC"
 PROTOCOL_VERSION = 1
@@ -45,52 +47,96 @@ DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
 
 class MessageType(enum.IntEnum):
-    """Every message type; the comment says who sends it to whom."""
+    """Every message type, grouped by connection. The typed messages in ``common.messages``
+    say what each body holds (its JSON fields, or the binary layout for FRAME and ACK)."""
 
-    ERROR = 1  # any -> any: {"code", "message"}
-    OK = 2  # server -> client: generic success, JSON details
+    ERROR = 1  # any -> any
+    OK = 2  # server -> client: a request was carried out
     # client <-> master
-    REGISTER = 10  # {"user", "password"}
-    LOGIN = 11  # {"user", "password"}
-    TOKEN = 12  # {"user", "token", "expires_at"}
-    BROADCAST_REQUEST = 13  # {"token", "session"}
-    VIEW_REQUEST = 14  # {"token", "target"}
-    REDIRECT = 15  # {"slave": "host:port", "ticket"}
-    STATUS_REQUEST = 16  # {}
-    STATUS = 17  # cluster status document
-    OPERATOR_REQUEST = 18  # {"command": "drain"|"undrain"|"rebalance", "slave"?, "proof", ...}
+    REGISTER = 10
+    LOGIN = 11
+    TOKEN = 12
+    BROADCAST_REQUEST = 13
+    VIEW_REQUEST = 14
+    REDIRECT = 15
+    STATUS_REQUEST = 16
+    STATUS = 17
+    OPERATOR_REQUEST = 18
+    SLAVE_CHANGED = 19
+    REBALANCE_PLAN = 29
     # client <-> slave
-    BROADCAST_START = 20  # {"ticket"}
-    VIEW_START = 21  # {"ticket"}
-    ACCEPTED = 22  # {"user", "slave", ...}
+    BROADCAST_START = 20
+    VIEW_START = 21
+    ACCEPTED = 22
     FRAME = 23  # FRAME_HEADER + image bytes
     ACK = 24  # ACK_BODY: the sequence number received
-    BROADCAST_STOP = 25  # {} the broadcaster ends its broadcast cleanly
-    BROADCAST_ENDED = 26  # {"user"} the broadcast the viewer watches has ended
-    RECONNECT = 27  # {"reason"} go back through the masters
-    VIEWER_EVENT = 28  # {"event": "join"|"leave", "viewer", "viewers"}
-    VIEWER_PAUSE = 40  # viewer -> slave {}: send no images until VIEWER_RESUME
-    VIEWER_RESUME = 41  # viewer -> slave {}: resume, newest frame first
-    BROADCAST_PAUSE = 42  # broadcaster -> slave {}: paused, the session stays
-    BROADCAST_RESUME = 43  # broadcaster -> slave {}
-    BROADCAST_PAUSED = 44  # slave -> viewer {"user", "paused": bool}
-    VIEWER_CAP = 45  # slave -> viewer {"cap_kbps": number or null}: the stream's current cap
-    MIGRATE = 46  # slave -> broadcaster {"reason"}: move to the slave a master chooses, then leave
-    BROADCAST_MOVED = 47  # broadcaster -> old slave {}: the new slave has the broadcast now
-    MOVE = 48  # slave -> viewer {"reason"}: join the broadcast's new slave, then leave this one
-    KEEPALIVE = 49  # slave -> viewer {}: sent when nothing else went out for a while
+    BROADCAST_STOP = 25
+    BROADCAST_ENDED = 26
+    RECONNECT = 27
+    VIEWER_EVENT = 28
+    VIEWER_PAUSE = 40
+    VIEWER_RESUME = 41
+    BROADCAST_PAUSE = 42
+    BROADCAST_RESUME = 43
+    BROADCAST_PAUSED = 44
+    VIEWER_CAP = 45
+    MIGRATE = 46
+    BROADCAST_MOVED = 47
+    MOVE = 48
+    KEEPALIVE = 49
     # slave <-> master
-    SLAVE_HELLO = 30  # {"id", "addr", "metrics", "proof", "container"}
-    HEARTBEAT = 31  # {"load", "broadcasts", "viewers", "state"}
-    SESSION_ADD = 32  # {"kind", "user", "session"}
-    SESSION_REMOVE = 33  # {"kind", "user", "session"}
-    SESSION_TABLE = 34  # {"broadcasts": [{"user", "session"}, ...]}
-    TABLE_REQUEST = 35  # master asks for a complete SESSION_TABLE now
-    SET_CAP = 36  # master -> slave {"session", "cap_kbps"}: a viewer session's new cap
-    DRAIN = 37  # master -> slave {"deadline"}: leave placement, move every session away
-    UNDRAIN = 38  # master -> slave {}: back into placement
-    MIGRATE_BROADCAST = 39  # master -> slave {"user"}: move this broadcast (rebalance)
-    BROADCAST_ELSEWHERE = 50  # master -> slave {"user", "session"}: its broadcaster came back elsewhere
+    SLAVE_HELLO = 30
+    HEARTBEAT = 31
+    HEARTBEAT_ECHO = 51
+    SESSION_ADD = 32
+    SESSION_REMOVE = 33
+    SESSION_TABLE = 34
+    TABLE_REQUEST = 35
+    SET_CAP = 36
+    DRAIN = 37
+    UNDRAIN = 38
+    MIGRATE_BROADCAST = 39
+    BROADCAST_ELSEWHERE = 50
+    THROW_VIEWER = 85
+    VIEWERS_QUERY = 86
+    VIEWERS_REPORT = 87
+    # client <-> master: a user's sessions, friends, settings and who may watch whom
+    ATTACH = 60
+    ATTACHED = 61
+    FRIENDS_REQUEST = 62
+    FRIEND_LIST = 63
+    FRIEND_CHANGE = 64
+    LIVE_REQUEST = 65
+    LIVE_LIST = 66
+    PREFS_REQUEST = 67
+    PREFS = 68
+    SET_PREF = 69
+    LIST_CHANGE = 70
+    ACCESS_ANSWER = 71
+    INVITE = 72
+    DECLINE = 73
+    VIEWERS_REQUEST = 74
+    VIEWER_LIST = 75
+    THROW = 76
+    VIEW_PENDING = 77
+    VIEW_ASK = 78  # pushed to a broadcaster's sessions
+    VIEW_ANSWER = 79  # pushed to a viewer's sessions
+    INVITATION = 80  # pushed
+    INVITATION_DECLINED = 81  # pushed
+    PRESENCE = 82  # pushed
+    PREFS_CHANGED = 83  # pushed
+    REMOVED = 84  # slave -> viewer: the broadcaster threw this viewer out
+    ASK_ANSWERED = 88  # pushed to a broadcaster's sessions
+    # client <-> master: instant messages and rooms
+    MSG_SEND = 90
+    MSG_ACCEPTED = 91
+    CHAT_MESSAGE = 92  # pushed
+    MSG_SEEN = 93
+    MESSAGES_REQUEST = 94
+    MESSAGE_LIST = 95
+    ROOMS_REQUEST = 96
+    ROOM_LIST = 97
+    ROOM_CHANGE = 98
 
 
 class Codec(enum.IntEnum):
@@ -98,30 +144,13 @@ class Codec(enum.IntEnum):
     JPEG2000 = 2
 
 
-class ProtocolError(Exception):
-    """The peer broke the protocol; the connection must be answered and closed."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 @dataclass(frozen=True, slots=True)
 class Message:
+    """One message as framed on the wire; ``common.messages`` turns it into a typed object."""
+
     type: int
     flags: int
     body: bytes
-
-    def json(self) -> dict[str, Any]:
-        """The body as a JSON object; a malformed body is a ProtocolError."""
-        try:
-            value = json.loads(self.body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ProtocolError("bad_json", f"message body is not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise ProtocolError("bad_json", "message body must be a JSON object")
-        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +167,6 @@ def encode(msg_type: int, body: bytes = b"", flags: int = 0) -> bytes:
     return HEADER.pack(MAGIC, PROTOCOL_VERSION, msg_type, flags, len(body)) + body
 
 
-def encode_json(msg_type: int, **fields: Any) -> bytes:
-    return encode(msg_type, json.dumps(fields, separators=(",", ":")).encode())
-
-
-def encode_error(code: str, message: str) -> bytes:
-    return encode_json(MessageType.ERROR, code=code, message=message)
-
-
 def encode_frame(info: FrameInfo, image: bytes) -> bytes:
     header = FRAME_HEADER.pack(info.seq, info.capture_time, info.width, info.height, info.codec)
     return encode(MessageType.FRAME, header + image)
@@ -153,14 +174,27 @@ def encode_frame(info: FrameInfo, image: bytes) -> bytes:
 
 def decode_frame(body: bytes) -> tuple[FrameInfo, memoryview]:
     """Split a FRAME body into its header fields and the image bytes (no copy)."""
-    if len(body) < FRAME_HEADER.size:
-        raise ProtocolError("bad_frame", f"frame body of {len(body)} bytes is shorter than its header")
+    _check_frame(body)
     info = FrameInfo(*FRAME_HEADER.unpack_from(body))
     return info, memoryview(body)[FRAME_HEADER.size :]
 
 
+def frame_seq_and_time(body: bytes) -> tuple[int, float]:
+    """The sequence number and capture time of a FRAME body, without touching the image."""
+    _check_frame(body)
+    return _SEQ_AND_TIME.unpack_from(body)
+
+
+def _check_frame(body: bytes) -> None:
+    if len(body) < FRAME_HEADER.size:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"frame body of {len(body)} bytes is shorter than its header")
+
+
+_SEQ_AND_TIME = struct.Struct("!Qd")
+
+
 def encode_ack(seq: int) -> bytes:
-    return encode(MessageType.ACK, ACK_BODY.pack(seq))
+    return ACK_HEADER + ACK_BODY.pack(seq)
 
 
 ACK_HEADER = HEADER.pack(MAGIC, PROTOCOL_VERSION, MessageType.ACK, 0, ACK_BODY.size)
@@ -169,8 +203,19 @@ ACK_SIZE = HEADER.size + ACK_BODY.size
 
 def decode_ack(body: bytes) -> int:
     if len(body) != ACK_BODY.size:
-        raise ProtocolError("bad_ack", f"ack body must be {ACK_BODY.size} bytes, got {len(body)}")
+        raise ProtocolError(ErrorCode.BAD_ACK, f"ack body must be {ACK_BODY.size} bytes, got {len(body)}")
     return ACK_BODY.unpack(body)[0]
+
+
+def lone_ack(data: bytes) -> int | None:
+    """The ACK fast path: if ``data`` is exactly one ACK message, its sequence number.
+
+    A viewer sends one ACK per frame, and it usually arrives alone in one read; recognising
+    it by its fixed header skips the general framer on the slave's hottest input path.
+    """
+    if len(data) == ACK_SIZE and data[: HEADER.size] == ACK_HEADER:
+        return ACK_BODY.unpack_from(data, HEADER.size)[0]
+    return None
 
 
 class Decoder:
@@ -207,13 +252,16 @@ class Decoder:
 
     def _check_header(self, magic: bytes, version: int, length: int) -> None:
         if magic != MAGIC:
-            raise ProtocolError("bad_magic", "not a framecast stream (bad magic bytes)")
+            raise ProtocolError(ErrorCode.BAD_MAGIC, "not a framecast stream (bad magic bytes)")
         if version != PROTOCOL_VERSION:
             raise ProtocolError(
-                "bad_version", f"protocol version {version} is not supported (this peer speaks {PROTOCOL_VERSION})"
+                ErrorCode.BAD_VERSION,
+                f"protocol version {version} is not supported (this peer speaks {PROTOCOL_VERSION})",
             )
         if length > self.max_body:
-            raise ProtocolError("too_large", f"message body of {length} bytes exceeds the limit of {self.max_body}")
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE, f"message body of {length} bytes exceeds the limit of {self.max_body}"
+            )
 
 
 def known_type(msg_type: int) -> bool:

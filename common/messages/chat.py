@@ -1,0 +1,126 @@
+"""Instant messages and chat rooms (U10, U11): client <-> master.
+
+A message goes to a user (``bob``) or a room (``#cams``); it is stored before it is
+accepted, gets an id (which orders it) and a server timestamp, and is pushed to every
+attached session of its recipients and of its sender. Sessions tell the master the last
+id they showed (MSG_SEEN), so what a user missed is shown at their next start.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from common.errors import ErrorCode
+from common.messages.fields import USER_NAME, USER_NAME_RULE, Count, Flag, Time, Token, UserName, nested, records, text
+from common.messages.schema import Check, Control, Record, control, record
+from common.messages.social import RoomName
+from common.prefs import ROOM_NAME
+from common.protocol import MessageType as T
+
+MAX_MESSAGE_BYTES = 4096
+
+
+def recipient(value: Any) -> str:
+    if isinstance(value, str) and (USER_NAME.fullmatch(value) or ROOM_NAME.fullmatch(value)):
+        return value
+    raise ValueError(f"a message goes to a user ({USER_NAME_RULE}) or a #room")
+
+
+def message_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a message needs some text")
+    if len(value.encode()) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"messages are at most {MAX_MESSAGE_BYTES} bytes")
+    return value
+
+
+Recipient = Annotated[str, Check(recipient, ErrorCode.BAD_RECIPIENT)]
+MessageText = Annotated[str, Check(message_text, ErrorCode.MESSAGE_TOO_LONG)]
+ClientId = Annotated[str, Check(text(64))]
+LineText = Annotated[str, Check(text(4 * MAX_MESSAGE_BYTES))]  # stored lines may predate a lower limit
+
+
+def is_room(name: str) -> bool:
+    return name.startswith("#")
+
+
+@control(T.MSG_SEND)
+class MsgSend(Control):
+    """Send ``text`` to ``to``. ``client_id`` (unique for the sender) makes a retry of the
+    same message after a lost connection harmless."""
+
+    token: Token
+    to: Recipient
+    text: MessageText
+    client_id: ClientId
+
+
+@control(T.MSG_ACCEPTED)
+class MsgAccepted(Control):
+    """Stored: it will be delivered, or shown at the recipients' next start."""
+
+    id: Count
+    sent_at: Time
+
+
+@record
+class ChatLine(Record):
+    id: Count
+    sender: UserName
+    to: Recipient
+    text: LineText
+    sent_at: Time
+
+
+@control(T.CHAT_MESSAGE)
+class ChatMessage(Control):
+    """Pushed to the sessions of a message's recipients and sender."""
+
+    message: Annotated[ChatLine, Check(nested(ChatLine))]
+
+
+@control(T.MSG_SEEN)
+class MsgSeen(Control):
+    """From an attached session: it has shown every message up to ``up_to``."""
+
+    up_to: Count
+
+
+@control(T.MESSAGES_REQUEST)
+class MessagesRequest(Control):
+    """A user's message history: with one user or room (``peer``), or all, newest last."""
+
+    token: Token
+    peer: Recipient | None = None
+    limit: Count = 100
+
+
+@control(T.MESSAGE_LIST)
+class MessageList(Control):
+    messages: Annotated[tuple[ChatLine, ...], records(ChatLine)] = ()
+
+
+@control(T.ROOMS_REQUEST)
+class RoomsRequest(Control):
+    token: Token
+
+
+@record
+class RoomRow(Record):
+    name: RoomName
+    members: Count
+    joined: Flag
+
+
+@control(T.ROOM_LIST)
+class RoomList(Control):
+    rooms: Annotated[tuple[RoomRow, ...], records(RoomRow)] = ()
+
+
+@control(T.ROOM_CHANGE)
+class RoomChange(Control):
+    """Join (creating it if need be) or leave a room."""
+
+    token: Token
+    room: RoomName
+    join: Flag
