@@ -7,10 +7,11 @@ a stated speed picks its tier (below 128 kbps: dial-up; below 2,000 kbps: DSL; e
 The alternative policy ``share:F`` caps a session at the fraction F of the stated speed.
 A viewer that states nothing is not capped by this rule.
 
-*Per-user budget* (S7, seed [0086]-[0088]): each user has an allowance by service level
-(default: free 2,000 kbps, paid 20,000 kbps), divided equally among all the viewer sessions
-the user has open on any slave. A session's cap is the smaller of its share and its
-speed cap.
+*Per-user budget* (S7, seed [0086]-[0088]): each user has an allowance by service level,
+divided equally among all the viewer sessions the user has open on any slave. A session's
+cap is the smaller of its share and its speed cap. The defaults (free 10,000 kbps, paid
+50,000 kbps) let the default broadcast (640x480 at 15 fps, about 5,000 kbps) play at its
+full rate to one viewer of the free level.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 LINK_TIERS = (("dialup", 128.0), ("dsl", 2000.0), ("lan", float("inf")))
 DEFAULT_LINK_CAPS = "dialup=20,dsl=80,lan=280"
-DEFAULT_ALLOWANCES = "free=2000,paid=20000"
+DEFAULT_ALLOWANCES = "free=10000,paid=50000"
 
 
 def parse_levels(text: str) -> dict[str, float]:

@@ -1,20 +1,38 @@
-"""The master's client port: register, login, placement redirects and status."""
+"""The master's client port: accounts, redirects, a user's attached sessions, friends,
+settings, who may watch whom, status and operator commands. Each handler checks the
+credential its request carries and hands the typed request to one of the master's parts."""
 
 from __future__ import annotations
 
-import math
-import re
-
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.protocol import Factory
 
-from common.messaging import MessageProtocol, RequestError, handles
-from common.protocol import Message, MessageType as T
-from common.tokens import CredentialError
-from master.service import Master
-from master.users import check_password, check_user_name
-
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-OPERATOR_COMMANDS = ("drain", "undrain", "rebalance")
+from common.errors import ErrorCode, RequestError
+from common.messages.accounts import (
+    BroadcastRequest,
+    Login,
+    OperatorCommand,
+    OperatorRequest,
+    Register,
+    StatusRequest,
+    ViewRequest,
+)
+from common.messages.admission import AccessAnswer, Decline, Invite, Throw, ViewersRequest
+from common.messages.basic import Ok
+from common.messages.chat import MessagesRequest, MsgSeen, MsgSend, RoomChange, RoomsRequest
+from common.messages.social import (
+    Attach,
+    FriendChange,
+    FriendsRequest,
+    ListChange,
+    LiveRequest,
+    Prefs,
+    PrefsRequest,
+    SetPref,
+)
+from common.messaging import MessageProtocol, handles
+from common.tokens import CredentialError, OperatorProof
+from master.node import Master
 
 
 class MasterClientProtocol(MessageProtocol):
@@ -22,69 +40,155 @@ class MasterClientProtocol(MessageProtocol):
 
     def __init__(self, master: Master):
         self.master = master
+        self.attached: Attach | None = None
+        self.user = ""
+        self.last_message = 0
+        self.sent_messages: set[int] = set()
+        self.catching_up: list | None = None
 
-    @handles(handlers, T.REGISTER)
-    async def register(self, message: Message) -> None:
-        fields = message.json()
-        user = check_user_name(fields.get("user"))
-        await self.master.users.register(user, check_password(fields.get("password")))
-        self.send_json(T.OK, user=user)
+    def _user(self, token: str) -> str:
+        return self.master.accounts.authenticate(token).user
 
-    @handles(handlers, T.LOGIN)
-    async def login(self, message: Message) -> None:
-        fields = message.json()
-        user = check_user_name(fields.get("user"))
-        self.send_json(T.TOKEN, **await self.master.login(user, check_password(fields.get("password"))))
-
-    @handles(handlers, T.BROADCAST_REQUEST)
-    async def broadcast(self, message: Message) -> None:
-        fields = message.json()
-        user, _ = self.master.authenticate(fields.get("token"))
-        session, move_from, lost = fields.get("session"), fields.get("move_from"), fields.get("lost")
-        if not isinstance(session, str) or not SESSION_ID.match(session):
-            raise RequestError("bad_session", "a broadcast needs a session id of 8-64 letters, digits, '_' or '-'")
-        if not all(value is None or isinstance(value, str) for value in (move_from, lost)):
-            raise RequestError("bad_request", "move_from and lost must be slave ids")
-        self.send_json(T.REDIRECT, **await self.master.place_broadcast(user, session, move_from, lost))
-
-    @handles(handlers, T.VIEW_REQUEST)
-    async def view(self, message: Message) -> None:
-        fields = message.json()
-        viewer, level = self.master.authenticate(fields.get("token"))
-        target = check_user_name(fields.get("target"))
-        speed, link = fields.get("speed_kbps"), fields.get("link")
-        if speed is not None and (
-            not isinstance(speed, (int, float)) or isinstance(speed, bool) or not math.isfinite(speed) or speed <= 0
-        ):
-            raise RequestError("bad_speed", "speed_kbps must be a positive number")
-        if link is not None and not isinstance(link, str):
-            raise RequestError("bad_link", "link must be a link type name")
-        self.send_json(T.REDIRECT, **await self.master.locate_broadcast(viewer, level, target, speed, link))
-
-    @handles(handlers, T.OPERATOR_REQUEST)
-    async def operator(self, message: Message) -> None:
-        fields = message.json()
-        command = fields.get("command")
-        if command not in OPERATOR_COMMANDS:
-            raise RequestError("bad_command", f"unknown operator command {command!r}")
+    def _operator(self, proof: str, command: str) -> None:
         try:
-            self.master.signer.check_operator_proof(fields.get("proof"), command)
+            checked = self.master.signer.check(proof, OperatorProof)
         except CredentialError as exc:
-            raise RequestError("not_operator", f"operator commands need the cluster secret: {exc}") from None
-        if command == "rebalance":
-            result = await self.master.rebalance()
-        elif command == "drain":
-            deadline = fields.get("deadline")
-            if deadline is not None and (not isinstance(deadline, (int, float)) or deadline <= 0):
-                raise RequestError("bad_request", "deadline must be a positive number of seconds")
-            result = await self.master.drain(str(fields.get("slave")), deadline)
-        else:
-            result = await self.master.undrain(str(fields.get("slave")))
-        self.send_json(T.OK, **result)
+            raise RequestError(ErrorCode.NOT_OPERATOR, f"operator commands need the cluster secret: {exc}") from None
+        if checked.command != command:
+            raise RequestError(ErrorCode.NOT_OPERATOR, "this operator proof was made for another command")
 
-    @handles(handlers, T.STATUS_REQUEST)
-    async def status(self, message: Message) -> None:
-        self.send_json(T.STATUS, **await self.master.status())
+    # --- accounts and redirects ---------------------------------------------------------
+    @handles(handlers, Register)
+    async def register(self, request: Register) -> None:
+        await self.master.accounts.register(request.user, request.password)
+        self.send(Ok(f"registered {request.user}"))
+
+    @handles(handlers, Login)
+    async def login(self, request: Login) -> None:
+        self.send(await self.master.accounts.login(request.user, request.password))
+
+    @handles(handlers, BroadcastRequest)
+    async def broadcast(self, request: BroadcastRequest) -> None:
+        user = self._user(request.token)
+        self.send(await self.master.redirects.place_broadcast(user, request.session, request.move_from, request.lost))
+
+    @handles(handlers, ViewRequest)
+    async def view(self, request: ViewRequest) -> None:
+        claims = self.master.accounts.authenticate(request.token)
+        self.send(await self.master.admission.view(claims, request))
+
+    # --- a user's attached sessions -----------------------------------------------------
+    @handles(handlers, Attach)
+    async def attach(self, request: Attach) -> None:
+        user = self._user(request.token)
+        if self.attached is not None:
+            raise RequestError(ErrorCode.ALREADY_STARTED, "this connection is attached already")
+        self.attached, self.user = request, user
+        await self.master.sessions.attach(self, user)
+
+    def connectionLost(self, reason) -> None:
+        if self.attached is not None:
+            self.attached = None
+            ensureDeferred(self.master.sessions.detach(self, self.user)).addErrback(self.request_failed)
+
+    # --- friends, live broadcasts, settings ---------------------------------------------
+    @handles(handlers, FriendsRequest)
+    async def friends(self, request: FriendsRequest) -> None:
+        self.send(await self.master.social.friends(self._user(request.token)))
+
+    @handles(handlers, FriendChange)
+    async def friend_change(self, request: FriendChange) -> None:
+        user = self._user(request.token)
+        self.send(Ok(await self.master.social.change_friend(user, request.user, request.add)))
+
+    @handles(handlers, LiveRequest)
+    async def live(self, request: LiveRequest) -> None:
+        user = self._user(request.token)
+        members = await self.master.rooms.members(request.room) if request.room else None
+        self.send(await self.master.social.live(user, members))
+
+    @handles(handlers, PrefsRequest)
+    async def prefs(self, request: PrefsRequest) -> None:
+        self.send(Prefs(await self.master.social.settings(self._user(request.token))))
+
+    @handles(handlers, SetPref)
+    async def set_pref(self, request: SetPref) -> None:
+        user = self._user(request.token)
+        self.send(Prefs(await self.master.social.set_pref(user, request.key, request.value)))
+
+    @handles(handlers, ListChange)
+    async def list_change(self, request: ListChange) -> None:
+        user = self._user(request.token)
+        changed = await self.master.relations.change_list(user, request.user, request.list, request.add)
+        where = "on" if request.add else "off"
+        self.send(Ok(f"{request.user} is {where} your {request.list} list" + ("" if changed else " already")))
+
+    # --- who may watch whom -------------------------------------------------------------
+    @handles(handlers, AccessAnswer)
+    async def access_answer(self, request: AccessAnswer) -> None:
+        self.send(Ok(await self.master.admission.answer(self._user(request.token), request)))
+
+    @handles(handlers, Invite)
+    async def invite(self, request: Invite) -> None:
+        self.send(Ok(await self.master.admission.invite(self._user(request.token), request)))
+
+    @handles(handlers, Decline)
+    async def decline(self, request: Decline) -> None:
+        self.send(Ok(await self.master.admission.decline(self._user(request.token), request)))
+
+    @handles(handlers, ViewersRequest)
+    async def viewers(self, request: ViewersRequest) -> None:
+        self.send(await self.master.admission.viewers(self._user(request.token)))
+
+    @handles(handlers, Throw)
+    async def throw(self, request: Throw) -> None:
+        self.send(Ok(await self.master.admission.throw(self._user(request.token), request.user)))
+
+    # --- messages and rooms -------------------------------------------------------------
+    @handles(handlers, MsgSend)
+    async def message(self, request: MsgSend) -> None:
+        self.send(await self.master.chat.send(self._user(request.token), request))
+
+    @handles(handlers, MsgSeen)
+    async def seen(self, request: MsgSeen) -> None:
+        if self.attached is None:
+            raise RequestError(ErrorCode.BAD_REQUEST, "only an attached session says which messages it has shown")
+        await self.master.chat.seen(self.user, request.up_to)
+
+    @handles(handlers, MessagesRequest)
+    async def history(self, request: MessagesRequest) -> None:
+        self.send(await self.master.chat.history(self._user(request.token), request.peer, request.limit))
+
+    @handles(handlers, RoomsRequest)
+    async def rooms(self, request: RoomsRequest) -> None:
+        self.send(await self.master.chat.rooms(self._user(request.token)))
+
+    @handles(handlers, RoomChange)
+    async def room_change(self, request: RoomChange) -> None:
+        user = self._user(request.token)
+        self.send(Ok(await self.master.chat.change_room(user, request.room, request.join)))
+
+    # --- status and operators -----------------------------------------------------------
+    @handles(handlers, StatusRequest)
+    async def status(self, request: StatusRequest) -> None:
+        if request.proof is not None:
+            self._operator(request.proof, OperatorProof.STATUS)
+            self.send(await self.master.status())
+        elif request.token is not None:
+            self.send(await self.master.status(self._user(request.token)))
+        else:
+            raise RequestError(ErrorCode.BAD_TOKEN, "not logged in: the status needs a login (operators: the secret)")
+
+    @handles(handlers, OperatorRequest)
+    async def operator(self, request: OperatorRequest) -> None:
+        self._operator(request.proof, request.command)
+        operators = self.master.operators
+        if request.command == OperatorCommand.REBALANCE:
+            self.send(await operators.rebalance())
+        elif request.command == OperatorCommand.DRAIN:
+            self.send(await operators.drain(request.slave or "", request.deadline))
+        else:
+            self.send(await operators.undrain(request.slave or ""))
 
 
 class MasterClientFactory(Factory):

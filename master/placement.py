@@ -14,34 +14,19 @@ choice is deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable
 
-LIVE = "live"
-DRAINING = "draining"
-DRAINED = "drained"
-DEAD = "dead"
+from common.messages.cluster import SlaveState
+from master.store import SlaveRecord
 
 
-@dataclass(frozen=True)
-class SlaveRecord:
-    id: str
-    addr: str
-    load: int
-    heartbeat: float
-    state: str = LIVE
-    placed: int = 0
-    broadcasts: int = 0
-    viewers: int = 0
-    metrics: str = ""
-    master: str = ""
-    container: str = ""
-
-
-def effective_state(slave: SlaveRecord, now: float, dead_after: float) -> str:
-    """``dead`` once heartbeats stop for ``dead_after`` seconds, else the reported state."""
+def effective_state(slave: SlaveRecord, now: float, dead_after: float) -> SlaveState:
+    """``dead`` once heartbeats stop for ``dead_after`` seconds; ``draining`` as soon as an
+    operator asked for it, even before the slave says so; else what the slave reports."""
     if now - slave.heartbeat > dead_after:
-        return DEAD
+        return SlaveState.DEAD
+    if slave.wanted == SlaveState.DRAINING and slave.state == SlaveState.LIVE:
+        return SlaveState.DRAINING
     return slave.state
 
 
@@ -50,7 +35,7 @@ def choose_slave(
 ) -> SlaveRecord | None:
     """The live slave with the least load, counting placements since its last heartbeat
     (never ``avoid``, the slave a broadcast is moving away from)."""
-    candidates = [s for s in slaves if effective_state(s, now, dead_after) == LIVE and s.id != avoid]
+    candidates = [s for s in slaves if effective_state(s, now, dead_after) == SlaveState.LIVE and s.id != avoid]
     if not candidates:
         return None
     return min(candidates, key=lambda s: (s.load + s.placed, s.id))

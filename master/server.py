@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "speed-policy", "tiers", "how a viewer's stated speed becomes a cap: tiers or share:F")
     add_option(parser, "link-caps", DEFAULT_LINK_CAPS, "cap in kbps per link type")
     add_option(parser, "allowances", DEFAULT_ALLOWANCES, "viewing allowance in kbps per service level")
+    add_option(parser, "request-ttl", 60.0, "seconds a view request waits for the broadcaster's answer")
+    add_option(parser, "throw-ban", 300.0, "seconds a thrown-out viewer needs a new request to come back")
+    add_option(parser, "message-rate", 5.0, "messages a second each user may send, on average")
+    add_option(parser, "message-burst", 20, "messages each user may send at once")
     add_option(parser, "log-level", "info", "log level")
     add_secret_option(parser)
 
@@ -52,10 +56,10 @@ def run(args: argparse.Namespace) -> None:
     from common.tokens import Signer
     from master.client_port import MasterClientFactory
     from master.migrations import ensure_database, migrate
-    from master.service import Master, MasterConfig
+    from master.node import Master, MasterConfig
+    from master.redis_store import RedisStore
     from master.slave_port import SlaveLinkFactory
-    from master.tables import Tables
-    from master.users import UserStore
+    from master.db.pool import Database
     from master.web import ServiceDiscovery
 
     try:
@@ -76,14 +80,18 @@ def run(args: argparse.Namespace) -> None:
         dead_after=args.dead_after,
         speed_policy=speed_policy,
         allowances=allowances,
+        request_ttl=args.request_ttl,
+        throw_ban=args.throw_ban,
+        message_rate=args.message_rate,
+        message_burst=args.message_burst,
     )
-    users = UserStore(args.database)
+    db = Database(args.database)
 
     def start() -> None:
         client = aioredis.Redis.from_url(
             args.redis, decode_responses=True, socket_timeout=2, socket_connect_timeout=2, health_check_interval=5
         )
-        master = Master(config, Tables(client, args.redis_prefix), users, signer)
+        master = Master(config, RedisStore(client, args.redis_prefix), db, signer, reactor)
 
         def endpoint(port):
             return TCP4ServerEndpoint(reactor, port, interface=args.host)
@@ -100,10 +108,12 @@ def run(args: argparse.Namespace) -> None:
                 ),
             ],
         )
-        as_deferred(master.relay_commands()).addErrback(_log_failure, "command relay")
-        sweeper = task.LoopingCall(lambda: ensureDeferred(master.sweep()).addErrback(_log_failure, "sweep"))
+        as_deferred(master.links.relay_commands()).addErrback(_log_failure, "command relay")
+        as_deferred(master.sessions.deliver_events()).addErrback(_log_failure, "event delivery")
+        as_deferred(master.store.clear_presence(config.id)).addErrback(_log_failure, "clearing old presence")
+        sweeper = task.LoopingCall(lambda: ensureDeferred(master.registry.sweep()).addErrback(_log_failure, "sweep"))
         sweeper.start(1.0)
-        reactor.addSystemEventTrigger("before", "shutdown", users.close)
+        reactor.addSystemEventTrigger("before", "shutdown", db.close)
 
     reactor.callWhenRunning(start)
     reactor.run()

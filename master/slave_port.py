@@ -5,10 +5,20 @@ from __future__ import annotations
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import Factory
 
+from common.errors import ErrorCode, ProtocolError
+from common.messages.admission import ViewersReport
+from common.messages.cluster import (
+    Heartbeat,
+    HeartbeatEcho,
+    SessionAdd,
+    SessionRemove,
+    SessionTable,
+    SlaveHello,
+)
 from common.messaging import MessageProtocol, handles
-from common.protocol import Message, MessageType as T, ProtocolError
-from common.tokens import CredentialError
-from master.service import Master
+from common.protocol import Message, MessageType
+from common.tokens import CredentialError, SlaveProof
+from master.node import Master
 
 
 class SlaveLinkProtocol(MessageProtocol):
@@ -19,10 +29,8 @@ class SlaveLinkProtocol(MessageProtocol):
 
     def __init__(self, master: Master):
         self.master = master
-        self.slave_id: str | None = None
-        self.addr = ""
-        self.metrics = ""
-        self.container = ""
+        self.slave_id = ""
+        self.hello: SlaveHello | None = None
         self._in_order: Deferred = succeed(None)
         self.last_heard = master.clock()
 
@@ -33,45 +41,46 @@ class SlaveLinkProtocol(MessageProtocol):
     def dispatch(self, message: Message) -> None:
         """Reports are stored strictly in the order the slave sent them (a session removed
         just after a complete table must stay removed), one after another."""
-        if self.slave_id is None and message.type != T.SLAVE_HELLO:
-            self.reject("hello_first", "a slave must send SLAVE_HELLO first")
+        if self.hello is None and message.type != MessageType.SLAVE_HELLO:
+            self.reject(ErrorCode.HELLO_FIRST, "a slave must send SLAVE_HELLO first")
             return
         self._in_order.addCallback(lambda _: MessageProtocol.dispatch(self, message))
 
-    @handles(handlers, T.SLAVE_HELLO)
-    def hello(self, message: Message) -> None:
-        fields = message.json()
-        slave_id, addr = fields.get("id"), fields.get("addr")
-        if not isinstance(slave_id, str) or not slave_id or not isinstance(addr, str) or not addr:
-            raise ProtocolError("bad_hello", "SLAVE_HELLO needs an id and an address")
+    @handles(handlers, SlaveHello)
+    def hello_received(self, hello: SlaveHello) -> None:
         try:
-            self.master.signer.check_slave_proof(fields.get("proof"), slave_id)
+            proof = self.master.signer.check(hello.proof, SlaveProof)
         except CredentialError as exc:
-            raise ProtocolError("bad_proof", f"slave not admitted: {exc}") from None
-        self.slave_id, self.addr, self.metrics = slave_id, addr, str(fields.get("metrics", ""))
-        self.container = str(fields.get("container", ""))
-        self.master.slave_links[slave_id] = self
-        self.log.info("slave {slave} at {addr} joined", slave=slave_id, addr=addr)
+            raise ProtocolError(ErrorCode.BAD_PROOF, f"slave not admitted: {exc}") from None
+        if proof.slave != hello.id:
+            raise ProtocolError(ErrorCode.BAD_PROOF, "slave not admitted: the proof was made for another slave")
+        self.slave_id, self.hello = hello.id, hello
+        self.master.links.joined(self)
+        self.log.info("slave {slave} at {addr} joined", slave=hello.id, addr=hello.addr)
 
-    @handles(handlers, T.HEARTBEAT)
-    async def heartbeat(self, message: Message) -> None:
-        self.send_json(T.HEARTBEAT)  # the echo by which the slave knows this link is alive
-        await self.master.slave_heartbeat(self.slave_id, self.addr, self.metrics, self.container, message.json())
+    @handles(handlers, Heartbeat)
+    async def heartbeat(self, beat: Heartbeat) -> None:
+        self.send(HeartbeatEcho())  # by which the slave knows this link is alive
+        await self.master.registry.heartbeat(self, beat)
 
-    @handles(handlers, T.SESSION_ADD)
-    async def session_add(self, message: Message) -> None:
-        await self.master.session_added(self.slave_id, self.addr, message.json())
+    @handles(handlers, SessionAdd)
+    async def session_add(self, report: SessionAdd) -> None:
+        await self.master.registry.session_added(self, report)
 
-    @handles(handlers, T.SESSION_REMOVE)
-    async def session_remove(self, message: Message) -> None:
-        await self.master.session_removed(self.slave_id, message.json())
+    @handles(handlers, SessionRemove)
+    async def session_remove(self, report: SessionRemove) -> None:
+        await self.master.registry.session_removed(self, report)
 
-    @handles(handlers, T.SESSION_TABLE)
-    async def session_table(self, message: Message) -> None:
-        await self.master.session_table(self.slave_id, self.addr, message.json())
+    @handles(handlers, SessionTable)
+    async def session_table(self, table: SessionTable) -> None:
+        await self.master.registry.session_table(self, table)
 
-    def request_table(self) -> None:
-        self.send_json(T.TABLE_REQUEST)
+    @handles(handlers, ViewersReport)
+    async def viewers_report(self, report: ViewersReport) -> None:
+        await self.master.links.answered(report)
+
+    def abort(self) -> None:
+        self.transport.abortConnection()
 
     def request_failed(self, failure) -> None:
         # Slaves do not wait for answers to reports; log and carry on (Redis may be away).
@@ -81,8 +90,8 @@ class SlaveLinkProtocol(MessageProtocol):
         self.log.warn("slave report from {slave} not stored: {err}", slave=self.slave_id, err=failure.getErrorMessage())
 
     def connectionLost(self, reason) -> None:
-        if self.slave_id and self.master.slave_links.get(self.slave_id) is self:
-            del self.master.slave_links[self.slave_id]
+        if self.hello is not None:
+            self.master.links.left(self)
 
 
 class SlaveLinkFactory(Factory):

@@ -13,7 +13,7 @@ from twisted.internet.defer import ensureDeferred
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from master.service import Master
+from master.node import Master
 
 
 class ServiceDiscovery(Resource):

@@ -1,0 +1,37 @@
+"""The connection pool every PostgreSQL module shares, and the errors users see."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import psycopg2
+from twisted.enterprise import adbapi
+
+from common.errors import ErrorCode, RequestError
+
+
+class Database:
+    def __init__(self, dsn: str, max_connections: int = 8):
+        self.pool = adbapi.ConnectionPool(
+            "psycopg2", dsn, cp_reconnect=True, cp_min=1, cp_max=max_connections, cp_noisy=False
+        )
+
+    async def run(self, txn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``txn(cursor, *args)`` in one transaction on a pool thread."""
+        try:
+            return await self.pool.runInteraction(txn, *args)
+        except psycopg2.OperationalError:
+            raise RequestError(ErrorCode.UNAVAILABLE, "the user database is unavailable; try again shortly") from None
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def user_ids(cursor, *names: str) -> list[int]:
+    """The ids of users by name; an unknown name is a clear refusal."""
+    cursor.execute("SELECT name, id FROM users WHERE name = ANY(%s)", (list(names),))
+    found = dict(cursor.fetchall())
+    for name in names:
+        if name not in found:
+            raise RequestError(ErrorCode.UNKNOWN_USER, f"no such user '{name}'")
+    return [found[name] for name in names]
