@@ -16,11 +16,28 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import cv2
+
 from client import codecs
 from client.errors import ConnectionLost, FramecastError
 from client.masters import Masters
 from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
-from common.protocol import Codec, FrameInfo, MessageType as T, decode_ack, encode_frame
+from common.messages.basic import Error
+from common.messages.social import PrefsChanged, Settings
+from common.prefs import FPS_OF_RATE, Pref, Rate, parse_size
+from common.messages.streaming import (
+    Ack,
+    BroadcastMoved,
+    BroadcastPause,
+    BroadcastResume,
+    BroadcastStart,
+    BroadcastStop,
+    Migrate,
+    Reconnect,
+    ViewerChange,
+    ViewerEvent,
+)
+from common.protocol import Codec, FrameInfo, encode_frame
 from common.throttle import Throttle, kbps_to_bytes
 
 
@@ -52,6 +69,9 @@ class Broadcaster:
         reconnect_deadline: float = 60.0,
         on_event: Callable[[str], None] = lambda text: None,
         each_frame: Callable[["Broadcaster"], None] = lambda broadcaster: None,
+        on_push: Callable[[object], None] = lambda event: None,
+        size: tuple[int, int] | None = None,
+        keep: frozenset[str] = frozenset(),
     ):
         self.masters = masters
         self.token = token
@@ -59,6 +79,9 @@ class Broadcaster:
         self.codec = codec
         self.quality = quality
         self.interval = 1.0 / fps
+        self.size = size
+        self.keep = keep  # settings the command line fixed for this run
+        self.on_push = on_push
         self.reconnect_deadline = reconnect_deadline
         self.on_event = on_event
         self.each_frame = each_frame
@@ -75,6 +98,7 @@ class Broadcaster:
         """Broadcast until ``frames`` are captured, ``duration`` passes or the source ends."""
         end = time.monotonic() + duration if duration else None
         next_capture = time.monotonic()
+        self.masters.attach(self.token)
         try:
             while frames is None or self.stats.captured < frames:
                 if end is not None and time.monotonic() >= end:
@@ -85,6 +109,10 @@ class Broadcaster:
                 if image is None:
                     self.on_event("the source has no more images")
                     break
+                if self.size is not None and (image.shape[1], image.shape[0]) != self.size:
+                    image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+                for event in self.masters.poll():
+                    self._pushed(event)
                 self.each_frame(self)
                 if not self.paused and self.slave is not None:
                     self._upload(image)
@@ -99,7 +127,7 @@ class Broadcaster:
         self.slave = connect_with_retry(
             self.masters,
             lambda: self.masters.broadcast_redirect(self.token, self.session_id, lost=self.lost_slave),
-            T.BROADCAST_START,
+            BroadcastStart,
             self.reconnect_deadline,
             retry_codes=OUTAGE_CODES if self.stats.slaves else set(),
             on_retry=lambda why: self.on_event(f"retrying: {why}"),
@@ -109,14 +137,29 @@ class Broadcaster:
         self.stats.slaves.append(self.slave.slave)
         self.on_event(f"broadcasting through slave {self.slave.slave}")
         if self.paused:
-            self.slave.conn.send_json(T.BROADCAST_PAUSE)
+            self.slave.conn.send(BroadcastPause())
+
+    def apply(self, settings: Settings) -> None:
+        """Use the stored settings (U8), except those the command line fixed for this run."""
+        if Pref.QUALITY not in self.keep:
+            self.quality = settings.quality
+        if Pref.RATE not in self.keep:
+            self.interval = 1.0 / FPS_OF_RATE[Rate(settings.rate)]
+        if Pref.SIZE not in self.keep:
+            self.size = parse_size(settings.size)
+
+    def _pushed(self, event) -> None:
+        if isinstance(event, PrefsChanged):
+            self.apply(event.settings)
+            self.on_event(f"settings now: quality {self.quality}, {1 / self.interval:g} fps, size {self.size}")
+        self.on_push(event)
 
     def set_paused(self, paused: bool) -> None:
         """Pause (nothing is uploaded; the session and its viewers stay) or resume."""
         self.paused = paused
         if self.slave is not None:
             try:
-                self.slave.conn.send_json(T.BROADCAST_PAUSE if paused else T.BROADCAST_RESUME)
+                self.slave.conn.send(BroadcastPause() if paused else BroadcastResume())
             except ConnectionLost as exc:
                 self._lost(str(exc))
         self.on_event("paused" if paused else "resumed")
@@ -139,7 +182,7 @@ class Broadcaster:
             self.throttle.record(now, len(data))
         info = FrameInfo(seq, capture_time, image.shape[1], image.shape[0], self.codec)
         try:
-            self.slave.conn.send(encode_frame(info, data))
+            self.slave.conn.send_bytes(encode_frame(info, data))
         except ConnectionLost as exc:
             self._lost(str(exc))
             return
@@ -161,22 +204,21 @@ class Broadcaster:
                 self._handle(message)
 
     def _handle(self, message) -> None:
-        if message.type == T.ACK:
-            if decode_ack(message.body) == self.in_flight:
+        if isinstance(message, Ack):
+            if message.seq == self.in_flight:
                 self.in_flight = None
                 self.stats.acked += 1
                 if self.moving_from is not None:
                     self._leave_old_slave()
-        elif message.type == T.MIGRATE and self.moving_from is None:
-            self._move(message.json().get("reason", "asked to move"))
-        elif message.type == T.VIEWER_EVENT:
-            event = message.json()
-            verb = "joined" if event.get("event") == "join" else "left"
-            self.on_event(f"{event.get('viewer')} {verb} ({event.get('viewers')} watching)")
-        elif message.type == T.RECONNECT:
-            self._lost(f"slave asked to reconnect: {message.json().get('reason')}")
-        elif message.type == T.ERROR:
-            self._lost(f"slave error: {message.json().get('message')}")
+        elif isinstance(message, Migrate) and self.moving_from is None:
+            self._move(message.reason or "asked to move")
+        elif isinstance(message, ViewerEvent):
+            verb = "joined" if message.event == ViewerChange.JOIN else "left"
+            self.on_event(f"{message.viewer} {verb} ({message.viewers} watching)")
+        elif isinstance(message, Reconnect):
+            self._lost(f"slave asked to reconnect: {message.reason}")
+        elif isinstance(message, Error):
+            self._lost(f"slave error: {message.message}")
 
     def _move(self, reason: str) -> None:
         """Make-before-break: start on the slave a master chooses; leave this one only once
@@ -187,7 +229,7 @@ class Broadcaster:
             new = connect_with_retry(
                 self.masters,
                 lambda: self.masters.broadcast_redirect(self.token, self.session_id, old.slave_id),
-                T.BROADCAST_START,
+                BroadcastStart,
                 deadline=10.0,
                 retry_codes=set(),
             )
@@ -197,13 +239,13 @@ class Broadcaster:
         self.moving_from, self.slave, self.in_flight = old, new, None
         self.stats.slaves.append(new.slave)
         if self.paused:  # no frame will confirm the new slave; that it took the session is enough
-            new.conn.send_json(T.BROADCAST_PAUSE)
+            new.conn.send(BroadcastPause())
             self._leave_old_slave()
 
     def _leave_old_slave(self) -> None:
         old, self.moving_from = self.moving_from, None
         try:
-            old.conn.send_json(T.BROADCAST_MOVED)
+            old.conn.send(BroadcastMoved())
         except ConnectionLost:
             pass
         old.conn.close()
@@ -220,7 +262,7 @@ class Broadcaster:
     def _stop(self) -> None:
         if self.slave is not None:
             try:
-                self.slave.conn.send_json(T.BROADCAST_STOP)
+                self.slave.conn.send(BroadcastStop())
             except ConnectionLost:
                 pass
             self.slave.conn.close()

@@ -1,4 +1,5 @@
-"""A blocking framecast connection for clients: send messages, receive them with timeouts."""
+"""A blocking framecast connection for clients: send typed messages, receive them with
+timeouts."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import collections
 import select
 import socket
 import time
+from typing import Callable, TypeVar
 
 from client.errors import ConnectionLost, ServerError
 from common.addresses import format_hostport
-from common.protocol import Decoder, Message, MessageType, ProtocolError, encode_json, known_type
-
+from common.errors import ProtocolError, RequestError
+from common.messages import Control, parse
+from common.messages.basic import Error
+from common.protocol import Decoder
 
 IO_TIMEOUT = 10.0
+
+M = TypeVar("M")
 
 
 class Connection:
@@ -26,16 +32,16 @@ class Connection:
         self.sock.settimeout(IO_TIMEOUT)  # a send into a vanished peer fails instead of hanging
         self.decoder = Decoder()
         self.last_data = time.monotonic()
-        self._ready: collections.deque[Message] = collections.deque()
+        self._ready: collections.deque = collections.deque()
 
-    def send(self, data: bytes) -> None:
+    def send(self, message: Control) -> None:
+        self.send_bytes(message.encode())
+
+    def send_bytes(self, data: bytes) -> None:
         try:
             self.sock.sendall(data)
         except OSError as exc:
             raise ConnectionLost(f"connection to {self.address} lost: {exc.strerror or exc}") from None
-
-    def send_json(self, msg_type: int, **fields: object) -> None:
-        self.send(encode_json(msg_type, **fields))
 
     def silent_for(self) -> float:
         """Seconds since the peer last sent anything."""
@@ -45,8 +51,8 @@ class Connection:
         """True if a message is already buffered (so recv(0) would return one)."""
         return bool(self._ready)
 
-    def recv(self, timeout: float | None) -> Message | None:
-        """The next message of a known type, or None if none arrives within ``timeout``."""
+    def recv(self, timeout: float | None):
+        """The next message of a known type, parsed, or None if none arrives within ``timeout``."""
         while not self._ready:
             if timeout is not None and not select.select([self.sock], [], [], timeout)[0]:
                 return None
@@ -62,21 +68,31 @@ class Connection:
             raise ConnectionLost(f"{self.address} closed the connection")
         self.last_data = time.monotonic()
         try:
-            self._ready.extend(m for m in self.decoder.feed(data) if known_type(m.type))
-        except ProtocolError as exc:
+            for raw in self.decoder.feed(data):
+                message = parse(raw)
+                if message is not None:
+                    self._ready.append(message)
+        except (ProtocolError, RequestError) as exc:
             raise ConnectionLost(f"{self.address} sent a malformed message: {exc.message}") from None
 
-    def request(self, msg_type: int, expect: int, timeout: float = 10.0, **fields: object) -> dict:
-        """Send one JSON request and return the JSON body of the ``expect`` answer."""
-        self.send_json(msg_type, **fields)
+    def request(
+        self,
+        message: Control,
+        expect: type[M] | tuple[type, ...],
+        timeout: float = 10.0,
+        other: Callable[[object], None] = lambda message: None,
+    ) -> M:
+        """Send one request and return the answer of type ``expect``; an ERROR is raised.
+        Anything else that arrives meanwhile (events pushed to the session) goes to ``other``."""
+        self.send(message)
         while True:
-            message = self.recv(timeout)
-            if message is None:
+            answer = self.recv(timeout)
+            if answer is None:
                 raise ConnectionLost(f"{self.address} did not answer within {timeout:g} s")
-            if message.type == MessageType.ERROR:
-                raise_server_error(message)
-            if message.type == expect:
-                return message.json()
+            raise_if_error(answer)
+            if isinstance(answer, expect):
+                return answer
+            other(answer)
 
     def close(self) -> None:
         try:
@@ -85,6 +101,6 @@ class Connection:
             pass
 
 
-def raise_server_error(message: Message) -> None:
-    fields = message.json()
-    raise ServerError(str(fields.get("code", "error")), str(fields.get("message", "the server refused the request")))
+def raise_if_error(message: object) -> None:
+    if isinstance(message, Error):
+        raise ServerError(message.code, message.message)

@@ -17,29 +17,31 @@ from client.connection import Connection
 from client.errors import ConnectionLost, FramecastError, ServerError
 from client.masters import Masters
 from common.addresses import parse_hostport
-from common.protocol import MessageType as T
+from common.errors import ErrorCode
+from common.messages.accounts import Redirect
+from common.messages.streaming import Accepted, BroadcastStart, ViewStart
 
 # Refusals a later attempt may not get: the session is moving between slaves.
-TRANSIENT_CODES = {"not_here", "wrong_slave", "bad_ticket", "draining"}
+TRANSIENT_CODES = {ErrorCode.NOT_HERE, ErrorCode.WRONG_SLAVE, ErrorCode.BAD_TICKET, ErrorCode.DRAINING}
 # Cluster trouble that a reconnecting client waits out (a new client is told at once).
-OUTAGE_CODES = {"unavailable", "no_slave"}
+OUTAGE_CODES = {ErrorCode.UNAVAILABLE, ErrorCode.NO_SLAVE}
 
 
 class SlaveSession:
     """A connection to the slave a master chose, with the redirect that led there."""
 
-    def __init__(self, conn: Connection, accepted: dict, redirect: dict):
+    def __init__(self, conn: Connection, accepted: Accepted, redirect: Redirect):
         self.conn = conn
         self.accepted = accepted
-        self.slave = redirect["slave"]
-        self.slave_id = redirect.get("slave_id", "")
+        self.slave = redirect.slave
+        self.slave_id = redirect.slave_id
 
 
-def join_slave(redirect: dict, start_type: int) -> SlaveSession:
-    host, port = parse_hostport(redirect["slave"])
+def join_slave(redirect: Redirect, start: type[BroadcastStart] | type[ViewStart]) -> SlaveSession:
+    host, port = parse_hostport(redirect.slave)
     conn = Connection(host, port)
     try:
-        accepted = conn.request(start_type, T.ACCEPTED, ticket=redirect["ticket"])
+        accepted = conn.request(start(redirect.ticket), Accepted)
     except FramecastError:
         conn.close()
         raise
@@ -48,10 +50,10 @@ def join_slave(redirect: dict, start_type: int) -> SlaveSession:
 
 def connect_with_retry(
     masters: Masters,
-    ask: Callable[[], dict],
-    start_type: int,
+    ask: Callable[[], Redirect],
+    start: type[BroadcastStart] | type[ViewStart],
     deadline: float,
-    retry_codes: set[str],
+    retry_codes: set[ErrorCode],
     on_retry: Callable[[str], None] = lambda reason: None,
 ) -> SlaveSession:
     """Ask for a redirect and join the slave, retrying transient failures until ``deadline``.
@@ -64,7 +66,7 @@ def connect_with_retry(
     attempt = 0
     while True:
         try:
-            return join_slave(ask(), start_type)
+            return join_slave(ask(), start)
         except ServerError as exc:
             if exc.code not in retry_codes | TRANSIENT_CODES:
                 raise

@@ -93,8 +93,9 @@ class VideoSource:
 
 def open_source(spec: str, size: tuple[int, int] | None):
     """``test``, ``camera`` or ``camera:N``, or a path to any video OpenCV can read."""
-    if spec == "test":
-        return TestPattern(*(size or (640, 480)))
+    if spec == "test":  # smaller sizes are made by scaling the pattern down
+        fits = size and size[0] >= CODE_BITS * CODE_BLOCK and size[1] >= 4 * CODE_BLOCK
+        return TestPattern(*(size if fits else (640, 480)))
     if spec == "camera" or spec.startswith("camera:"):
         index = spec.partition(":")[2] or "0"
         if not index.isdigit():

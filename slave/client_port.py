@@ -6,24 +6,27 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory
 from zope.interface import implementer
 
-from common.messaging import MessageProtocol, RequestError, handles
-from common.protocol import (
-    ACK_BODY,
-    ACK_HEADER,
-    ACK_SIZE,
-    FRAME_HEADER,
-    HEADER,
-    Message,
-    MessageType as T,
-    ProtocolError,
-    decode_ack,
-    encode_ack,
+from common.errors import ErrorCode, RequestError
+from common.messages.schema import Control
+from common.messages.streaming import (
+    Accepted,
+    Ack,
+    BroadcastMoved,
+    BroadcastPause,
+    BroadcastResume,
+    BroadcastStart,
+    BroadcastStop,
+    ImageFrame,
+    ViewerPause,
+    ViewerResume,
+    ViewStart,
 )
+from common.messaging import MessageProtocol, handles
+from common.protocol import encode_ack, lone_ack
 from common.throttle import Throttle, kbps_to_bytes
 from slave.fanout import Broadcast, Frame, ViewerStream
+from slave.node import Slave
 from slave.socket_write import direct_writer
-from slave.service import Slave
-
 
 ABORT_AFTER = 5.0  # seconds a closing connection may take to flush before it is cut
 
@@ -47,52 +50,49 @@ class SlaveClientProtocol(MessageProtocol):
         self.stopped = False
 
     # --- broadcaster ----------------------------------------------------------------
-    @handles(handlers, T.BROADCAST_START)
-    def broadcast_start(self, message: Message) -> None:
+    @handles(handlers, BroadcastStart)
+    def broadcast_start(self, start: BroadcastStart) -> None:
         self._require_new()
-        self.broadcast = self.slave.start_broadcast(message.json().get("ticket"), self)
-        cap = kbps_to_bytes(self.slave.config.max_upload_kbps)
-        self.upload_throttle = Throttle(cap, samples=self.slave.config.upload_window) if cap else None
-        self.send_json(
-            T.ACCEPTED, user=self.broadcast.user, slave=self.slave.config.addr, viewers=len(self.broadcast.viewers)
-        )
+        slave = self.slave
+        self.broadcast = slave.start_broadcast(start.ticket, self)
+        cap = kbps_to_bytes(slave.config.max_upload_kbps)
+        self.upload_throttle = Throttle(cap, samples=slave.config.upload_window) if cap else None
+        self.send(Accepted(self.broadcast.user, slave.config.addr, viewers=len(self.broadcast.viewers)))
 
-    @handles(handlers, T.FRAME)
-    def frame(self, message: Message) -> None:
-        if self.broadcast is None or self.stream is not None:
-            raise RequestError("not_broadcasting", "send BROADCAST_START before frames")
-        body = message.body
-        if len(body) < FRAME_HEADER.size:
-            raise ProtocolError("bad_frame", "frame body is shorter than its header")
-        seq, capture_time = FRAME_HEADER.unpack_from(body)[:2]
-        self.transport.write(encode_ack(seq))
-        if self.upload_throttle is not None and not self.upload_throttle.admit(self.slave.reactor.seconds(), len(body)):
-            self.slave.stats.upload_dropped += 1
-            return
-        self.broadcast.publish(Frame.from_body(seq, capture_time, body))
+    def _broadcasting(self) -> bool:
+        return self.broadcast is not None and self.stream is None
 
-    @handles(handlers, T.BROADCAST_PAUSE)
-    def broadcast_pause(self, message: Message) -> None:
-        if self.broadcast is not None and self.stream is None:
-            self.slave.set_broadcast_paused(self.broadcast, True)
-
-    @handles(handlers, T.BROADCAST_RESUME)
-    def broadcast_resume(self, message: Message) -> None:
-        if self.broadcast is not None and self.stream is None:
-            self.slave.set_broadcast_paused(self.broadcast, False)
-
-    @handles(handlers, T.BROADCAST_MOVED)
-    def broadcast_moved(self, message: Message) -> None:
-        if (
-            self.broadcast is not None
-            and self.stream is None
-            and self.slave.broadcasters.get(self.broadcast.user) is self
+    @handles(handlers, ImageFrame)
+    def frame(self, frame: ImageFrame) -> None:
+        if not self._broadcasting():
+            raise RequestError(ErrorCode.NOT_BROADCASTING, "send BROADCAST_START before frames")
+        self.transport.write(encode_ack(frame.seq))
+        slave = self.slave
+        if self.upload_throttle is not None and not self.upload_throttle.admit(
+            slave.reactor.seconds(), len(frame.body)
         ):
-            self.slave.broadcast_moved(self.broadcast)
+            slave.stats.upload_dropped += 1
+            return
+        self.broadcast.publish(Frame.from_body(frame.seq, frame.capture_time, frame.body))
+
+    @handles(handlers, BroadcastPause)
+    def broadcast_pause(self, _: BroadcastPause) -> None:
+        if self._broadcasting():
+            self.slave.viewer_control.set_broadcast_paused(self.broadcast, True)
+
+    @handles(handlers, BroadcastResume)
+    def broadcast_resume(self, _: BroadcastResume) -> None:
+        if self._broadcasting():
+            self.slave.viewer_control.set_broadcast_paused(self.broadcast, False)
+
+    @handles(handlers, BroadcastMoved)
+    def broadcast_moved(self, _: BroadcastMoved) -> None:
+        if self._broadcasting() and self.slave.broadcasters.get(self.broadcast.user) is self:
+            self.slave.lifecycle.moved(self.broadcast)
             self.transport.loseConnection()
 
-    @handles(handlers, T.BROADCAST_STOP)
-    def broadcast_stop(self, message: Message) -> None:
+    @handles(handlers, BroadcastStop)
+    def broadcast_stop(self, _: BroadcastStop) -> None:
         if self.broadcast is not None:
             self.stopped = True
             self.transport.loseConnection()
@@ -101,45 +101,38 @@ class SlaveClientProtocol(MessageProtocol):
     def dataReceived(self, data: bytes) -> None:
         """A viewer sends one ACK per frame; one arriving alone skips the general framer."""
         stream = self.stream
-        if (
-            stream is not None
-            and len(data) == ACK_SIZE
-            and data[: HEADER.size] == ACK_HEADER
-            and not self.decoder.buffered()
-        ):
-            stream.acknowledged(ACK_BODY.unpack_from(data, HEADER.size)[0])
-            return
+        if stream is not None and not self.decoder.buffered():
+            seq = lone_ack(data)
+            if seq is not None:
+                stream.acknowledged(seq)
+                return
         super().dataReceived(data)
 
-    @handles(handlers, T.VIEW_START)
-    def view_start(self, message: Message) -> None:
+    @handles(handlers, ViewStart)
+    def view_start(self, start: ViewStart) -> None:
         self._require_new()
+        slave = self.slave
         write = direct_writer(self.transport) if hasattr(self.transport, "socket") else self.transport.write
-        self.broadcast, self.stream = self.slave.attach_viewer(message.json().get("ticket"), self, write)
+        self.broadcast, self.stream = slave.attach_viewer(start.ticket, self, write)
         self.transport.registerProducer(self, True)
-        self.send_json(
-            T.ACCEPTED,
-            user=self.broadcast.user,
-            slave=self.slave.config.addr,
-            cap_kbps=self.stream.cap_kbps,
-            paused=self.broadcast.paused,
-        )
-        self.broadcast.start_viewer(self.stream)
+        broadcast = self.broadcast
+        self.send(Accepted(broadcast.user, slave.config.addr, cap_kbps=self.stream.cap_kbps, paused=broadcast.paused))
+        broadcast.start_viewer(self.stream)
 
-    @handles(handlers, T.VIEWER_PAUSE)
-    def viewer_pause(self, message: Message) -> None:
+    @handles(handlers, ViewerPause)
+    def viewer_pause(self, _: ViewerPause) -> None:
         if self.stream is not None:
             self.stream.set_paused(True)
 
-    @handles(handlers, T.VIEWER_RESUME)
-    def viewer_resume(self, message: Message) -> None:
+    @handles(handlers, ViewerResume)
+    def viewer_resume(self, _: ViewerResume) -> None:
         if self.stream is not None:
             self.stream.set_paused(False)
 
-    @handles(handlers, T.ACK)
-    def ack(self, message: Message) -> None:
+    @handles(handlers, Ack)
+    def ack(self, ack: Ack) -> None:
         if self.stream is not None:
-            self.stream.acknowledged(decode_ack(message.body))
+            self.stream.acknowledged(ack.seq)
 
     def pauseProducing(self) -> None:
         if self.stream is not None:
@@ -155,14 +148,14 @@ class SlaveClientProtocol(MessageProtocol):
     # --- both -----------------------------------------------------------------------
     def _require_new(self) -> None:
         if self.broadcast is not None:
-            raise RequestError("already_started", "this connection already carries a session")
+            raise RequestError(ErrorCode.ALREADY_STARTED, "this connection already carries a session")
 
-    def drop(self, msg_type: int, **fields: object) -> None:
+    def drop(self, message: Control) -> None:
         """Tell the peer why, then close (used for ended broadcasts and replacements)."""
-        self.send_json(msg_type, **fields)
+        self.send(message)
         self.transport.loseConnection()
 
-    def send_error_and_close(self, code: str, message: str) -> None:
+    def send_error_and_close(self, code: ErrorCode, message: str) -> None:
         """Say why and close; if the peer does not read even that, cut the connection."""
         self.send_error(code, message)
         self.transport.loseConnection()
@@ -178,7 +171,7 @@ class SlaveClientProtocol(MessageProtocol):
         if self.stream is not None:
             self.slave.detach_viewer(self.broadcast, self)
         else:
-            self.slave.broadcaster_left(self.broadcast, self, clean=self.stopped)
+            self.slave.lifecycle.broadcaster_left(self.broadcast, self, clean=self.stopped)
 
 
 class SlaveClientFactory(Factory):

@@ -21,17 +21,13 @@ from typing import Callable
 from twisted.internet import task
 from twisted.logger import Logger
 
-from common.protocol import MessageType as T
-
-DRAINING = "draining"
-DRAINED = "drained"
-LIVE = "live"
+from common.messages.cluster import SlaveState
 
 
 class Drain:
     log = Logger()
 
-    def __init__(self, slave, deadline: float, on_empty: Callable[[], None] = lambda: None):
+    def __init__(self, slave, deadline: float, on_empty: Callable[[], None] | None = None):
         self.slave = slave
         self.deadline = deadline
         self.on_empty = on_empty
@@ -39,23 +35,29 @@ class Drain:
         self._check.clock = slave.reactor
         self._timer = None
 
+    @property
+    def exiting(self) -> bool:
+        """The drain ends with the process (SIGTERM), not idle waiting for an undrain."""
+        return self.on_empty is not None
+
+    def exit_when_empty(self, on_empty: Callable[[], None]) -> None:
+        self.on_empty = on_empty
+        if self.slave.state == SlaveState.DRAINED:
+            on_empty()
+
     def start(self) -> None:
         slave = self.slave
-        slave.state = DRAINING
+        slave.state = SlaveState.DRAINING
         slave.send_heartbeat()
         self.log.info("draining: {n} broadcasts to move, deadline {d:g} s", n=len(slave.broadcasts), d=self.deadline)
-        for broadcast in list(slave.broadcasts.values()):
-            broadcaster = slave.broadcasters.get(broadcast.user)
-            if broadcaster is not None:
-                broadcaster.send_json(T.MIGRATE, reason="the slave is draining for maintenance")
-            else:
-                slave.broadcast_moved(broadcast)
+        for user in list(slave.broadcasts):
+            slave.lifecycle.migrate(user, "the slave is draining for maintenance", draining=True)
         self._timer = slave.reactor.callLater(self.deadline, self._force)
         self._check.start(0.1, now=True)
 
     def cancel(self) -> None:
         self._stop_timers()
-        self.slave.state = LIVE
+        self.slave.state = SlaveState.LIVE
         self.slave.send_heartbeat()
 
     def _check_empty(self) -> None:
@@ -68,16 +70,17 @@ class Drain:
         self.log.warn(
             "drain deadline reached; {n} broadcasts still here are told to reconnect", n=len(self.slave.broadcasts)
         )
-        self.slave.disconnect_everyone("the slave is shutting down")
+        self.slave.lifecycle.disconnect_everyone("the slave is shutting down")
         self._finish()
 
     def _finish(self) -> None:
         self._stop_timers()
-        self.slave.state = DRAINED
+        self.slave.state = SlaveState.DRAINED
         self.slave.send_heartbeat()
         self.slave.send_table()
         self.log.info("drained: no sessions left")
-        self.on_empty()
+        if self.on_empty is not None:
+            self.on_empty()
 
     def _stop_timers(self) -> None:
         if self._check.running:

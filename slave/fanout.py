@@ -87,6 +87,11 @@ class ViewerStream:
         "throttle",
         "cap_kbps",
         "_timer",
+        "bytes_sent",
+        "started",
+        "fps",
+        "kbps",
+        "_sample",
     )
 
     def __init__(
@@ -114,6 +119,10 @@ class ViewerStream:
         self.throttle: Throttle | None = None
         self.cap_kbps: float | None = None
         self._timer = None
+        self.bytes_sent = 0
+        self.started = clock.seconds()
+        self.fps = self.kbps = 0.0
+        self._sample = (self.started, 0, 0)
         self.set_cap(cap_kbps)
 
     def offer(self, frame: Frame) -> None:
@@ -152,6 +161,14 @@ class ViewerStream:
             self.throttle.set_cap(kbps_to_bytes(self.cap_kbps))
         self._cancel_timer()
         self._send_waiting()
+
+    def sample(self, now: float) -> None:
+        """Update ``fps`` and ``kbps`` over the time since the last sample (once a second)."""
+        then, frames, sent = self._sample
+        if now > then:
+            self.fps = (self.sent - frames) / (now - then)
+            self.kbps = (self.bytes_sent - sent) * 8 / 1000 / (now - then)
+        self._sample = (now, self.sent, self.bytes_sent)
 
     def stalled_since(self) -> float | None:
         """When the unacknowledged frame in flight was sent, if there is one."""
@@ -204,6 +221,7 @@ class ViewerStream:
         stats = self.stats
         stats.frames_out += 1
         stats.bytes_out += len(frame.wire)
+        self.bytes_sent += len(frame.wire)
         self.write(frame.wire)
 
 

@@ -13,9 +13,22 @@ from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.protocol import Factory
 
+from common.messages.admission import ThrowViewer, ViewersQuery
+from common.messages.basic import Error
+from common.messages.cluster import (
+    BroadcastElsewhere,
+    Drain,
+    HeartbeatEcho,
+    MigrateBroadcast,
+    SetCap,
+    SlaveHello,
+    TableRequest,
+    Undrain,
+)
+from common.messages.schema import Control
 from common.messaging import MessageProtocol, handles
-from common.protocol import Message, MessageType as T
-from slave.service import Slave
+from common.tokens import SlaveProof
+from slave.node import Slave
 
 
 class FailoverEndpoint:
@@ -54,14 +67,8 @@ class MasterLinkProtocol(MessageProtocol):
     def connectionMade(self) -> None:
         super().connectionMade()
         config = self.slave.config
-        self.send_json(
-            T.SLAVE_HELLO,
-            id=config.id,
-            addr=config.addr,
-            metrics=config.metrics_addr,
-            container=config.container,
-            proof=self.slave.signer.slave_proof(config.id),
-        )
+        proof = self.slave.signer.sign(SlaveProof(config.id))
+        self.send(SlaveHello(config.id, config.addr, proof, config.metrics_addr, config.container))
         self.send_heartbeat()
         self.send_table()
         self.slave.master = self
@@ -71,49 +78,54 @@ class MasterLinkProtocol(MessageProtocol):
         if self.slave.master is self:
             self.slave.master = None
 
-    def report(self, msg_type: int, **fields: object) -> None:
-        self.send_json(msg_type, **fields)
+    def report(self, message: Control) -> None:
+        self.send(message)
 
     def send_heartbeat(self) -> None:
-        self.send_json(T.HEARTBEAT, **self.slave.heartbeat())
+        self.send(self.slave.heartbeat())
 
     def send_table(self) -> None:
-        self.send_json(T.SESSION_TABLE, **self.slave.session_table())
+        self.send(self.slave.session_table())
 
-    @handles(handlers, T.TABLE_REQUEST)
-    def table_request(self, message: Message) -> None:
+    @handles(handlers, TableRequest)
+    def table_request(self, _: TableRequest) -> None:
         self.send_table()
 
-    @handles(handlers, T.HEARTBEAT)
-    def heartbeat_echo(self, message: Message) -> None:
+    @handles(handlers, HeartbeatEcho)
+    def heartbeat_echo(self, _: HeartbeatEcho) -> None:
         pass  # arriving at all is the point (dataReceived noted the time)
 
-    @handles(handlers, T.SET_CAP)
-    def set_cap(self, message: Message) -> None:
-        fields = message.json()
-        self.slave.set_viewer_cap(str(fields.get("session")), fields.get("cap_kbps"))
+    @handles(handlers, SetCap)
+    def set_cap(self, command: SetCap) -> None:
+        self.slave.viewer_control.set_cap(command.session, command.cap_kbps)
 
-    @handles(handlers, T.DRAIN)
-    def drain(self, message: Message) -> None:
-        deadline = message.json().get("deadline")
-        self.slave.start_drain(float(deadline) if deadline else None)
+    @handles(handlers, Drain)
+    def drain(self, command: Drain) -> None:
+        self.slave.start_drain(command.deadline)
 
-    @handles(handlers, T.UNDRAIN)
-    def undrain(self, message: Message) -> None:
+    @handles(handlers, Undrain)
+    def undrain(self, _: Undrain) -> None:
         self.slave.undrain()
 
-    @handles(handlers, T.MIGRATE_BROADCAST)
-    def migrate_broadcast(self, message: Message) -> None:
-        self.slave.migrate_broadcast(str(message.json().get("user")), "rebalancing the cluster")
+    @handles(handlers, MigrateBroadcast)
+    def migrate_broadcast(self, command: MigrateBroadcast) -> None:
+        self.slave.lifecycle.migrate(command.user, "rebalancing the cluster")
 
-    @handles(handlers, T.BROADCAST_ELSEWHERE)
-    def broadcast_elsewhere(self, message: Message) -> None:
-        fields = message.json()
-        self.slave.broadcast_elsewhere(str(fields.get("user")), str(fields.get("session")))
+    @handles(handlers, BroadcastElsewhere)
+    def broadcast_elsewhere(self, command: BroadcastElsewhere) -> None:
+        self.slave.lifecycle.elsewhere(command.user, command.session)
 
-    @handles(handlers, T.ERROR)
-    def error(self, message: Message) -> None:
-        self.log.error("master refused this slave: {error}", error=message.json().get("message"))
+    @handles(handlers, ThrowViewer)
+    def throw_viewer(self, command: ThrowViewer) -> None:
+        self.slave.viewer_control.throw(command.target, command.viewer, command.until)
+
+    @handles(handlers, ViewersQuery)
+    def viewers_query(self, query: ViewersQuery) -> None:
+        self.send(self.slave.viewer_control.report(query))
+
+    @handles(handlers, Error)
+    def error(self, error: Error) -> None:
+        self.log.error("master refused this slave: {error}", error=error.message)
 
 
 def master_link_service(reactor, slave: Slave, masters: list[tuple[str, int]]) -> ClientService:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from slave.service import Slave
+from common.messages.cluster import SlaveState
+
+from slave.node import Slave
 
 
 class SlaveCollector:
@@ -42,11 +44,11 @@ class SlaveCollector:
         yield caps
         yield _counter("framecast_slave_heartbeats_sent", "Heartbeats sent to a master", slave.heartbeats_sent)
         moves = CounterMetricFamily("framecast_slave_migrations", "Sessions moved off this slave", labels=["kind"])
-        for kind, count in slave.moves.items():
+        for kind, count in slave.lifecycle.moves.items():
             moves.add_metric([kind], count)
         yield moves
         yield GaugeMetricFamily(
-            "framecast_slave_draining", "1 while draining or drained", value=int(slave.state != "live")
+            "framecast_slave_draining", "1 while draining or drained", value=int(slave.state != SlaveState.LIVE)
         )
         yield GaugeMetricFamily(
             "framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(slave.broadcasts)

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> None:
     from slave.client_port import SlaveClientFactory
     from slave.master_link import master_link_service
     from slave.metrics import SlaveCollector
-    from slave.service import Slave, SlaveConfig
+    from slave.node import Slave, SlaveConfig
 
     logs.start(args.log_level)
     try:
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> None:
         master_link_service(reactor, slave, masters).startService()
         task.LoopingCall(slave.send_heartbeat).start(config.heartbeat_interval, now=False)
         task.LoopingCall(slave.send_table).start(config.refresh_interval, now=False)
-        task.LoopingCall(slave.check_viewers).start(1.0, now=False)
+        task.LoopingCall(slave.viewer_control.check).start(1.0, now=False)
 
     def start() -> None:
         listen_all(
