@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: install up test bench
+.PHONY: install up test test-timing bench
 install: $(VENV)/.installed
 
 up: $(VENV)/.installed
@@ -17,6 +17,10 @@ up: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
+
+# Timing thresholds (frame gaps, latency): they measure the machine too, so not in `make test`.
+test-timing: $(VENV)/.installed
+	$(VENV)/bin/pytest -m timing
 
 bench: $(VENV)/.installed
 	for script in fanout degradation failover drain join; do $(VENV)/bin/python bench/$$script.py; done

@@ -1,0 +1,78 @@
+"""Keeping the login token between commands, in ``$FRAMECAST_HOME/credentials.json``
+(default ``~/.framecast``), readable only by the user."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from client.errors import FramecastError
+from common.messages.accounts import LoginToken
+
+
+@dataclass(frozen=True)
+class SavedLogin:
+    user: str
+    token: str
+    expires_at: float
+    server: str = ""
+
+
+def home() -> Path:
+    return Path(os.environ.get("FRAMECAST_HOME") or Path.home() / ".framecast")
+
+
+def _write_private(name: str, text: str) -> Path:
+    """Write a file in the framecast home that only this user can read."""
+    directory = home()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    return path
+
+
+def save(login: LoginToken, server: str) -> None:
+    saved = SavedLogin(login.user, login.token, login.expires_at, server)
+    _write_private("credentials.json", json.dumps(asdict(saved)))
+
+
+def save_cluster_secret(secret: str) -> Path:
+    """Where ``framecast up`` leaves its cluster's secret for this user's operator commands."""
+    return _write_private("cluster-secret", secret)
+
+
+def secret_in_environment() -> bool:
+    """An operator's environment names the cluster secret."""
+    return bool(os.environ.get("FRAMECAST_SECRET") or os.environ.get("FRAMECAST_SECRET_FILE"))
+
+
+def cluster_secret() -> str:
+    """The cluster secret for operator commands: FRAMECAST_SECRET, the file named by
+    FRAMECAST_SECRET_FILE, or the one ``framecast up`` saved."""
+    if os.environ.get("FRAMECAST_SECRET"):
+        return os.environ["FRAMECAST_SECRET"]
+    path = Path(os.environ.get("FRAMECAST_SECRET_FILE") or home() / "cluster-secret")
+    try:
+        return path.read_text().strip()
+    except OSError:
+        raise FramecastError(
+            "operator commands need the cluster secret: set FRAMECAST_SECRET or FRAMECAST_SECRET_FILE"
+        ) from None
+
+
+def load() -> SavedLogin:
+    path = home() / "credentials.json"
+    try:
+        login = SavedLogin(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise FramecastError("not logged in: run 'framecast login USER' first") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise FramecastError(f"cannot read {path}: {exc}; run 'framecast login USER' again") from None
+    if login.expires_at < time.time():
+        raise FramecastError(f"the login of {login.user} has expired: run 'framecast login USER' again")
+    return login

@@ -1,0 +1,210 @@
+"""A whole framecast cluster on this machine (``framecast up``, feature O2).
+
+Starts HAProxy (when installed) in front of M masters, N slaves, and uses the Redis and
+PostgreSQL already running on 127.0.0.1 when they answer, or starts private instances
+from the installed ``redis-server`` and ``initdb``/``pg_ctl`` in a scratch directory. The
+tests drive the same class, so what ``framecast up`` runs is what the tests run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cli import haproxy, services
+from cli.services import free_port, wait_for_port
+from client.errors import FramecastError
+from client.masters import Masters
+from common.messages.cluster import SlaveState
+
+
+FRAMECAST = [sys.executable, "-m", "cli"]  # the framecast command, in this Python
+
+
+@dataclass
+class Node:
+    role: str
+    name: str
+    argv: list[str]
+    ports: dict[str, int]
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def client_addr(self) -> str:
+        return f"127.0.0.1:{self.ports['client']}"
+
+
+@dataclass
+class LocalCluster:
+    masters: int = 2
+    slaves: int = 2
+    port: int = 5100
+    redis_url: str | None = None
+    database: str | None = None
+    redis_prefix: str = "fc:"
+    workdir: Path | None = None
+    use_haproxy: bool = True
+    dead_after: float = 3.0
+    master_args: list[str] = field(default_factory=list)
+    slave_args: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    nodes: list[Node] = field(default_factory=list)
+    services: list[subprocess.Popen] = field(default_factory=list)
+    pg_data: Path | None = None
+
+    # --- start and stop ---------------------------------------------------------------
+    def start(self) -> "LocalCluster":
+        self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="framecast-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.secret = secrets.token_urlsafe(32)
+        try:
+            self.redis_url = self.redis_url or services.redis_url(self.workdir, self.services)
+            if self.database is None:
+                self.database, self.pg_data = services.postgres_dsn(self.workdir)
+            for i in range(self.masters):
+                self.start_master(i + 1)
+            self.haproxy = self._haproxy() if self.use_haproxy else None
+            for _ in range(self.slaves):
+                self.add_slave()
+            self.wait_live_slaves(self.slaves)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def server(self) -> str:
+        """The address clients use: HAProxy's, or else the list of masters."""
+        if self.haproxy is not None:
+            return f"127.0.0.1:{self.port}"
+        return ",".join(n.client_addr for n in self.nodes if n.role == "master" and self.is_running(n))
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "FRAMECAST_SECRET": self.secret, "PYTHONUNBUFFERED": "1", **self.extra_env}
+
+    def _spawn(self, node: Node) -> Node:
+        node.log = self.workdir / f"{node.name}.log"
+        with open(node.log, "ab") as log:
+            node.process = subprocess.Popen(
+                node.argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        return node
+
+    def start_master(self, index: int) -> Node:
+        ports = {"client": free_port(), "slave": free_port(), "metrics": free_port()}
+        argv = [
+            *FRAMECAST,
+            "master",
+            "--id",
+            f"master-{index}",
+            "--client-port",
+            str(ports["client"]),
+            "--slave-port",
+            str(ports["slave"]),
+            "--metrics-port",
+            str(ports["metrics"]),
+            "--redis",
+            self.redis_url,
+            "--redis-prefix",
+            self.redis_prefix,
+            "--database",
+            self.database,
+            "--dead-after",
+            str(self.dead_after),
+            *self.master_args,
+        ]
+        node = self._spawn(Node("master", f"master-{index}", argv, ports))
+        self.nodes.append(node)
+        wait_for_port(ports["client"], 30, node.process, node.name)
+        return node
+
+    def add_slave(self) -> Node:
+        index = sum(1 for n in self.nodes if n.role == "slave") + 1
+        ports = {"client": free_port(), "metrics": free_port()}
+        masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in self.nodes if n.role == "master")
+        argv = [
+            *FRAMECAST,
+            "slave",
+            "--id",
+            f"slave-{index}",
+            "--port",
+            str(ports["client"]),
+            "--metrics-port",
+            str(ports["metrics"]),
+            "--masters",
+            masters,
+            *self.slave_args,
+        ]
+        node = self._spawn(Node("slave", f"slave-{index}", argv, ports))
+        self.nodes.append(node)
+        wait_for_port(ports["client"], 30, node.process, node.name)
+        return node
+
+    def stop(self) -> None:
+        """Stop everything at once (slaves get SIGINT: SIGTERM would drain them first)."""
+        for node in reversed(self.nodes):
+            if self.is_running(node):
+                node.process.send_signal(signal.SIGINT if node.role == "slave" else signal.SIGTERM)
+        for process in self.services:
+            if process.poll() is None:
+                process.terminate()
+        for proc in [n.process for n in self.nodes if n.process] + self.services:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.pg_data is not None:
+            services.stop_postgres(self.pg_data)
+
+    def wait_live_slaves(self, count: int, timeout: float = 30) -> None:
+        """Wait until the cluster status shows ``count`` live slaves."""
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            try:
+                status = Masters(self.server).status(secret=self.secret)
+            except FramecastError:
+                status = None
+            if status is not None and sum(s.state == SlaveState.LIVE for s in status.slaves) >= count:
+                return
+            time.sleep(0.1)
+        raise FramecastError(f"fewer than {count} slaves reported live within {timeout:g} s")
+
+    # --- faults -----------------------------------------------------------------------
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        node = self.node(name)
+        node.process.send_signal(sig)
+        node.process.wait(10)
+
+    @staticmethod
+    def is_running(node: Node) -> bool:
+        return node.process is not None and node.process.poll() is None
+
+    # --- HAProxy ----------------------------------------------------------------------
+    def _haproxy(self) -> subprocess.Popen | None:
+        binary = shutil.which("haproxy")
+        if binary is None:
+            return None
+        masters = [n for n in self.nodes if n.role == "master"]
+        config = self.workdir / "haproxy.cfg"
+        config.write_text(haproxy.local(self.port, [n.ports["client"] for n in masters]))
+        process = subprocess.Popen(
+            [binary, "-f", str(config), "-db"],
+            stdout=open(self.workdir / "haproxy.log", "ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self.services.append(process)
+        wait_for_port(self.port, 10, process, "haproxy")
+        return process

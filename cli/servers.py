@@ -1,0 +1,72 @@
+"""Commands that run servers: ``up`` (a whole local cluster), ``master`` and ``slave``."""
+
+from __future__ import annotations
+
+import time
+
+from client.errors import FramecastError
+
+
+def add_commands(commands) -> None:
+    from master.server import add_arguments as master_arguments
+    from slave.server import add_arguments as slave_arguments
+
+    up = commands.add_parser("up", help="run a whole cluster on this machine until Ctrl-C")
+    up.add_argument("--masters", type=int, default=2)
+    up.add_argument("--slaves", type=int, default=2)
+    up.add_argument("--port", type=int, default=5100, help="client port (HAProxy)")
+    up.set_defaults(run=cmd_up)
+    master = commands.add_parser("master", help="run one master node")
+    master_arguments(master)
+    master.set_defaults(run=cmd_master)
+    slave = commands.add_parser("slave", help="run one slave node")
+    slave_arguments(slave)
+    slave.set_defaults(run=cmd_slave)
+
+
+def cmd_master(args) -> int:
+    from common import reactor
+
+    reactor.install()
+    from master.server import run
+
+    run(args)
+    return 0
+
+
+def cmd_slave(args) -> int:
+    from common import reactor
+
+    reactor.install()
+    from slave.server import run
+
+    run(args)
+    return 0
+
+
+def cmd_up(args) -> int:
+    from cli.credentials import save_cluster_secret
+    from cli.local_cluster import LocalCluster
+
+    cluster = LocalCluster(masters=args.masters, slaves=args.slaves, port=args.port).start()
+    try:
+        print(f"framecast cluster up: {args.masters} masters, {args.slaves} slaves", flush=True)
+        secret_file = save_cluster_secret(cluster.secret)
+        print(f"operator commands (drain, rebalance) use the secret saved in {secret_file}", flush=True)
+        masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in cluster.nodes if n.role == "master")
+        print(
+            f"add a slave: framecast slave --port 0 --metrics-port 0 --masters {masters} --secret-file {secret_file}",
+            flush=True,
+        )
+        if cluster.haproxy is None:
+            print("HAProxy is not installed: clients talk to the masters directly", flush=True)
+        print(f"clients connect to {cluster.server}   (export FRAMECAST_SERVER={cluster.server})", flush=True)
+        print(f"logs in {cluster.workdir}; Ctrl-C stops the cluster", flush=True)
+        while all(cluster.is_running(n) for n in cluster.nodes if n.role == "master"):
+            time.sleep(0.5)
+        raise FramecastError(f"a master exited; see the logs in {cluster.workdir}")
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+        return 0
+    finally:
+        cluster.stop()
