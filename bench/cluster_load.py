@@ -22,7 +22,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from client.broadcaster import Broadcaster  # noqa: E402
-from client.local_cluster import LocalCluster, free_port  # noqa: E402
+from cli.local_cluster import LocalCluster, free_port  # noqa: E402
 from client.masters import Masters  # noqa: E402
 from client.sources import TestPattern  # noqa: E402
 from client.viewer import Viewer  # noqa: E402
@@ -77,7 +77,7 @@ class LoadedCluster:
     def _user(self, masters: Masters, name: str) -> None:
         masters.register(name, "pw")
         self.tokens = getattr(self, "tokens", {})
-        self.tokens[name] = masters.login(name, "pw")["token"]
+        self.tokens[name] = masters.login(name, "pw").token
 
     def _spawn(self, target, *args) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)
@@ -112,7 +112,7 @@ class LoadedCluster:
 
     def placement(self) -> dict[str, str]:
         status = Masters(self.cluster.server).status()
-        return {b["user"]: b["slave"] for b in status["broadcasts"] if b["confirmed"]}
+        return {b.user: b.slave for b in status.broadcasts if b.confirmed}
 
     def busiest_slave(self) -> tuple[str, int, str, list[Watcher]]:
         """The slave carrying the most broadcasts: its id, their number, its address, and

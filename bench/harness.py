@@ -23,10 +23,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from client.local_cluster import FRAMECAST, free_port, wait_for_port  # noqa: E402
+from cli.local_cluster import FRAMECAST, free_port, wait_for_port  # noqa: E402
 from client.sources import TestPattern  # noqa: E402
+from common.messages import parse  # noqa: E402
+from common.messages.streaming import BroadcastStart, ViewStart  # noqa: E402
 from common.protocol import (  # noqa: E402
-    FRAME_HEADER,
     HEADER,
     Codec,
     Decoder,
@@ -34,9 +35,9 @@ from common.protocol import (  # noqa: E402
     MessageType as T,
     encode_ack,
     encode_frame,
-    encode_json,
+    frame_seq_and_time,
 )
-from common.tokens import Signer  # noqa: E402
+from common.tokens import BroadcastTicket, Signer, ViewTicket  # noqa: E402
 
 
 class SlaveProcess:
@@ -108,7 +109,7 @@ class ViewerClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         for message in self.decoder.feed(data):
             if message.type == T.FRAME:
-                seq, capture_time = FRAME_HEADER.unpack_from(message.body)[:2]
+                seq, capture_time = frame_seq_and_time(message.body)
                 self.transport.write(encode_ack(seq))
                 if self.last_seq and seq > self.last_seq + 1:
                     self.skipped += seq - self.last_seq - 1
@@ -120,7 +121,7 @@ class ViewerClient(asyncio.Protocol):
             elif message.type == T.ACCEPTED and not self.accepted.done():
                 self.accepted.set_result(True)
             elif message.type == T.ERROR and not self.accepted.done():
-                self.accepted.set_exception(RuntimeError(message.json()["message"]))
+                self.accepted.set_exception(RuntimeError(parse(message).message))
 
     def reset(self) -> None:
         self.frames = self.bytes = self.skipped = 0
@@ -132,10 +133,8 @@ async def open_viewer(
 ) -> ViewerClient:
     loop = asyncio.get_event_loop()
     _, viewer = await loop.create_connection(lambda: ViewerClient(**options), "127.0.0.1", slave.port)
-    ticket = slave.signer.ticket(
-        kind="view", user=user, target=target, slave="bench-slave", session=f"s-{user}", cap_kbps=cap_kbps
-    )
-    viewer.transport.write(encode_json(T.VIEW_START, ticket=ticket))
+    ticket = slave.signer.sign(ViewTicket(user, target, "bench-slave", f"session-{user}", cap_kbps))
+    viewer.transport.write(ViewStart(ticket).encode())
     await viewer.accepted
     return viewer
 
@@ -175,8 +174,8 @@ class BroadcasterClient(asyncio.Protocol):
 async def open_broadcaster(slave: SlaveProcess, user: str, image: bytes, fps: float | None) -> BroadcasterClient:
     loop = asyncio.get_event_loop()
     _, client = await loop.create_connection(lambda: BroadcasterClient(image, fps), "127.0.0.1", slave.port)
-    ticket = slave.signer.ticket(kind="broadcast", user=user, session="bench-session", slave="bench-slave")
-    client.transport.write(encode_json(T.BROADCAST_START, ticket=ticket))
+    ticket = slave.signer.sign(BroadcastTicket(user, "bench-session", "bench-slave"))
+    client.transport.write(BroadcastStart(ticket).encode())
     await client.acked.wait()
     return client
 

@@ -21,7 +21,9 @@ from cluster_load import LoadedCluster, percentile
 
 from client.masters import Masters
 from client.session import join_slave
-from common.protocol import Decoder, MessageType as T, encode_json
+from common.messages.accounts import ViewRequest
+from common.messages.streaming import ViewStart
+from common.protocol import Decoder, MessageType as T
 
 
 def join_latency(load: LoadedCluster, joins: int) -> list[float]:
@@ -30,8 +32,8 @@ def join_latency(load: LoadedCluster, joins: int) -> list[float]:
     for _ in range(joins):
         start = time.perf_counter()
         masters = Masters(load.cluster.server)
-        session = join_slave(masters.view_redirect(token, "star0"), T.VIEW_START)
-        while (message := session.conn.recv(5)) is not None and message.type != T.FRAME:
+        session = join_slave(masters.view_redirect(token, "star0"), ViewStart)
+        while (message := session.conn.recv(5)) is not None and message.TYPE != T.FRAME:
             pass
         latencies.append(time.perf_counter() - start)
         session.conn.close()
@@ -40,7 +42,7 @@ def join_latency(load: LoadedCluster, joins: int) -> list[float]:
 
 
 async def redirect_rate(port: int, token: str, clients: int, seconds: float) -> int:
-    request = encode_json(T.VIEW_REQUEST, token=token, target="star0")
+    request = ViewRequest(token, "star0").encode()
     answered = 0
     end = time.monotonic() + seconds
 

@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 import redis
 
-from client.local_cluster import FRAMECAST, LocalCluster, free_port
+from cli.local_cluster import FRAMECAST, LocalCluster, free_port
 
 REDIS_URL = os.environ.get("FRAMECAST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG_ADMIN = os.environ.get("FRAMECAST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -80,11 +80,13 @@ def own_cluster(tmp_path):
 
 
 class Cli:
-    """Runs the ``framecast`` command as a user would, with a home of its own."""
+    """Runs the ``framecast`` command as a user would, with a home of its own; ``operator``
+    runs it as an operator (with the cluster secret)."""
 
-    def __init__(self, server: str, home: Path):
+    def __init__(self, server: str, home: Path, secret: str = ""):
         self.server = server
         self.home = home
+        self.secret = secret
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "FRAMECAST_SERVER": self.server, "FRAMECAST_HOME": str(self.home)}
@@ -107,12 +109,18 @@ class Cli:
         assert result.returncode == 0, f"framecast {' '.join(args)} failed: {result.stderr}"
         return result.stdout
 
+    def operator(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        env = {**self.env(), "FRAMECAST_SECRET": self.secret}
+        return subprocess.run(
+            self.argv(*args), env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+
 
 def register_users(cluster: LocalCluster, home: Path, *names: str) -> list[Cli]:
     """Registered, logged-in users of ``cluster``, each with a home of its own under ``home``."""
     clis = []
     for name in names:
-        cli = Cli(cluster.server, home / f"home-{name}")
+        cli = Cli(cluster.server, home / f"home-{name}", cluster.secret)
         cli.ok("register", name, "--password", f"pw-{name}")
         cli.ok("login", name, "--password", f"pw-{name}")
         clis.append(cli)
@@ -127,6 +135,26 @@ def user(cluster, tmp_path):
         return register_users(cluster, tmp_path, name)[0]
 
     return make
+
+
+def cluster_status(cli: Cli) -> dict:
+    """The operators' cluster status document, as ``framecast status --json`` prints it."""
+    result = cli.operator("status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def slave_row(cli: Cli, slave_id: str) -> dict:
+    return next(s for s in cluster_status(cli)["slaves"] if s["id"] == slave_id)
+
+
+def broadcast_slaves(cli: Cli) -> dict[str, str]:
+    """Confirmed broadcasts: user -> slave id."""
+    return {b["user"]: b["slave"] for b in cluster_status(cli)["broadcasts"] if b["confirmed"]}
+
+
+def broadcast_entry(cli: Cli, user: str) -> dict | None:
+    return next((b for b in cluster_status(cli)["broadcasts"] if b["user"] == user and b["confirmed"]), None)
 
 
 def json_lines(text: str) -> list[dict]:

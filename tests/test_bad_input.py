@@ -1,20 +1,23 @@
 """Bad input gets a clear error for that one client; servers and other sessions carry on."""
 
-import json
 import os
 import socket
 import time
 
 import pytest
 
-from client import credentials
+from cli import credentials
 from client.connection import Connection
 from client.errors import ServerError
 from client.masters import Masters
 from common.addresses import parse_hostport
-from common.protocol import HEADER, MAGIC, Decoder, MessageType as T, encode, encode_json
-from common.tokens import Signer
-from tests.conftest import json_lines, wait_until
+from common.messages import parse
+from common.messages.accounts import LoginToken, StatusRequest, Status
+from common.messages.basic import Error
+from common.messages.streaming import ViewStart
+from common.protocol import HEADER, MAGIC, Decoder, MessageType as T, encode
+from common.tokens import LoginClaims, OperatorProof, Signer
+from tests.conftest import broadcast_entry, json_lines, wait_until
 
 
 def raw_exchange(address, data: bytes, timeout=5.0):
@@ -27,8 +30,8 @@ def raw_exchange(address, data: bytes, timeout=5.0):
             while chunk := sock.recv(65536):
                 received += chunk
         except socket.timeout:
-            return list(Decoder().feed(received)), False
-    return list(Decoder().feed(received)), True
+            return [parse(m) for m in Decoder().feed(received)], False
+    return [parse(m) for m in Decoder().feed(received)], True
 
 
 def one_error_line(result):
@@ -45,17 +48,12 @@ def live_broadcast(cluster, tmp_path_factory):
     from tests.conftest import Cli
 
     home = tmp_path_factory.mktemp("homes")
-    star, fan = Cli(cluster.server, home / "star"), Cli(cluster.server, home / "fan")
+    star, fan = Cli(cluster.server, home / "star", cluster.secret), Cli(cluster.server, home / "fan", cluster.secret)
     for cli, name in ((star, "star"), (fan, "fan")):
         cli.ok("register", name, "--password", "pw")
         cli.ok("login", name, "--password", "pw")
     process = star.start("broadcast", "--fps", "10", "--duration", "120")
-    wait_until(
-        lambda: any(
-            b["user"] == "star" and b["confirmed"] for b in json.loads(fan.ok("status", "--json"))["broadcasts"]
-        ),
-        15,
-    )
+    wait_until(lambda: broadcast_entry(fan, "star"), 15)
     viewer = fan.start("view", "star", "--json", "--duration", "120")
     yield fan
     viewer.terminate()
@@ -75,28 +73,29 @@ def test_random_bytes_are_refused_with_an_error(cluster, live_broadcast, target)
     address = cluster.server if target == "master" else slave_address(cluster)
     messages, closed = raw_exchange(address, os.urandom(64) + b"garbage")
     assert closed
-    assert messages[0].type == T.ERROR and messages[0].json()["code"] in {"bad_magic", "bad_version", "too_large"}
+    assert isinstance(messages[0], Error) and messages[0].code in {"bad_magic", "bad_version", "too_large"}
 
 
 @pytest.mark.parametrize("target", ["master", "slave"])
 def test_an_oversized_length_is_refused(cluster, live_broadcast, target):
     address = cluster.server if target == "master" else slave_address(cluster)
     messages, closed = raw_exchange(address, HEADER.pack(MAGIC, 1, T.FRAME, 0, 2**32 - 1))
-    assert closed and messages[0].json()["code"] == "too_large"
-    assert "exceeds the limit" in messages[0].json()["message"]
+    assert closed and messages[0].code == "too_large"
+    assert "exceeds the limit" in messages[0].message
 
 
 def test_malformed_json_is_refused(cluster, live_broadcast):
     messages, closed = raw_exchange(cluster.server, encode(T.LOGIN, b"{not json"))
-    assert closed and messages[0].json()["code"] == "bad_json"
+    assert closed and messages[0].code == "bad_json"
 
 
 def test_an_unknown_message_type_is_skipped(cluster, live_broadcast):
     host, port = parse_hostport(cluster.server)
     conn = Connection(host, port)
-    conn.send(encode(250, b"a message from a future version"))
-    status = conn.request(T.STATUS_REQUEST, T.STATUS)
-    assert len(status["masters"]) == 2
+    conn.send_bytes(encode(250, b"a message from a future version"))
+    proof = Signer(cluster.secret).sign(OperatorProof(OperatorProof.STATUS))
+    status = conn.request(StatusRequest(proof=proof), Status)
+    assert len(status.masters) == 2
     conn.close()
 
 
@@ -105,9 +104,8 @@ def test_a_bad_token_is_refused(cluster, live_broadcast, tmp_path, monkeypatch):
         Masters(cluster.server).broadcast_redirect("not-a-token", "session-123456")
     assert info.value.code == "bad_token" and str(info.value) == "invalid login token"
     monkeypatch.setenv("FRAMECAST_HOME", str(tmp_path))
-    credentials.save(
-        {"user": "mallory", "token": Signer("guessed").login_token("mallory"), "expires_at": time.time() + 3600}
-    )
+    forged = Signer("guessed").sign(LoginClaims("mallory"))
+    credentials.save(LoginToken("mallory", forged, time.time() + 3600), cluster.server)
     from tests.conftest import Cli
 
     result = Cli(cluster.server, tmp_path).run("view", "star")
@@ -119,7 +117,7 @@ def test_an_expired_token_is_refused(cluster, live_broadcast, monkeypatch):
 
     real_time = itsdangerous.timed.time.time
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real_time() - 13 * 3600)
-    stale = Signer(cluster.secret).login_token("fan")
+    stale = Signer(cluster.secret).sign(LoginClaims("fan"))
     monkeypatch.undo()
     with pytest.raises(ServerError) as info:
         Masters(cluster.server).view_redirect(stale, "star")
@@ -150,15 +148,15 @@ def test_viewing_a_user_who_is_not_broadcasting(cluster, live_broadcast):
 
 
 def test_a_forged_ticket_at_a_slave(cluster, live_broadcast):
-    messages, _ = raw_exchange(slave_address(cluster), encode_json(T.VIEW_START, ticket="forged"), timeout=1)
-    assert messages[0].json() == {"code": "bad_ticket", "message": "invalid ticket"}
+    messages, _ = raw_exchange(slave_address(cluster), ViewStart("forged").encode(), timeout=1)
+    assert messages[0] == Error("bad_ticket", "invalid view ticket")
 
 
 def test_an_unknown_server_address_is_one_clear_line(tmp_path):
     from tests.conftest import Cli
-    from client.local_cluster import free_port
+    from cli.services import free_port
 
-    result = Cli(f"127.0.0.1:{free_port()}", tmp_path).run("status")
+    result = Cli(f"127.0.0.1:{free_port()}", tmp_path).run("register", "someone", "--password", "pw-someone")
     assert "cannot connect to 127.0.0.1:" in one_error_line(result)
 
 

@@ -8,12 +8,7 @@ import cv2
 import pytest
 
 from client.sources import TestPattern, read_code
-from tests.conftest import json_lines, wait_until
-
-
-def broadcast_entry(cli, user):
-    status = json.loads(cli.ok("status", "--json"))
-    return next((b for b in status["broadcasts"] if b["user"] == user and b["confirmed"]), None)
+from tests.conftest import broadcast_entry, cluster_status, json_lines, slave_row, wait_until
 
 
 def test_one_broadcaster_two_viewers(cluster, user, tmp_path):
@@ -25,9 +20,8 @@ def test_one_broadcaster_two_viewers(cluster, user, tmp_path):
             v.start("view", "alice", "--json", "--duration", "4", "--out", str(tmp_path / name))
             for v, name in ((bob, "bob"), (carol, "carol"))
         ]
-        time.sleep(2)
-        status = json.loads(bob.ok("status", "--json"))
-        table = bob.ok("status")
+        status = wait_until(lambda: slave_row(bob, entry["slave"])["viewers"] == 2 and cluster_status(bob), 15)
+        table = bob.operator("status").stdout
         outputs = [v.communicate(timeout=30) for v in viewers]
     finally:
         broadcaster.terminate()

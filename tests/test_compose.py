@@ -9,10 +9,9 @@ import subprocess
 import uuid
 
 import pytest
-import redis
 import yaml
 
-from client.local_cluster import FRAMECAST, free_port, wait_for_port
+from cli.local_cluster import FRAMECAST, free_port, wait_for_port
 from client.masters import Masters
 from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait_until
 
@@ -99,10 +98,18 @@ def test_grafana_dashboard_uses_exported_metrics():
     assert used and used <= EXPORTED_METRICS, used - EXPORTED_METRICS
 
 
-def test_haproxy_config_is_valid():
+def test_haproxy_config_is_valid_and_rendered_from_the_one_template(tmp_path):
+    from cli import haproxy
+
     if not shutil.which("haproxy"):
         pytest.fail("haproxy is not installed (.ci/run installs it)")
     result = subprocess.run(["haproxy", "-c", "-f", "deploy/haproxy.cfg"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with open(os.path.join(ROOT, "deploy", "haproxy.cfg")) as f:
+        assert f.read() == haproxy.compose(), "regenerate it: python -m cli.haproxy > deploy/haproxy.cfg"
+    local = tmp_path / "local.cfg"
+    local.write_text(haproxy.local(5100, [5101, 5102]))
+    result = subprocess.run(["haproxy", "-c", "-f", str(local)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
@@ -148,15 +155,18 @@ def test_every_service_command_runs_without_docker(compose, tmp_path):
         slave_ports = ",".join(f"127.0.0.1:{option(a, '--slave-port')}" for a in masters.values())
         for _ in range(2):  # the scaled service: two replicas of the same command
             start("slave", localize(services["slave"]["command"], slave_ports))
-        client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-        wait_until(lambda: len(client.smembers(f"fcc-{tag}:slaves")) == 2, 30)
         server = f"127.0.0.1:{option(masters['master1'], '--client-port')}"
         status = wait_until(
-            lambda: (s := Masters(server).status()) and [x["state"] for x in s["slaves"]] == ["live", "live"] and s, 15
+            lambda: (
+                (s := Masters(server).status(secret="compose-test-secret"))
+                and [x.state for x in s.slaves] == ["live", "live"]
+                and s
+            ),
+            30,
         )
-        assert sorted(m["id"] for m in status["masters"]) == ["master-1", "master-2"]
-        assert all(s["addr"].startswith("127.0.0.1:") for s in status["slaves"])  # FRAMECAST_ADVERTISE
-        assert len({s["addr"] for s in status["slaves"]}) == 2  # each replica at its own port
+        assert sorted(m.id for m in status.masters) == ["master-1", "master-2"]
+        assert all(s.addr.startswith("127.0.0.1:") for s in status.slaves)  # FRAMECAST_ADVERTISE
+        assert len({s.addr for s in status.slaves}) == 2  # each replica at its own port
     finally:
         for process in processes:
             process.terminate()

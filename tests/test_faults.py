@@ -4,30 +4,32 @@ import json
 import signal
 import time
 
-from tests.conftest import Cli, json_lines, register_users, wait_until
+from tests.conftest import Cli, broadcast_entry, cluster_status, json_lines, register_users, wait_until
 
 
-def holder_of(cli, user):
-    status = json.loads(cli.ok("status", "--json"))
-    return next((b for b in status["broadcasts"] if b["user"] == user and b["confirmed"]), None)
+def receiving(broadcaster, for_at_least=2.0):
+    """The viewers that have watched for a while and got frames in the last second, as the
+    broadcaster's viewer list says."""
+    rows = json.loads(broadcaster.ok("viewers", "--json"))
+    return {row["user"] for row in rows if row["fps"] > 0 and time.time() - row["since"] > for_at_least}
 
 
 def test_kill_9_of_the_slave_holding_a_broadcast(own_cluster, tmp_path):
     cluster = own_cluster(masters=2, slaves=2)
     alice, bob, carol = register_users(cluster, tmp_path, "alice", "bob", "carol")
     broadcaster = alice.start("broadcast", "--fps", "15", "--duration", "40")
-    entry = wait_until(lambda: holder_of(bob, "alice"), 15)
+    entry = wait_until(lambda: broadcast_entry(bob, "alice"), 15)
     viewers = [v.start("view", "alice", "--json", "--duration", "16") for v in (bob, carol)]
-    time.sleep(3)
+    wait_until(lambda: receiving(alice) == {"bob", "carol"}, 15)
     cluster.kill(entry["slave"], signal.SIGKILL)
     killed_at = time.time()
     outputs = [v.communicate(timeout=60) for v in viewers]
-    moved = holder_of(bob, "alice")
+    moved = broadcast_entry(bob, "alice")
     broadcaster.terminate()
     broadcaster.wait(10)
 
     assert moved and moved["slave"] != entry["slave"]
-    status = json.loads(bob.ok("status", "--json"))
+    status = cluster_status(bob)
     assert {s["id"]: s["state"] for s in status["slaves"]}[entry["slave"]] == "dead"
     for stdout, stderr in outputs:
         lines = json_lines(stdout)
@@ -43,7 +45,7 @@ def test_kill_9_of_a_master(own_cluster, tmp_path):
     cluster = own_cluster(masters=2, slaves=2)
     alice, bob = register_users(cluster, tmp_path, "alice", "bob")
     broadcaster = alice.start("broadcast", "--fps", "10", "--duration", "40")
-    wait_until(lambda: holder_of(bob, "alice"), 15)
+    wait_until(lambda: broadcast_entry(bob, "alice"), 15)
     cluster.kill("master-1", signal.SIGKILL)
     try:
         for attempt in range(5):  # every new connection goes through HAProxy to the live master
@@ -53,7 +55,7 @@ def test_kill_9_of_a_master(own_cluster, tmp_path):
             lines = json_lines(carol.ok("view", "alice", "--json", "--frames", "10", timeout=30))
             assert lines[-1]["frames"] == 10
         cluster.wait_live_slaves(2)  # the slaves' links moved to the live master
-        status = json.loads(bob.ok("status", "--json"))
+        status = cluster_status(bob)
         assert {m["id"]: m["state"] for m in status["masters"]} == {"master-1": "dead", "master-2": "live"}
     finally:
         broadcaster.terminate()

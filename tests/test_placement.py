@@ -2,7 +2,11 @@
 
 from hypothesis import given, strategies as st
 
-from master.placement import DEAD, DRAINING, LIVE, SlaveRecord, choose_slave, effective_state
+from common.messages.cluster import SlaveState
+from master.placement import choose_slave, effective_state
+from master.store import SlaveRecord
+
+LIVE, DRAINING, DEAD = SlaveState.LIVE, SlaveState.DRAINING, SlaveState.DEAD
 
 NOW = 1000.0
 
@@ -33,6 +37,12 @@ def test_ties_are_broken_by_id():
 def test_effective_state():
     assert effective_state(slave("a", age=3.5), NOW, 3) == DEAD
     assert effective_state(slave("a", state=DRAINING), NOW, 3) == DRAINING
+
+
+def test_a_drain_the_slave_has_not_heard_of_yet_already_keeps_it_out_of_placement():
+    wanted = SlaveRecord("a", "a:1", 0, NOW, LIVE, wanted=DRAINING)
+    assert effective_state(wanted, NOW, 3) == DRAINING
+    assert choose_slave([wanted, slave("b", 9)], NOW, 3).id == "b"
 
 
 @given(st.lists(st.tuples(st.integers(0, 100), st.floats(0, 10), st.sampled_from([LIVE, DRAINING])), max_size=12))

@@ -5,6 +5,7 @@ import struct
 import pytest
 from hypothesis import given, strategies as st
 
+from common.errors import ProtocolError
 from common.protocol import (
     HEADER,
     MAGIC,
@@ -12,15 +13,14 @@ from common.protocol import (
     Decoder,
     FrameInfo,
     MessageType,
-    ProtocolError,
     decode_ack,
     decode_frame,
     encode,
     encode_ack,
-    encode_error,
     encode_frame,
-    encode_json,
+    frame_seq_and_time,
     known_type,
+    lone_ack,
 )
 
 bodies = st.binary(max_size=4096)
@@ -53,19 +53,17 @@ def test_ack_round_trip_and_bad_ack():
         decode_ack(b"\x00")
 
 
-def test_json_bodies():
-    (message,) = Decoder().feed(encode_json(MessageType.LOGIN, user="alice"))
-    assert message.json() == {"user": "alice"}
-    (error,) = Decoder().feed(encode_error("nope", "no way"))
-    assert error.json() == {"code": "nope", "message": "no way"}
+def test_the_ack_fast_path_recognises_exactly_one_ack():
+    assert lone_ack(encode_ack(7)) == 7
+    assert lone_ack(encode_ack(7) + encode_ack(8)) is None
+    assert lone_ack(encode(MessageType.OK, b"12345678")) is None
 
 
-@pytest.mark.parametrize("body", [b"\xff\xfe", b"not json", b"[1, 2]"])
-def test_malformed_json_is_a_protocol_error(body):
-    (message,) = Decoder().feed(encode(MessageType.LOGIN, body))
-    with pytest.raises(ProtocolError) as info:
-        message.json()
-    assert info.value.code == "bad_json"
+def test_frame_seq_and_time_reads_the_header_only():
+    body = encode_frame(FrameInfo(9, 123.5, 4, 4, Codec.JPEG), b"image")[HEADER.size :]
+    assert frame_seq_and_time(body) == (9, 123.5)
+    with pytest.raises(ProtocolError):
+        frame_seq_and_time(b"short")
 
 
 def test_short_frame_is_rejected():
@@ -103,7 +101,7 @@ def test_random_bytes_never_crash_the_decoder(data):
 
 
 def test_unknown_types_are_parsed_so_they_can_be_skipped():
-    stream = encode(200, b"future stuff") + encode_json(MessageType.OK)
+    stream = encode(200, b"future stuff") + encode(MessageType.OK, b"{}")
     parsed = list(Decoder().feed(stream))
     assert [m.type for m in parsed] == [200, MessageType.OK]
     assert not known_type(200) and known_type(MessageType.OK)

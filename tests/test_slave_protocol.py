@@ -3,21 +3,26 @@
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from common.protocol import (
-    HEADER,
-    MAGIC,
-    Codec,
-    Decoder,
-    FrameInfo,
-    MessageType as T,
-    encode,
-    encode_ack,
-    encode_frame,
-    encode_json,
+from common.messages import parse
+from common.messages.basic import Error
+from common.messages.cluster import SessionAdd, SessionKind, SessionRemove
+from common.messages.streaming import (
+    Accepted,
+    Ack,
+    BroadcastEnded,
+    BroadcastMoved,
+    BroadcastStart,
+    BroadcastStop,
+    ImageFrame,
+    Keepalive,
+    ViewerEvent,
+    ViewerPause,
+    ViewStart,
 )
-from common.tokens import Signer
+from common.protocol import HEADER, MAGIC, Codec, Decoder, FrameInfo, MessageType as T, encode, encode_ack, encode_frame
+from common.tokens import BroadcastTicket, Signer, ViewTicket
 from slave.client_port import SlaveClientProtocol
-from slave.service import Slave, SlaveConfig
+from slave.node import Slave, SlaveConfig
 
 SIGNER = Signer("s3cret")
 
@@ -26,8 +31,8 @@ class Reports:
     def __init__(self):
         self.sent = []
 
-    def report(self, msg_type, **fields):
-        self.sent.append((msg_type, fields))
+    def report(self, message):
+        self.sent.append(message)
 
 
 def make_slave():
@@ -44,17 +49,29 @@ def connect(slave):
 
 
 def received(transport):
-    messages = list(Decoder().feed(transport.value()))
+    messages = [parse(m) for m in Decoder().feed(transport.value())]
     transport.clear()
     return messages
 
 
+def kinds(messages):
+    return [type(m) for m in messages]
+
+
+def start_broadcast(ticket):
+    return BroadcastStart(ticket).encode()
+
+
+def start_view(ticket):
+    return ViewStart(ticket).encode()
+
+
 def broadcast_ticket(user="alice", session="session-1", slave="slave-1"):
-    return SIGNER.ticket(kind="broadcast", user=user, session=session, slave=slave)
+    return SIGNER.sign(BroadcastTicket(user, session, slave))
 
 
-def view_ticket(user="bob", target="alice"):
-    return SIGNER.ticket(kind="view", user=user, target=target, slave="slave-1", session=f"view-{user}")
+def view_ticket(user="bob", target="alice", session=None):
+    return SIGNER.sign(ViewTicket(user, target, "slave-1", session or f"view-{user}-session"))
 
 
 def frame(seq):
@@ -64,17 +81,17 @@ def frame(seq):
 def test_broadcast_view_ack_cycle():
     slave = make_slave()
     broadcaster, b_transport = connect(slave)
-    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
-    assert [m.type for m in received(b_transport)] == [T.ACCEPTED]
-    assert slave.master.sent == [(T.SESSION_ADD, {"kind": "broadcast", "user": "alice", "session": "session-1"})]
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
+    assert kinds(received(b_transport)) == [Accepted]
+    assert slave.master.sent == [SessionAdd(SessionKind.BROADCAST, "alice", "session-1")]
     broadcaster.dataReceived(frame(1))
-    assert [m.type for m in received(b_transport)] == [T.ACK]
+    assert kinds(received(b_transport)) == [Ack]
 
     viewer, v_transport = connect(slave)
-    viewer.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket()))
-    assert [m.type for m in received(v_transport)] == [T.ACCEPTED, T.FRAME]
+    viewer.dataReceived(start_view(view_ticket()))
+    assert kinds(received(v_transport)) == [Accepted, ImageFrame]
     events = received(b_transport)
-    assert events[0].type == T.VIEWER_EVENT and events[0].json()["event"] == "join"
+    assert isinstance(events[0], ViewerEvent) and events[0].event == "join"
 
     broadcaster.dataReceived(frame(2) + frame(3))
     assert received(v_transport) == []  # frame 1 not acknowledged yet
@@ -86,32 +103,32 @@ def test_broadcast_view_ack_cycle():
 def test_a_ticket_for_another_slave_is_refused():
     slave = make_slave()
     protocol, transport = connect(slave)
-    protocol.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket(slave="slave-9")))
+    protocol.dataReceived(start_broadcast(broadcast_ticket(slave="slave-9")))
     (error,) = received(transport)
-    assert error.type == T.ERROR and error.json()["code"] == "wrong_slave"
+    assert isinstance(error, Error) and error.code == "wrong_slave"
     assert slave.broadcasts == {}
 
 
 def test_a_forged_ticket_is_refused():
     protocol, transport = connect(make_slave())
-    protocol.dataReceived(encode_json(T.VIEW_START, ticket=Signer("other").ticket(kind="view")))
-    assert received(transport)[0].json()["code"] == "bad_ticket"
+    protocol.dataReceived(start_view(Signer("other").sign(ViewTicket("bob", "alice", "slave-1", "session-x1"))))
+    assert received(transport)[0].code == "bad_ticket"
 
 
 def test_viewing_a_broadcast_that_is_not_here():
     protocol, transport = connect(make_slave())
-    protocol.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket(target="carol")))
-    assert received(transport)[0].json()["code"] == "not_here"
+    protocol.dataReceived(start_view(view_ticket(target="carol")))
+    assert received(transport)[0].code == "not_here"
 
 
 def test_garbage_gets_an_error_and_a_close_while_others_carry_on():
     slave = make_slave()
     broadcaster, b_transport = connect(slave)
-    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
     intruder, i_transport = connect(slave)
     intruder.dataReceived(b"\x00garbage that is not framecast")
     (error,) = received(i_transport)
-    assert error.json()["code"] == "bad_magic" and i_transport.disconnecting
+    assert error.code == "bad_magic" and i_transport.disconnecting
     broadcaster.dataReceived(frame(1))
     assert slave.broadcasts["alice"].latest.seq == 1
 
@@ -119,98 +136,98 @@ def test_garbage_gets_an_error_and_a_close_while_others_carry_on():
 def test_oversized_message_is_refused():
     protocol, transport = connect(make_slave())
     protocol.dataReceived(HEADER.pack(MAGIC, 1, T.FRAME, 0, 1 << 30))
-    assert received(transport)[0].json()["code"] == "too_large" and transport.disconnecting
+    assert received(transport)[0].code == "too_large" and transport.disconnecting
 
 
 def test_unknown_message_types_are_skipped():
     slave = make_slave()
     protocol, transport = connect(slave)
-    protocol.dataReceived(encode(222, b"from the future") + encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
-    assert [m.type for m in received(transport)] == [T.ACCEPTED]
+    protocol.dataReceived(encode(222, b"from the future") + start_broadcast(broadcast_ticket()))
+    assert kinds(received(transport)) == [Accepted]
 
 
 def test_a_dropped_broadcaster_keeps_its_broadcast_for_the_grace_period():
     slave = make_slave()
     protocol, _ = connect(slave)
-    protocol.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    protocol.dataReceived(start_broadcast(broadcast_ticket()))
     protocol.connectionLost(None)
     assert "alice" in slave.broadcasts
     again, transport = connect(slave)
-    again.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
-    assert received(transport)[0].type == T.ACCEPTED
+    again.dataReceived(start_broadcast(broadcast_ticket()))
+    assert isinstance(received(transport)[0], Accepted)
     again.connectionLost(None)
     slave.reactor.advance(5)
     assert "alice" not in slave.broadcasts
-    assert slave.master.sent[-1][0] == T.SESSION_REMOVE
+    assert isinstance(slave.master.sent[-1], SessionRemove)
 
 
 def test_a_clean_stop_ends_the_broadcast_and_tells_viewers():
     slave = make_slave()
     broadcaster, _ = connect(slave)
-    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
     viewer, v_transport = connect(slave)
-    viewer.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket()))
+    viewer.dataReceived(start_view(view_ticket()))
     received(v_transport)
-    broadcaster.dataReceived(encode_json(T.BROADCAST_STOP))
+    broadcaster.dataReceived(BroadcastStop().encode())
     broadcaster.connectionLost(None)
-    assert received(v_transport)[0].type == T.BROADCAST_ENDED
+    assert isinstance(received(v_transport)[0], BroadcastEnded)
     assert "alice" not in slave.broadcasts
 
 
 def test_another_session_of_a_broadcasting_user_is_refused():
     slave = make_slave()
     first, _ = connect(slave)
-    first.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    first.dataReceived(start_broadcast(broadcast_ticket()))
     second, transport = connect(slave)
-    second.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket(session="session-2")))
-    assert received(transport)[0].json()["code"] == "already_broadcasting"
+    second.dataReceived(start_broadcast(broadcast_ticket(session="session-2")))
+    assert received(transport)[0].code == "already_broadcasting"
 
 
 def test_a_ticket_opens_one_viewer_session_only():
     slave = make_slave()
     broadcaster, _ = connect(slave)
-    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
-    ticket = SIGNER.ticket(kind="view", user="bob", target="alice", slave="slave-1", session="view-1")
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
+    ticket = view_ticket(session="view-1-session")
     first, first_transport = connect(slave)
-    first.dataReceived(encode_json(T.VIEW_START, ticket=ticket))
-    assert received(first_transport)[0].type == T.ACCEPTED
+    first.dataReceived(start_view(ticket))
+    assert isinstance(received(first_transport)[0], Accepted)
     replay, transport = connect(slave)
-    replay.dataReceived(encode_json(T.VIEW_START, ticket=ticket))
-    assert received(transport)[0].json()["code"] == "bad_ticket"
+    replay.dataReceived(start_view(ticket))
+    assert received(transport)[0].code == "bad_ticket"
 
 
 def test_quiet_viewers_get_keepalives_and_silent_ones_are_dropped():
     slave = make_slave()
     broadcaster, _ = connect(slave)
-    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
     paused, p_transport = connect(slave)
-    paused.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket()))
-    paused.dataReceived(encode_json(T.VIEWER_PAUSE))
+    paused.dataReceived(start_view(view_ticket()))
+    paused.dataReceived(ViewerPause().encode())
     stalled, s_transport = connect(slave)
-    stalled.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket(user="carol")))
+    stalled.dataReceived(start_view(view_ticket(user="carol")))
     broadcaster.dataReceived(frame(1))  # goes to carol, who never acknowledges it
     received(p_transport), received(s_transport)
     slave.reactor.advance(3)
-    slave.check_viewers()
-    assert [m.type for m in received(p_transport)] == [T.KEEPALIVE]
+    slave.viewer_control.check()
+    assert kinds(received(p_transport)) == [Keepalive]
     assert received(s_transport) == []
     slave.reactor.advance(3)  # stall timeout is 20 s by default
     slave.config.stall_timeout = 5
-    slave.check_viewers()
-    assert received(s_transport)[0].json()["code"] == "stalled"
+    slave.viewer_control.check()
+    assert received(s_transport)[0].code == "stalled"
     assert len(slave.broadcasts["alice"].viewers) == 1
 
 
 def test_a_broadcast_that_comes_back_after_moving_starts_afresh():
     slave = make_slave()
     broadcaster, _ = connect(slave)
-    broadcaster.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
     viewer, _ = connect(slave)
-    viewer.dataReceived(encode_json(T.VIEW_START, ticket=view_ticket()))
-    broadcaster.dataReceived(encode_json(T.BROADCAST_MOVED))
+    viewer.dataReceived(start_view(view_ticket()))
+    broadcaster.dataReceived(BroadcastMoved().encode())
     old = slave.broadcasts["alice"]
     assert old.moved
     back, transport = connect(slave)
-    back.dataReceived(encode_json(T.BROADCAST_START, ticket=broadcast_ticket()))
-    assert received(transport)[0].type == T.ACCEPTED
+    back.dataReceived(start_broadcast(broadcast_ticket()))
+    assert isinstance(received(transport)[0], Accepted)
     assert slave.broadcasts["alice"] is not old and not slave.broadcasts["alice"].moved

@@ -1,50 +1,56 @@
-"""Login tokens, redirect tickets and slave proofs (U2)."""
+"""Login tokens, redirect tickets and proofs (U2), as typed credentials."""
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from common.tokens import TICKET_SALT, CredentialError, Signer
+from common.tokens import BroadcastTicket, CredentialError, LoginClaims, OperatorProof, Signer, SlaveProof, ViewTicket
 
 
 def test_login_token_round_trip():
     signer = Signer("s3cret")
-    assert signer.check_login_token(signer.login_token("alice")) == ("alice", "free")
-    assert signer.check_login_token(signer.login_token("bob", "paid")) == ("bob", "paid")
+    assert signer.check(signer.sign(LoginClaims("alice")), LoginClaims) == LoginClaims("alice", "free")
+    assert signer.check(signer.sign(LoginClaims("bob", "paid")), LoginClaims).level == "paid"
+
+
+def test_tickets_carry_their_typed_claims():
+    signer = Signer("s3cret")
+    ticket = ViewTicket("bob", "alice", "slave-1", "session-123", 80.0, 80.0, 2000.0)
+    assert signer.check(signer.sign(ticket), ViewTicket) == ticket
 
 
 @pytest.mark.parametrize("token", [None, "", "garbage", 42])
 def test_bad_tokens_are_refused(token):
     with pytest.raises(CredentialError):
-        Signer("s3cret").check_login_token(token)
+        Signer("s3cret").check(token, LoginClaims)
 
 
 def test_a_token_signed_with_another_secret_is_refused():
     with pytest.raises(CredentialError, match="invalid"):
-        Signer("s3cret").check_login_token(Signer("other").login_token("alice"))
+        Signer("s3cret").check(Signer("other").sign(LoginClaims("alice")), LoginClaims)
 
 
 def test_expired_token_is_refused(monkeypatch):
     signer = Signer("s3cret", token_ttl=10)
-    token = signer.login_token("alice")
+    token = signer.sign(LoginClaims("alice"))
     import itsdangerous.timed
 
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: 2e9)
     with pytest.raises(CredentialError, match="expired"):
-        signer.check_login_token(token)
+        signer.check(token, LoginClaims)
 
 
-def test_a_ticket_cannot_be_used_as_a_login_token():
+def test_one_kind_of_credential_cannot_be_used_as_another():
     signer = Signer("s3cret")
-    with pytest.raises(CredentialError):
-        signer.check_login_token(signer.ticket(user="alice"))
-    assert URLSafeTimedSerializer("s3cret", salt=TICKET_SALT).loads(signer.ticket(user="a")) == {"user": "a"}
+    ticket = signer.sign(BroadcastTicket("alice", "session-123", "slave-1"))
+    for kind in (LoginClaims, ViewTicket, SlaveProof, OperatorProof):
+        with pytest.raises(CredentialError):
+            signer.check(ticket, kind)
 
 
-def test_slave_proof_names_its_slave():
-    signer = Signer("s3cret")
-    signer.check_slave_proof(signer.slave_proof("slave-1"), "slave-1")
-    with pytest.raises(CredentialError):
-        signer.check_slave_proof(signer.slave_proof("slave-1"), "slave-2")
+def test_signed_claims_that_do_not_fit_the_kind_are_refused():
+    forged = URLSafeTimedSerializer("s3cret", salt="framecast.login-token").dumps({"user": "alice\n"})
+    with pytest.raises(CredentialError, match="invalid login token"):
+        Signer("s3cret").check(forged, LoginClaims)
 
 
 def test_a_secret_is_required():

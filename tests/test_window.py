@@ -9,7 +9,7 @@ import time
 import pytest
 
 from client.sources import TestPattern
-from tests.conftest import wait_until
+from tests.conftest import broadcast_entry, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +64,7 @@ def test_view_window_from_the_command_line(cluster, user, display, monkeypatch):
     star, fan = user("windowstar"), user("windowfan")
     broadcaster = star.start("broadcast", "--duration", "30")
     try:
-        wait_until(
-            lambda: any(
-                b["user"] == "windowstar" and b["confirmed"]
-                for b in json.loads(fan.ok("status", "--json"))["broadcasts"]
-            ),
-            15,
-        )
+        wait_until(lambda: broadcast_entry(fan, "windowstar"), 15)
         out = fan.ok("view", "windowstar", "--window", "--zoom", "200", "--frames", "20", "--json")
         assert json.loads(out.splitlines()[-1])["frames"] == 20
     finally:
