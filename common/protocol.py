@@ -137,6 +137,16 @@ class MessageType(enum.IntEnum):
     ROOMS_REQUEST = 96
     ROOM_LIST = 97
     ROOM_CHANGE = 98
+    # turbo mode: broadcaster/viewer <-> slave, and viewer <-> broadcaster on the peer link
+    TURBO_ALLOW = 100  # broadcaster -> slave: a lone viewer may get images peer to peer
+    TURBO_OFFER = 101  # slave -> viewer: candidates and a peer ticket
+    TURBO_PATH = 102  # viewer -> slave: on the peer link now, or not
+    TURBO_END = 103  # slave -> viewer: back through the slave
+    TURBO_UPLOAD = 104  # slave -> broadcaster: upload to the slave, or not
+    PEER_DROP = 105  # slave -> broadcaster: close a viewer's peer link (thrown, gone)
+    PEER_HELLO = 106  # viewer -> broadcaster
+    PEER_WELCOME = 107  # broadcaster -> viewer
+    TURBO_BYTES = 108  # broadcaster -> slave: bytes sent peer to peer since the last report
 
 
 class Codec(enum.IntEnum):

@@ -24,6 +24,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from common.errors import RequestError
 from common.messages.fields import Kbps, Name, SessionId, UserName
 from common.messages.schema import Record, record
+from common.turbo import Candidates
 
 
 class CredentialError(Exception):
@@ -44,10 +45,13 @@ class LoginClaims(Credential):
 
 @record
 class BroadcastTicket(Credential):
+    """``turbo``: the broadcaster's peer-to-peer candidates (none: no turbo mode)."""
+
     KIND = "broadcast ticket"
     user: UserName
     session: SessionId
     slave: Name
+    turbo: Candidates = ()
 
 
 @record
@@ -63,6 +67,19 @@ class ViewTicket(Credential):
     cap_kbps: Kbps | None = None
     speed_cap: Kbps | None = None
     allowance: Kbps | None = None
+
+
+@record
+class PeerTicket(Credential):
+    """Lets viewer session ``session`` of ``viewer`` take images of broadcast session
+    ``broadcast`` straight from the broadcaster, at most ``cap_kbps``. Signed by a slave
+    with the broadcast's turbo key (``common.turbo.turbo_key``), which the broadcaster holds."""
+
+    KIND = "peer ticket"
+    viewer: UserName
+    session: SessionId
+    broadcast: SessionId
+    cap_kbps: Kbps | None = None
 
 
 @record

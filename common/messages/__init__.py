@@ -6,13 +6,14 @@
 * ``cluster``: slave <-> master (hello, heartbeats, session reports, commands);
 * ``social``: a user's attached sessions, friends, presence and settings;
 * ``admission``: view requests, invitations, the viewer list, throwing a viewer out;
-* ``chat``: instant messages and rooms.
+* ``chat``: instant messages and rooms;
+* ``turbo``: images peer to peer with a lone viewer, and the switch back.
 
 ``schema`` explains how a message is declared; ``fields`` holds the checked field types.
 Importing this package registers every message type, so ``parse`` knows them all.
 """
 
-from common.messages import accounts, admission, basic, chat, cluster, social, streaming  # noqa: F401  (registers)
+from common.messages import accounts, admission, basic, chat, cluster, social, streaming, turbo  # noqa: F401  (registers)
 from common.messages.schema import Control, parse
 
 __all__ = ["Control", "parse"]

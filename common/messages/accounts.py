@@ -27,6 +27,7 @@ from common.messages.fields import (
 from common.messages.schema import Check, Control, Record, control, record
 from common.errors import ErrorCode
 from common.protocol import MessageType as T
+from common.turbo import Hosts
 
 
 @control(T.REGISTER)
@@ -57,6 +58,8 @@ class BroadcastRequest(Control):
     session: SessionId
     move_from: Name | None = None
     lost: Name | None = None
+    turbo_port: Count | None = None  # listening for peer-to-peer viewers (turbo mode)
+    turbo_hosts: Hosts = ()
 
 
 @control(T.VIEW_REQUEST)
@@ -105,6 +108,8 @@ class SlaveRow(Record):
     addr: Address | None = None
     metrics: Address | None = None
     container: Name | None = None
+    turbo_viewers: Count = 0
+    turbo_bytes: Count = 0
 
 
 @record

@@ -63,6 +63,8 @@ class Heartbeat(Control):
     viewers: Count
     state: State
     exiting: Flag = False
+    turbo_viewers: Count = 0
+    turbo_bytes: Count = 0  # in all, since the slave started
 
 
 @control(T.HEARTBEAT_ECHO)

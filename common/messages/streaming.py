@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from common.messages.fields import Address, Count, Flag, Kbps, Text, Ticket, UserName, one_of
+from common.messages.fields import Address, Count, Flag, Kbps, Name, Text, Ticket, UserName, one_of
 from common.messages.schema import Check, Control, REGISTRY, control
 from common.protocol import MessageType as T, decode_ack, encode, encode_ack, frame_seq_and_time
 
@@ -34,6 +34,7 @@ class Accepted(Control):
     viewers: Count | None = None
     cap_kbps: Kbps | None = None
     paused: Flag = False
+    turbo_key: Name | None = None  # to a broadcaster in turbo mode: checks peer tickets
 
 
 class ImageFrame:
