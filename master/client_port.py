@@ -17,6 +17,7 @@ from common.messages.accounts import (
     StatusRequest,
     ViewRequest,
 )
+from common.turbo import admissible
 from common.messages.admission import AccessAnswer, Decline, Invite, Throw, ViewersRequest
 from common.messages.basic import Ok
 from common.messages.chat import MessagesRequest, MsgSeen, MsgSend, RoomChange, RoomsRequest
@@ -70,7 +71,11 @@ class MasterClientProtocol(MessageProtocol):
     @handles(handlers, BroadcastRequest)
     async def broadcast(self, request: BroadcastRequest) -> None:
         user = self._user(request.token)
-        self.send(await self.master.redirects.place_broadcast(user, request.session, request.move_from, request.lost))
+        turbo = ()
+        if request.turbo_port:  # the broadcaster listens for a lone viewer (turbo mode)
+            turbo = admissible(request.turbo_hosts, request.turbo_port, self.transport.getPeer().host)
+        redirects = self.master.redirects
+        self.send(await redirects.place_broadcast(user, request.session, request.move_from, request.lost, turbo))
 
     @handles(handlers, ViewRequest)
     async def view(self, request: ViewRequest) -> None:

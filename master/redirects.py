@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from common.errors import ErrorCode, RequestError
 from common.messages.accounts import Redirect
 from common.messages.cluster import SlaveState
+from common.turbo import Candidates
 from common.tokens import BroadcastTicket, LoginClaims, ViewTicket
 from master.budget import session_caps
 from master.metrics import PLACEMENTS, REDIRECTS
@@ -24,7 +25,7 @@ class Redirects:
         self.master = master
 
     async def place_broadcast(
-        self, user: str, session: str, move_from: str | None = None, lost: str | None = None
+        self, user: str, session: str, move_from: str | None = None, lost: str | None = None, turbo: Candidates = ()
     ) -> Redirect:
         """Place a broadcast on the least-loaded live slave.
 
@@ -53,7 +54,7 @@ class Redirects:
             )
         PLACEMENTS.labels(_placement_kind(claim, move_from, lost)).inc()
         REDIRECTS.labels("broadcast").inc()
-        ticket = master.signer.sign(BroadcastTicket(user, session, entry.slave))
+        ticket = master.signer.sign(BroadcastTicket(user, session, entry.slave, turbo))
         return Redirect(entry.addr, entry.slave, ticket)
 
     async def find_broadcast(self, target: str, viewer: str) -> tuple[BroadcastEntry, list[ViewerEntry]]:

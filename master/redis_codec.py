@@ -92,6 +92,8 @@ def slave_record(slave_id: str, row: dict[str, str], liveness: dict[str, str]) -
         placed=int(live("placed", "0")),
         broadcasts=int(row.get("broadcasts") or 0),
         viewers=int(row.get("viewers") or 0),
+        turbo_viewers=int(row.get("turbo_viewers") or 0),
+        turbo_bytes=int(row.get("turbo_bytes") or 0),
         metrics=row.get("metrics", ""),
         master=row.get("master", ""),
         container=row.get("container", ""),

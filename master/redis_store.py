@@ -32,7 +32,18 @@ from master import redis_codec as codec, redis_scripts
 from master.redis_users import RedisUserState
 from master.store import BroadcastEntry, Claim, MasterRecord, SlaveRecord, StoreUnavailable, ViewerEntry
 
-_DETAILS = ("addr", "metrics", "container", "master", "load", "broadcasts", "viewers", "exiting")
+_DETAILS = (
+    "addr",
+    "metrics",
+    "container",
+    "master",
+    "load",
+    "broadcasts",
+    "viewers",
+    "turbo_viewers",
+    "turbo_bytes",
+    "exiting",
+)
 _LIVENESS = ("heartbeat", "state", "wanted", "placed")
 
 

@@ -52,6 +52,8 @@ class Registry:
             exiting=beat.exiting,
             broadcasts=beat.broadcasts,
             viewers=beat.viewers,
+            turbo_viewers=beat.turbo_viewers,
+            turbo_bytes=beat.turbo_bytes,
             metrics=link.hello.metrics,
             master=master.config.id,
             container=link.hello.container,

@@ -42,6 +42,8 @@ def project(
                 s.addr,
                 s.metrics,
                 s.container,
+                s.turbo_viewers,
+                s.turbo_bytes,
             )
             for s in slaves
         ),
@@ -58,7 +60,17 @@ def for_user(operators: Status, watchable: dict[str, str]) -> Status:
     return Status(
         masters=tuple(MasterRow(m.id, m.state, m.heartbeat_age) for m in operators.masters),
         slaves=tuple(
-            SlaveRow(s.id, s.state, s.load, s.broadcasts, s.viewers, s.heartbeat_age) for s in operators.slaves
+            SlaveRow(
+                s.id,
+                s.state,
+                s.load,
+                s.broadcasts,
+                s.viewers,
+                s.heartbeat_age,
+                turbo_viewers=s.turbo_viewers,
+                turbo_bytes=s.turbo_bytes,
+            )
+            for s in operators.slaves
         ),
         broadcasts=tuple(
             BroadcastRow(b.user, b.viewers, access=watchable[b.user])

@@ -43,6 +43,8 @@ class SlaveRecord:
     placed: int = 0
     broadcasts: int = 0
     viewers: int = 0
+    turbo_viewers: int = 0  # viewers getting images peer to peer (turbo mode)
+    turbo_bytes: int = 0  # image bytes the broadcasters sent them, which this slave did not carry
     metrics: str = ""
     master: str = ""
     container: str = ""

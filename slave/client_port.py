@@ -8,6 +8,7 @@ from zope.interface import implementer
 
 from common.errors import ErrorCode, RequestError
 from common.messages.schema import Control
+from common.messages.turbo import TurboAllow, TurboBytes, TurboPath
 from common.messages.streaming import (
     Accepted,
     Ack,
@@ -54,10 +55,11 @@ class SlaveClientProtocol(MessageProtocol):
     def broadcast_start(self, start: BroadcastStart) -> None:
         self._require_new()
         slave = self.slave
-        self.broadcast = slave.start_broadcast(start.ticket, self)
+        self.broadcast, turbo_key = slave.start_broadcast(start.ticket, self, self.transport.getPeer().host)
         cap = kbps_to_bytes(slave.config.max_upload_kbps)
         self.upload_throttle = Throttle(cap, samples=slave.config.upload_window) if cap else None
-        self.send(Accepted(self.broadcast.user, slave.config.addr, viewers=len(self.broadcast.viewers)))
+        viewers = len(self.broadcast.viewers)
+        self.send(Accepted(self.broadcast.user, slave.config.addr, viewers=viewers, turbo_key=turbo_key))
 
     def _broadcasting(self) -> bool:
         return self.broadcast is not None and self.stream is None
@@ -73,6 +75,7 @@ class SlaveClientProtocol(MessageProtocol):
         ):
             slave.stats.upload_dropped += 1
             return
+        slave.turbo.uploaded(self.broadcast)
         self.broadcast.publish(Frame.from_body(frame.seq, frame.capture_time, frame.body))
 
     @handles(handlers, BroadcastPause)
@@ -97,6 +100,16 @@ class SlaveClientProtocol(MessageProtocol):
             self.stopped = True
             self.transport.loseConnection()
 
+    @handles(handlers, TurboAllow)
+    def turbo_allow(self, allow: TurboAllow) -> None:
+        if self._broadcasting():
+            self.slave.turbo.allow(self.broadcast, allow.allowed)
+
+    @handles(handlers, TurboBytes)
+    def turbo_bytes(self, report: TurboBytes) -> None:
+        if self._broadcasting():
+            self.slave.turbo.bytes_saved += report.bytes
+
     # --- viewer ---------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
         """A viewer sends one ACK per frame; one arriving alone skips the general framer."""
@@ -118,6 +131,7 @@ class SlaveClientProtocol(MessageProtocol):
         broadcast = self.broadcast
         self.send(Accepted(broadcast.user, slave.config.addr, cap_kbps=self.stream.cap_kbps, paused=broadcast.paused))
         broadcast.start_viewer(self.stream)
+        slave.turbo.viewers_changed(broadcast)  # after ACCEPTED: an offer is the next thing a viewer hears
 
     @handles(handlers, ViewerPause)
     def viewer_pause(self, _: ViewerPause) -> None:
@@ -128,6 +142,11 @@ class SlaveClientProtocol(MessageProtocol):
     def viewer_resume(self, _: ViewerResume) -> None:
         if self.stream is not None:
             self.stream.set_paused(False)
+
+    @handles(handlers, TurboPath)
+    def turbo_path(self, path: TurboPath) -> None:
+        if self.stream is not None:
+            self.slave.turbo.path(self.broadcast, self, path.p2p)
 
     @handles(handlers, Ack)
     def ack(self, ack: Ack) -> None:

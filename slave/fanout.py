@@ -32,7 +32,8 @@ IN_FLIGHT = "in_flight"
 BACKPRESSURE = "backpressure"
 PAUSED = "paused"
 THROTTLED = "throttled"
-SKIP_REASONS = (IN_FLIGHT, BACKPRESSURE, PAUSED, THROTTLED)
+ON_PEER = "p2p"  # the viewer gets images straight from the broadcaster (turbo mode)
+SKIP_REASONS = (IN_FLIGHT, BACKPRESSURE, PAUSED, THROTTLED, ON_PEER)
 
 
 class Frame:
@@ -79,6 +80,7 @@ class ViewerStream:
         "in_flight",
         "writable",
         "paused",
+        "peer",
         "waiting",
         "sent",
         "skipped",
@@ -111,6 +113,7 @@ class ViewerStream:
         self.in_flight: int | None = None
         self.writable = True
         self.paused = False
+        self.peer = False
         self.waiting: Frame | None = None
         self.sent = 0
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
@@ -181,6 +184,8 @@ class ViewerStream:
     def _holding_reason(self) -> str:
         if self.in_flight is not None:
             return IN_FLIGHT
+        if self.peer:
+            return ON_PEER
         if self.paused:
             return PAUSED
         if not self.writable:
@@ -189,7 +194,7 @@ class ViewerStream:
 
     def _send_waiting(self) -> None:
         frame = self.waiting
-        if frame is None or self.in_flight is not None or not self.writable or self.paused:
+        if frame is None or self.in_flight is not None or not self.writable or self.paused or self.peer:
             return
         throttle = self.throttle
         if throttle is not None:

@@ -29,6 +29,7 @@ class Lifecycle:
         if slave.broadcasters.get(broadcast.user) is not peer:
             return
         del slave.broadcasters[broadcast.user]
+        slave.turbo.ended(broadcast)
         if clean:
             self.end(broadcast)
         else:

@@ -55,6 +55,14 @@ class SlaveCollector:
         )
         yield GaugeMetricFamily("framecast_slave_viewers", "Viewers on this slave", value=slave.viewer_count())
         yield GaugeMetricFamily(
+            "framecast_slave_turbo_viewers", "Viewers getting images peer to peer", value=slave.turbo.on_peer()
+        )
+        yield _counter(
+            "framecast_slave_turbo_bytes_saved",
+            "Image bytes broadcasters sent peer to peer, which this slave did not carry",
+            slave.turbo.bytes_saved,
+        )
+        yield GaugeMetricFamily(
             "framecast_slave_master_connected", "1 while a master link is up", value=int(slave.master is not None)
         )
 

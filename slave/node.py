@@ -30,6 +30,7 @@ from common.tokens import BroadcastTicket, Credential, CredentialError, Signer, 
 from slave.drain import Drain
 from slave.fanout import Broadcast, FanoutStats, ViewerStream
 from slave.lifecycle import Lifecycle
+from slave.turbo import TurboSwitch
 from slave.viewer_control import ViewerControl
 
 T = TypeVar("T", bound=Credential)
@@ -98,6 +99,7 @@ class Slave:
         self.heartbeats_sent = 0
         self.lifecycle = Lifecycle(self)
         self.viewer_control = ViewerControl(self)
+        self.turbo = TurboSwitch(self)
 
     # --- admission --------------------------------------------------------------------
     def _ticket(self, ticket: str, kind: type[T]) -> T:
@@ -109,7 +111,8 @@ class Slave:
             raise RequestError(ErrorCode.WRONG_SLAVE, "this ticket was issued for another slave; ask a master again")
         return claims
 
-    def start_broadcast(self, ticket: str, peer: Peer) -> Broadcast:
+    def start_broadcast(self, ticket: str, peer: Peer, host: str) -> tuple[Broadcast, str | None]:
+        """Take a broadcast from ``host``: the broadcast, and its turbo key if it has turbo mode."""
         claims = self._ticket(ticket, BroadcastTicket)
         if self.state != SlaveState.LIVE:
             raise RequestError(ErrorCode.DRAINING, "this slave is draining; ask a master again")
@@ -130,7 +133,7 @@ class Slave:
             previous.drop(Reconnect("replaced by a newer connection of the same broadcast"))
         self.broadcasters[user] = peer
         self.log.info("broadcast of {user} started (session {session})", user=user, session=session)
-        return broadcast
+        return broadcast, self.turbo.started(broadcast, claims, host)
 
     def attach_viewer(self, ticket: str, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
         claims = self._ticket(ticket, ViewTicket)
@@ -158,6 +161,7 @@ class Slave:
             self.viewer_sessions.pop(stream.session, None)
             self.report(SessionRemove(SessionKind.VIEW, stream.user, stream.session))
             self.viewer_control.announce(broadcast, stream.user, joined=False)
+            self.turbo.viewers_changed(broadcast, left=peer)
             self.lifecycle.forget_if_left(broadcast)
 
     # --- drain (C7) -------------------------------------------------------------------
@@ -201,7 +205,16 @@ class Slave:
 
     def heartbeat(self) -> Heartbeat:
         exiting = self.drain is not None and self.drain.exiting
-        return Heartbeat(self.load(), len(self.broadcasts), self.viewer_count(), self.state, exiting)
+        turbo = self.turbo
+        return Heartbeat(
+            self.load(),
+            len(self.broadcasts),
+            self.viewer_count(),
+            self.state,
+            exiting,
+            turbo.on_peer(),
+            turbo.bytes_saved,
+        )
 
     def session_table(self) -> SessionTable:
         return SessionTable(

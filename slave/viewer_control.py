@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 
 from common.errors import ErrorCode, RequestError
-from common.messages.admission import Removed, ViewerRow, ViewersQuery, ViewersReport
+from common.messages.admission import Path, Removed, ViewerRow, ViewersQuery, ViewersReport
 from common.messages.streaming import BroadcastPaused, Keepalive, ViewerCap, ViewerChange, ViewerEvent
 from slave.fanout import Broadcast
 
@@ -32,6 +32,7 @@ class ViewerControl:
         broadcast = slave.broadcasts.get(target)
         for peer, stream in list(broadcast.viewers.items()) if broadcast else ():
             if stream.user == viewer:
+                slave.turbo.dropped(broadcast, stream)
                 peer.drop(Removed(target))
                 slave.detach_viewer(broadcast, peer)
 
@@ -45,7 +46,12 @@ class ViewerControl:
         broadcast = self.slave.broadcasts.get(query.target)
         streams = broadcast.viewers.values() if broadcast is not None else ()
         slave_id = self.slave.config.id
-        rows = tuple(ViewerRow(s.user, s.started, round(s.fps, 2), round(s.kbps, 1), slave_id) for s in streams)
+        rows = tuple(
+            ViewerRow(
+                s.user, s.started, round(s.fps, 2), round(s.kbps, 1), slave_id, Path.P2P if s.peer else Path.SERVER
+            )
+            for s in streams
+        )
         return ViewersReport(query.query, query.reply_to, rows)
 
     def set_cap(self, session: str, cap_kbps: float | None) -> None:
