@@ -64,9 +64,10 @@ def cmd_viewers(args) -> int:
         print(json.dumps([row.fields() for row in viewers]))
         return 0
     rows = [
-        [v.user, time.strftime("%H:%M:%S", time.localtime(v.since)), f"{v.fps:.1f}", f"{v.kbps:.0f}"] for v in viewers
+        [v.user, time.strftime("%H:%M:%S", time.localtime(v.since)), f"{v.fps:.1f}", f"{v.kbps:.0f}", v.path]
+        for v in viewers
     ]
     print(f"{len(viewers)} watching")
     if rows:
-        print("\n".join(table(["VIEWER", "SINCE", "FPS", "KBPS"], rows)))
+        print("\n".join(table(["VIEWER", "SINCE", "FPS", "KBPS", "PATH"], rows)))
     return 0

@@ -16,6 +16,7 @@ from cli.args import say
 from client.chat import ChatSession, describe_line
 from client.errors import FramecastError
 from client.masters import Masters
+from client.turbo_broadcast import BroadcastTurbo
 import time
 
 from common.messages.admission import (
@@ -77,7 +78,14 @@ def describe(event) -> str | None:
 
 
 class Console:
-    def __init__(self, masters: Masters, token: str, user: str, on_pause: Callable[[bool], None]):
+    def __init__(
+        self,
+        masters: Masters,
+        token: str,
+        user: str,
+        on_pause: Callable[[bool], None],
+        turbo: BroadcastTurbo | None = None,
+    ):
         self.masters = masters
         self.token = token
         self.user = user
@@ -85,6 +93,7 @@ class Console:
         self.chat = ChatSession(masters, token)
         self.stdin = StdinLines()
         self.asks: dict[str, float] = {}  # viewer -> when its request expires, oldest first
+        self.turbo = turbo
 
     def pushed(self, event) -> None:
         if isinstance(event, ViewAsk):
@@ -112,9 +121,12 @@ class Console:
         elif word.lower() in ANSWERS and self.asks:
             viewer = rest.strip() or next(iter(self.asks))
             self.answer(viewer, ANSWERS[word.lower()])
+        elif self.turbo is not None and (word == "turbo" or (self.turbo.asking and word.lower() in ANSWERS)):
+            self.turbo.set_allowed(rest.strip() != "off" if word == "turbo" else ANSWERS[word.lower()] == Answer.ACCEPT)
         elif line:
             answers = "; y/n/always/ignore answers" if self.asks else ""
-            say(f"unknown command {line!r}: /msg USER TEXT sends, p pauses, r resumes{answers}")
+            turbo = "; turbo on|off" if self.turbo is not None else ""
+            say(f"unknown command {line!r}: /msg USER TEXT sends, p pauses, r resumes{answers}{turbo}")
 
     def message(self, to: str, text: str) -> None:
         try:

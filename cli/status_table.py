@@ -19,9 +19,13 @@ def render(status: Status) -> str:
     )
     lines += ["", "SLAVES"]
     lines += table(
-        ["ID", "ADDRESS", "STATE", "LOAD", "BROADCASTS", "VIEWERS", "HEARTBEAT"],
+        ["ID", "ADDRESS", "STATE", "LOAD", "BROADCASTS", "VIEWERS", "TURBO", "SAVED", "HEARTBEAT"],
         [
-            [s.id, s.addr, s.state, s.load, s.broadcasts, s.viewers, f"{s.heartbeat_age:.1f}s ago"]
+            [
+                *(s.id, s.addr, s.state, s.load, s.broadcasts, s.viewers, s.turbo_viewers),
+                f"{s.turbo_bytes / 1e6:.1f} MB",
+                f"{s.heartbeat_age:.1f}s ago",
+            ]
             for s in status.slaves
         ],
     )

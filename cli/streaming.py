@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from cli import credentials
-from cli.args import positive_float, say, size
+from cli.args import port, positive_float, say, size
 from cli.console import Console
 
 
@@ -20,6 +20,19 @@ def add_commands(commands) -> None:
     broadcast.add_argument("--frames", type=int, help="stop after N frames")
     broadcast.add_argument("--duration", type=positive_float, help="stop after S seconds")
     broadcast.add_argument("--max-kbps", type=positive_float, help="cap the upload at this rate")
+    broadcast.add_argument(
+        "--turbo",
+        choices=["always", "ask", "never"],
+        help="images straight to a lone viewer, peer to peer (default: the turbo setting)",
+    )
+    broadcast.add_argument("--turbo-port", type=port, default=0, help="TCP port for peer viewers (default: any)")
+    broadcast.add_argument(
+        "--turbo-host",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="another address viewers may reach this machine at (repeatable)",
+    )
     broadcast.set_defaults(run=cmd_broadcast)
 
     view = commands.add_parser("view", help="watch a user's broadcast")
@@ -42,7 +55,8 @@ def cmd_broadcast(args) -> int:
     from client.masters import Masters
     from client.sources import open_source
     from common.messages.social import Prefs, PrefsRequest
-    from common.prefs import FPS_OF_RATE, Pref, Rate, parse_size
+    from client.turbo_broadcast import BroadcastTurbo
+    from common.prefs import FPS_OF_RATE, Pref, Rate, Turbo, parse_size
 
     login = credentials.load()
     masters = Masters(args.server)
@@ -61,7 +75,10 @@ def cmd_broadcast(args) -> int:
         size=frame_size,
         keep=frozenset(key for key, flag in flags.items() if flag is not None),
     )
-    console = Console(masters, login.token, login.user, broadcaster.set_paused)
+    turbo = Turbo(args.turbo or settings.turbo)
+    if turbo != Turbo.NEVER:
+        broadcaster.turbo = BroadcastTurbo(login.user, turbo, say, args.turbo_port, tuple(args.turbo_host))
+    console = Console(masters, login.token, login.user, broadcaster.set_paused, broadcaster.turbo)
     broadcaster.each_frame = lambda _: console.read()
     broadcaster.on_push = console.pushed
     stats = broadcaster.run(frames=args.frames, duration=args.duration)

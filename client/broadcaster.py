@@ -4,24 +4,27 @@ Frames are captured at the requested rate. A frame is uploaded only once the sla
 acknowledged the previous one; otherwise it is skipped, so a slow uplink lowers the frame
 rate instead of building a backlog (graceful degradation on the upload side, seed [0082]).
 With ``max_kbps`` the broadcaster's own throttle (S6) also skips frames that would take the
-upload over that rate.
-If the slave goes away, the broadcaster asks the masters again (keeping its session id, so
-a live slave takes it back) and carries on with the next sequence number.
+upload over that rate. If the slave goes away, the broadcaster asks the masters again
+(keeping its session id, so a live slave takes it back) and carries on with the next
+sequence number. In turbo mode a lone viewer gets the same frames over a peer link
+(``client.turbo_broadcast``), and nothing is uploaded while the slave says so.
 """
 
 from __future__ import annotations
 
 import secrets
+import select
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import cv2
 
 from client import codecs
+from client.broadcast_stats import BroadcastStats
 from client.errors import ConnectionLost, FramecastError
 from client.masters import Masters
 from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
+from client.turbo_broadcast import BroadcastTurbo
 from common.messages.basic import Error
 from common.messages.social import PrefsChanged, Settings
 from common.prefs import FPS_OF_RATE, Pref, Rate, parse_size
@@ -40,20 +43,7 @@ from common.messages.streaming import (
 from common.protocol import Codec, FrameInfo, encode_frame
 from common.throttle import Throttle, kbps_to_bytes
 
-
 ACK_LIMIT = 5.0
-
-
-@dataclass
-class BroadcastStats:
-    captured: int = 0
-    sent: int = 0
-    skipped: int = 0
-    throttled: int = 0
-    acked: int = 0
-    reconnects: int = 0
-    moves: int = 0
-    slaves: list[str] = field(default_factory=list)
 
 
 class Broadcaster:
@@ -72,6 +62,7 @@ class Broadcaster:
         on_push: Callable[[object], None] = lambda event: None,
         size: tuple[int, int] | None = None,
         keep: frozenset[str] = frozenset(),
+        turbo: BroadcastTurbo | None = None,
     ):
         self.masters = masters
         self.token = token
@@ -93,6 +84,7 @@ class Broadcaster:
         self.moving_from: SlaveSession | None = None
         self.lost_slave: str | None = None
         self.in_flight: int | None = None
+        self.turbo = turbo
 
     def run(self, frames: int | None = None, duration: float | None = None) -> BroadcastStats:
         """Broadcast until ``frames`` are captured, ``duration`` passes or the source ends."""
@@ -116,6 +108,8 @@ class Broadcaster:
                 self.each_frame(self)
                 if not self.paused and self.slave is not None:
                     self._upload(image)
+                if self.turbo is not None:
+                    self.turbo.tick()
                 next_capture += self.interval
                 self._serve_until(max(next_capture, time.monotonic()))
         finally:
@@ -126,18 +120,27 @@ class Broadcaster:
         """Join the slave a master places us on; after a loss, wait out cluster outages."""
         self.slave = connect_with_retry(
             self.masters,
-            lambda: self.masters.broadcast_redirect(self.token, self.session_id, lost=self.lost_slave),
+            lambda: self.masters.broadcast_redirect(
+                self.token, self.session_id, lost=self.lost_slave, turbo=self._turbo_request()
+            ),
             BroadcastStart,
             self.reconnect_deadline,
             retry_codes=OUTAGE_CODES if self.stats.slaves else set(),
             on_retry=lambda why: self.on_event(f"retrying: {why}"),
         )
-        self.lost_slave = None
-        self.in_flight = None
+        self.lost_slave = self.in_flight = None
         self.stats.slaves.append(self.slave.slave)
         self.on_event(f"broadcasting through slave {self.slave.slave}")
         if self.paused:
             self.slave.conn.send(BroadcastPause())
+        self._turbo_joined()
+
+    def _turbo_request(self) -> tuple[int, tuple[str, ...]] | None:
+        return self.turbo.request(self.masters.local_host()) if self.turbo else None
+
+    def _turbo_joined(self) -> None:
+        if self.turbo is not None:
+            self.turbo.joined(self.slave.conn, self.slave.accepted.turbo_key, self.session_id)
 
     def apply(self, settings: Settings) -> None:
         """Use the stored settings (U8), except those the command line fixed for this run."""
@@ -166,12 +169,17 @@ class Broadcaster:
 
     def _upload(self, image) -> None:
         self.stats.captured += 1
-        seq = self.stats.captured
-        capture_time = time.time()
-        if self.in_flight is not None:
-            self.stats.skipped += 1
+        seq, capture_time = self.stats.captured, time.time()
+        turbo = self.turbo
+        to_slave = turbo is None or turbo.uploading
+        to_peers = turbo is not None and turbo.server.want_frame()
+        if self.in_flight is not None and to_slave:
+            to_slave = False
             if self.slave.conn.silent_for() > ACK_LIMIT:  # the slave's host is gone without a word
                 self._lost(f"no acknowledgement for {ACK_LIMIT:g} s")
+                return
+        if not (to_slave or to_peers):
+            self.stats.skipped += 1
             return
         data = codecs.encode(image, self.codec, self.quality)
         if self.throttle is not None:
@@ -180,9 +188,13 @@ class Broadcaster:
                 self.stats.throttled += 1
                 return
             self.throttle.record(now, len(data))
-        info = FrameInfo(seq, capture_time, image.shape[1], image.shape[0], self.codec)
+        wire = encode_frame(FrameInfo(seq, capture_time, image.shape[1], image.shape[0], self.codec), data)
+        if to_peers:
+            turbo.send_frame(seq, wire)
+        if not to_slave:
+            return
         try:
-            self.slave.conn.send_bytes(encode_frame(info, data))
+            self.slave.conn.send_bytes(wire)
         except ConnectionLost as exc:
             self._lost(str(exc))
             return
@@ -196,14 +208,25 @@ class Broadcaster:
             if remaining <= 0 and not self.slave.conn.pending():
                 return
             try:
-                message = self.slave.conn.recv(max(0.0, remaining))
+                message = self._next_message(max(0.0, remaining))
             except ConnectionLost as exc:
                 self._lost(str(exc))
                 return
             if message is not None:
                 self._handle(message)
 
+    def _next_message(self, timeout: float):
+        """The slave's next message within ``timeout``, serving peer links meanwhile."""
+        conn = self.slave.conn
+        if self.turbo is None or conn.pending():
+            return conn.recv(timeout)
+        readable = select.select([conn.sock, *self.turbo.server.sockets()], [], [], timeout)[0]
+        self.turbo.serve(readable)
+        return conn.recv(0) if conn.sock in readable else None
+
     def _handle(self, message) -> None:
+        if self.turbo is not None and self.turbo.handle(message):
+            return
         if isinstance(message, Ack):
             if message.seq == self.in_flight:
                 self.in_flight = None
@@ -215,6 +238,8 @@ class Broadcaster:
         elif isinstance(message, ViewerEvent):
             verb = "joined" if message.event == ViewerChange.JOIN else "left"
             self.on_event(f"{message.viewer} {verb} ({message.viewers} watching)")
+            if self.turbo is not None:
+                self.turbo.viewers(message.viewer, message.viewers)
         elif isinstance(message, Reconnect):
             self._lost(f"slave asked to reconnect: {message.reason}")
         elif isinstance(message, Error):
@@ -228,7 +253,9 @@ class Broadcaster:
         try:
             new = connect_with_retry(
                 self.masters,
-                lambda: self.masters.broadcast_redirect(self.token, self.session_id, old.slave_id),
+                lambda: self.masters.broadcast_redirect(
+                    self.token, self.session_id, old.slave_id, turbo=self._turbo_request()
+                ),
                 BroadcastStart,
                 deadline=10.0,
                 retry_codes=set(),
@@ -238,6 +265,7 @@ class Broadcaster:
             return
         self.moving_from, self.slave, self.in_flight = old, new, None
         self.stats.slaves.append(new.slave)
+        self._turbo_joined()
         if self.paused:  # no frame will confirm the new slave; that it took the session is enough
             new.conn.send(BroadcastPause())
             self._leave_old_slave()
@@ -267,4 +295,6 @@ class Broadcaster:
                 pass
             self.slave.conn.close()
             self.slave = None
+        if self.turbo is not None:
+            self.turbo.close()
         self.source.close()

@@ -23,11 +23,23 @@ M = TypeVar("M")
 
 class Connection:
     def __init__(self, host: str, port: int, timeout: float = 5.0):
-        self.address = format_hostport(host, port)
+        address = format_hostport(host, port)
         try:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
+            sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
-            raise ConnectionLost(f"cannot connect to {self.address}: {exc.strerror or exc}") from None
+            raise ConnectionLost(f"cannot connect to {address}: {exc.strerror or exc}") from None
+        self._use(sock, address)
+
+    @classmethod
+    def accepted(cls, sock: socket.socket, address: str) -> "Connection":
+        """A connection someone made to us (a viewer reaching a broadcaster in turbo mode)."""
+        conn = cls.__new__(cls)
+        conn._use(sock, address)
+        return conn
+
+    def _use(self, sock: socket.socket, address: str) -> None:
+        self.address = address
+        self.sock = sock
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.settimeout(IO_TIMEOUT)  # a send into a vanished peer fails instead of hanging
         self.decoder = Decoder()

@@ -148,9 +148,20 @@ class Masters:
         return self.request(Login(user, password), LoginToken)
 
     def broadcast_redirect(
-        self, token: str, session: str, move_from: str | None = None, lost: str | None = None
+        self,
+        token: str,
+        session: str,
+        move_from: str | None = None,
+        lost: str | None = None,
+        turbo: tuple[int, tuple[str, ...]] | None = None,
     ) -> Redirect:
-        return self.request(BroadcastRequest(token, session, move_from, lost), Redirect)
+        """Where to broadcast; ``turbo``: the port and hosts a lone viewer may reach us at."""
+        port, hosts = turbo or (None, ())
+        return self.request(BroadcastRequest(token, session, move_from, lost, port, hosts), Redirect)
+
+    def local_host(self) -> str | None:
+        """This machine's address on the way to the masters (a turbo mode candidate)."""
+        return self._conn.sock.getsockname()[0] if self._conn is not None else None
 
     def view_redirect(
         self, token: str, target: str, speed_kbps: float | None = None, link: str | None = None

@@ -8,6 +8,7 @@ itself moving, "not broadcasting" answers are retried until ``reconnect_deadline
 
 from __future__ import annotations
 
+import select
 import time
 from pathlib import Path
 from typing import Callable
@@ -16,6 +17,7 @@ from client.admission import admitted
 from client.errors import ConnectionLost, FramecastError
 from client.masters import Masters
 from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
+from client.turbo_view import ViewerTurbo
 from client.viewer_stats import ViewerStats
 from common.errors import ErrorCode
 from common.messages.accounts import Redirect
@@ -33,6 +35,7 @@ from common.messages.streaming import (
     ViewerResume,
     ViewStart,
 )
+from common.messages.turbo import TurboEnd
 from common.protocol import FrameInfo, decode_frame, encode_ack
 
 
@@ -73,6 +76,7 @@ class Viewer:
         self.on_push = on_push
         self.stats = ViewerStats()
         self.slave: SlaveSession | None = None
+        self.turbo = ViewerTurbo(target, self._tell_slave, on_event)
 
     def run(
         self, frames: int | None = None, duration: float | None = None, keep_going: Callable[[], bool] = lambda: True
@@ -94,6 +98,7 @@ class Viewer:
         except BroadcastOver as ended:
             self.on_event(str(ended))
         finally:
+            self.turbo.close()
             if self.slave is not None:
                 self.slave.conn.close()
         return self.stats
@@ -115,6 +120,7 @@ class Viewer:
             on_retry=lambda why: self.on_event(f"retrying: {why}"),
         )
         self.slave = slave
+        self.turbo.handle(TurboEnd())  # a new slave offers turbo mode afresh
         self.stats.slave = self.slave.slave
         self.stats.cap_kbps = self.slave.accepted.cap_kbps
         self.stats.broadcaster_paused = self.slave.accepted.paused
@@ -141,6 +147,14 @@ class Viewer:
         old.conn.close()
 
     def _receive(self, timeout: float) -> None:
+        turbo = self.turbo
+        turbo.step()
+        if turbo.link is not None and not self.slave.conn.pending():
+            readable = select.select([self.slave.conn.sock, *turbo.sockets()], [], [], timeout)[0]
+            if turbo.link is not None and (turbo.link.sock in readable or turbo.link.pending()):
+                self._from_peer(turbo.receive())
+            timeout = 0.0
+        self.stats.path = turbo.path
         try:
             message = self.slave.conn.recv(timeout)
             if message is None:
@@ -148,16 +162,14 @@ class Viewer:
                     raise ConnectionLost(f"no word from slave {self.slave.slave} for {SILENCE_LIMIT:g} s")
                 return
             if isinstance(message, ImageFrame):
-                info, image = decode_frame(message.body)
-                self.slave.conn.send_bytes(encode_ack(info.seq))
-                self.stats.frame(info, len(image))
-                self.on_frame(info, image)
-            elif isinstance(message, Keepalive):
+                self._show(message, self.slave.conn.send_bytes)
+            elif turbo.handle(message) or isinstance(message, Keepalive):
                 pass
             elif isinstance(message, Move):
                 self._move()
             elif isinstance(message, ViewerCap):
                 self.stats.cap_kbps = message.cap_kbps
+                turbo.set_cap(message.cap_kbps)
             elif isinstance(message, BroadcastPaused):
                 self.stats.broadcaster_paused = message.paused
                 self.on_event(f"{self.target} {'paused' if message.paused else 'resumed'} the broadcast")
@@ -173,9 +185,31 @@ class Viewer:
             self.slave.conn.close()
             self.slave = None
 
+    def _show(self, frame: ImageFrame, ack: Callable[[bytes], None]) -> None:
+        """Acknowledge a frame, then count and show it unless the other path brought it."""
+        info, image = decode_frame(frame.body)
+        ack(encode_ack(info.seq))
+        if self.turbo.link is not None and info.seq <= self.stats.last_seq:
+            return  # during a switch both paths carry the same frames
+        self.stats.frame(info, len(image))
+        self.on_frame(info, image)
+
+    def _from_peer(self, message) -> None:
+        if isinstance(message, ImageFrame):
+            self._show(message, self.turbo.ack)
+            self.turbo.peer_frame()
+
+    def _tell_slave(self, message) -> None:
+        if self.slave is not None:
+            try:
+                self.slave.conn.send(message)
+            except ConnectionLost:
+                pass  # the main loop notices and reconnects
+
     def set_paused(self, paused: bool) -> None:
         """Pause (no images are sent to us at all) or resume (the newest frame comes at once)."""
         self.stats.paused = paused
+        self.turbo.set_paused(paused)
         if self.slave is not None:
             try:
                 self.slave.conn.send(ViewerPause() if paused else ViewerResume())

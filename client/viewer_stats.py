@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from common.messages.admission import Path
 from common.protocol import FrameInfo
 
 
@@ -26,6 +27,7 @@ class ViewerStats:
     paused: bool = False
     broadcaster_paused: bool = False
     slave: str = ""
+    path: Path = Path.SERVER  # where the images come from: the slave, or the broadcaster (turbo mode)
     fps: float = 0.0
     kbps: float = 0.0
     latency_ms: float = 0.0
@@ -74,6 +76,7 @@ class ViewerStats:
             "last_frame_time": round(self.last_frame_time, 3),
             "latency_ms": round(self.latency_ms, 1),
             "slave": self.slave,
+            "path": self.path,
             "reconnects": self.reconnects,
             "moves": self.moves,
             "max_gap_ms": round(self.max_gap_ms, 1),

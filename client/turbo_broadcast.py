@@ -1,0 +1,111 @@
+"""Turbo mode for a broadcast (P1-P3): what the broadcaster tells the servers, and what it
+does when its slave says a lone viewer gets images peer to peer (stop uploading) or that
+a second viewer came (upload again). The peer links themselves are ``PeerServer``'s.
+
+``always`` allows turbo from the start; ``ask`` puts the question once, when the broadcast
+first has a lone viewer, and allows it once the user says yes (``y``, or ``turbo on`` at any
+time); ``never`` does not even listen.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from client.connection import Connection
+from client.errors import ConnectionLost
+from client.peer_server import PeerServer
+from common.messages.turbo import PeerDrop, TurboAllow, TurboBytes, TurboUpload
+from common.prefs import Turbo
+
+REPORT_EVERY = 1.0
+QUESTION = "turbo mode: send images straight to {viewer}, saving the servers' bandwidth? [y/N]"
+
+
+class BroadcastTurbo:
+    def __init__(
+        self,
+        user: str,
+        mode: Turbo,
+        on_event: Callable[[str], None],
+        port: int = 0,
+        hosts: tuple[str, ...] = (),
+    ):
+        self.mode = mode
+        self.allowed = mode == Turbo.ALWAYS
+        self.asking = False  # the question is out, unanswered
+        self._asked = False
+        self.on_event = on_event
+        self.server = PeerServer(user, port)
+        self.hosts = hosts
+        self.uploading = True
+        self.conn: Connection | None = None
+        self._report_at = time.monotonic() + REPORT_EVERY
+
+    def request(self, local_host: str | None) -> tuple[int, tuple[str, ...]]:
+        """The port and host candidates to report: the address this machine reaches the
+        servers from, loopback, and any the user named."""
+        hosts = tuple(h for h in (local_host, "127.0.0.1", *self.hosts) if h)
+        return self.server.port, hosts
+
+    def joined(self, conn: Connection, key: str | None, session: str) -> None:
+        """The slave accepted the broadcast: images go there until it says otherwise."""
+        self.conn, self.uploading = conn, True
+        self.server.use_key(key, session)
+        if key is None:
+            return
+        if self.allowed:
+            self._tell_slave(TurboAllow(True))
+
+    def viewers(self, viewer: str, count: int) -> None:
+        """The viewer count changed: with ``ask``, the first lone viewer brings the question."""
+        if self.mode == Turbo.ASK and count == 1 and not self._asked and self.server.signer is not None:
+            self._asked = self.asking = True
+            self.on_event(QUESTION.format(viewer=viewer))
+
+    def set_allowed(self, allowed: bool) -> None:
+        self.asking = False
+        self.allowed = allowed
+        self.on_event(f"turbo mode {'on' if allowed else 'off'}")
+        self._tell_slave(TurboAllow(allowed))
+
+    def handle(self, message) -> bool:
+        """A turbo message from the slave; False if it is none."""
+        if isinstance(message, TurboUpload):
+            self.uploading = message.upload
+            if message.upload:
+                self.on_event("images go through the slave again")
+            else:
+                self.on_event(f"{message.viewer} gets images peer to peer (turbo)")
+            return True
+        if isinstance(message, PeerDrop):
+            self.server.drop(message.session)
+            return True
+        return False
+
+    def tick(self) -> None:
+        """Once a frame: keepalives on quiet peer links, and the bytes saved, once a second."""
+        self.server.keep_alive()
+        if time.monotonic() >= self._report_at:
+            self._report_at = time.monotonic() + REPORT_EVERY
+            if self.server.unreported_bytes:
+                self._tell_slave(TurboBytes(self.server.unreported_bytes))
+                self.server.unreported_bytes = 0
+
+    def serve(self, readable: list) -> None:
+        for line in self.server.serve(readable):
+            self.on_event(line)
+
+    def send_frame(self, seq: int, wire: bytes) -> None:
+        for line in self.server.send_frame(seq, wire):
+            self.on_event(line)
+
+    def close(self) -> None:
+        self.server.close()
+
+    def _tell_slave(self, message) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(message)
+            except ConnectionLost:
+                pass  # the broadcaster notices the lost slave on its own
