@@ -64,14 +64,14 @@ class LoadedCluster:
         for i in range(self.broadcasts):
             self._user(masters, f"star{i}")
             self._spawn(self._broadcast, f"star{i}")
-        self._wait(lambda: len(self.placement()) == self.broadcasts, 20)
+        wait_for(lambda: len(self.placement()) == self.broadcasts, 20)
         for i in range(self.broadcasts):
             for j in range(self.viewers):
                 watcher = Watcher(f"fan{i}x{j}", f"star{i}")
                 self._user(masters, watcher.name)
                 self.watchers.append(watcher)
                 self._spawn(self._watch, watcher)
-        self._wait(lambda: all(w.arrivals for w in self.watchers), 30)
+        wait_for(lambda: all(w.arrivals for w in self.watchers), 30)
         return self
 
     def _user(self, masters: Masters, name: str) -> None:
@@ -111,7 +111,7 @@ class LoadedCluster:
             watcher.error = str(exc)
 
     def placement(self) -> dict[str, str]:
-        status = Masters(self.cluster.server).status()
+        status = Masters(self.cluster.server).status(secret=self.cluster.secret)
         return {b.user: b.slave for b in status.broadcasts if b.confirmed}
 
     def busiest_slave(self) -> tuple[str, int, str, list[Watcher]]:
@@ -120,14 +120,6 @@ class LoadedCluster:
         slave, carried = Counter(self.placement().values()).most_common(1)[0]
         address = self.cluster.node(slave).client_addr
         return slave, carried, address, [w for w in self.watchers if w.arrivals[-1][1] == address]
-
-    @staticmethod
-    def _wait(predicate, timeout: float) -> None:
-        give_up = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > give_up:
-                raise RuntimeError("the cluster did not reach the expected state")
-            time.sleep(0.1)
 
     def close(self) -> None:
         self.stop.set()
@@ -142,6 +134,14 @@ class LoadedCluster:
         conn.autocommit = True
         conn.cursor().execute(f'DROP DATABASE IF EXISTS "fcbench_{self.tag}" WITH (FORCE)')
         conn.close()
+
+
+def wait_for(predicate, timeout: float = 20) -> None:
+    give_up = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > give_up:
+            raise RuntimeError("the cluster did not reach the expected state")
+        time.sleep(0.05)
 
 
 def percentile(values: list[float], q: float) -> float:

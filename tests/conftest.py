@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -170,3 +171,41 @@ def wait_until(predicate, timeout: float, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+class Running:
+    """A framecast process whose stderr lines are collected as they come, and whose stdin
+    can be typed into."""
+
+    def __init__(self, cli, *args):
+        self.process = cli.start(*args, stdin=subprocess.PIPE)
+        self.lines: list[str] = []
+        self.out: list[str] = []
+        threading.Thread(target=self._collect, args=(self.process.stderr, self.lines), daemon=True).start()
+        threading.Thread(target=self._collect, args=(self.process.stdout, self.out), daemon=True).start()
+
+    @staticmethod
+    def _collect(stream, into):
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    def saw(self, text, timeout=15):
+        return wait_until(lambda: any(text in line for line in self.lines), timeout)
+
+    def type(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def json(self):
+        return [json.loads(line) for line in list(self.out) if line.startswith("{")]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(10)
+
+
+def broadcasting(cli, user, *args):
+    caster = Running(cli, "broadcast", "--duration", "60", *args)
+    wait_until(lambda: broadcast_entry(cli, user), 15)
+    return caster

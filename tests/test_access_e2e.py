@@ -3,8 +3,6 @@ view requests answered in the running broadcast or from another terminal, invita
 the viewer list, throwing a viewer out, settings, friends and presence, status."""
 
 import json
-import subprocess
-import threading
 import time
 
 import pytest
@@ -14,7 +12,15 @@ from client.masters import Masters
 from client.session import join_slave
 from client.errors import ServerError
 from common.messages.streaming import ViewStart
-from tests.conftest import broadcast_entry, json_lines, register_users, start_cluster, stop_cluster, wait_until
+from tests.conftest import (
+    Running,
+    broadcasting,
+    json_lines,
+    register_users,
+    start_cluster,
+    stop_cluster,
+    wait_until,
+)
 
 REQUEST_TTL = 6
 
@@ -31,44 +37,6 @@ def access_cluster(tmp_path_factory):
 @pytest.fixture
 def people(access_cluster, tmp_path):
     return lambda *names: register_users(access_cluster, tmp_path, *names)
-
-
-class Running:
-    """A framecast process whose stderr lines are collected as they come, and whose stdin
-    can be typed into."""
-
-    def __init__(self, cli, *args):
-        self.process = cli.start(*args, stdin=subprocess.PIPE)
-        self.lines: list[str] = []
-        self.out: list[str] = []
-        threading.Thread(target=self._collect, args=(self.process.stderr, self.lines), daemon=True).start()
-        threading.Thread(target=self._collect, args=(self.process.stdout, self.out), daemon=True).start()
-
-    @staticmethod
-    def _collect(stream, into):
-        for line in stream:
-            into.append(line.rstrip("\n"))
-
-    def saw(self, text, timeout=15):
-        return wait_until(lambda: any(text in line for line in self.lines), timeout)
-
-    def type(self, line):
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def json(self):
-        return [json.loads(line) for line in list(self.out) if line.startswith("{")]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(10)
-
-
-def broadcasting(cli, user, *args):
-    caster = Running(cli, "broadcast", "--duration", "60", *args)
-    wait_until(lambda: broadcast_entry(cli, user), 15)
-    return caster
 
 
 def one_error(result):

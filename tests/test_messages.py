@@ -15,6 +15,7 @@ from common.messages.schema import REGISTRY, Control, Record
 from common.messages.chat import ClientId, LineText, MessageText, Recipient
 from common.messages.social import RoomName
 from common.prefs import ROOM_NAME
+from common.turbo import Candidates, Hosts
 from common.protocol import Decoder, MessageType, encode
 
 CHECKED = {
@@ -37,6 +38,8 @@ CHECKED = {
     MessageText: st.text(min_size=1, max_size=200).filter(str.strip),
     LineText: st.text(max_size=200),
     ClientId: st.text(max_size=64),
+    Candidates: st.lists(st.ip_addresses(v=4).map(lambda ip: f"{ip}:4000"), max_size=8).map(tuple),
+    Hosts: st.lists(st.ip_addresses(v=4).map(str), max_size=8).map(tuple),
 }
 
 

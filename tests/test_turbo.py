@@ -1,0 +1,128 @@
+"""Turbo mode's pure parts and the broadcaster's peer server: which addresses a viewer tries,
+and who gets images from the turbo port (only a viewer with a valid, unexpired ticket for
+this broadcast, one frame at a time)."""
+
+import select
+import time
+
+import pytest
+from hypothesis import given, strategies as st
+from itsdangerous.timed import TimestampSigner
+
+from client.connection import Connection
+from client.errors import ConnectionLost, FramecastError
+from client.peer_server import PeerServer
+from common.messages.streaming import Ack
+from common.messages.turbo import PeerHello, PeerWelcome
+from common.protocol import FrameInfo, encode_frame
+from common.tokens import PeerTicket, Signer
+from common.turbo import MAX_CANDIDATES, admissible, candidate, order_for, turbo_key
+
+KEY = turbo_key("cluster secret", "broadcast-1")
+
+
+def test_the_master_keeps_usable_hosts_and_adds_the_one_it_saw():
+    hosts = ("0.0.0.0", "224.0.0.1", "169.254.1.1", "not an ip", "10.0.0.5", "10.0.0.5", "127.0.0.1")
+    assert admissible(hosts, 4000, "203.0.113.9") == ("10.0.0.5:4000", "127.0.0.1:4000", "203.0.113.9:4000")
+
+
+def test_a_viewer_tries_its_own_network_first_and_loopback_only_on_the_same_host():
+    candidates = ("127.0.0.1:4000", "203.0.113.9:4000", "192.168.1.20:4000", "10.9.9.9:4000")
+    assert order_for(candidates, "192.168.1.33", "203.0.113.9") == (
+        "192.168.1.20:4000",
+        "203.0.113.9:4000",
+        "10.9.9.9:4000",
+    )
+    assert order_for(candidates, "127.0.0.1", "127.0.0.1")[0] == "127.0.0.1:4000"
+    assert order_for(candidates, "203.0.113.9", "203.0.113.9")[0] == "127.0.0.1:4000"
+
+
+@given(st.lists(st.ip_addresses(v=4).map(str), max_size=12), st.ip_addresses(v=4).map(str))
+def test_candidates_are_bounded_well_formed_and_never_loopback_for_a_stranger(hosts, viewer):
+    candidates = admissible(tuple(hosts), 4000, "198.51.100.7")
+    assert len(candidates) <= MAX_CANDIDATES and all(candidate(c) == c for c in candidates)
+    ordered = order_for(candidates, viewer, "198.51.100.7")
+    assert set(ordered) <= set(candidates)
+    if viewer not in ("198.51.100.7",) and not viewer.startswith("127."):
+        assert not any(c.startswith("127.") for c in ordered)
+
+
+@pytest.mark.parametrize("bad", ["localhost:80", "10.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", 5, "x" * 100])
+def test_a_bad_candidate_is_refused(bad):
+    with pytest.raises(ValueError):
+        candidate(bad)
+
+
+@pytest.fixture
+def server():
+    peer_server = PeerServer("alice", host="127.0.0.1")
+    peer_server.use_key(KEY, "broadcast-1")
+    yield peer_server
+    peer_server.close()
+
+
+def hello(server, ticket):
+    """Connect and say hello; the server serves until it welcomed or hung up."""
+    conn = Connection("127.0.0.1", server.port)
+    conn.send(PeerHello(ticket))
+    give_up, seen = time.monotonic() + 5, False
+    while time.monotonic() < give_up:
+        server.serve(select.select(server.sockets(), [], [], 0.05)[0])
+        seen = seen or bool(server.peers)
+        if any(peer.ticket for peer in server.peers) or (seen and not server.peers):
+            break
+    return conn
+
+
+def ticket(key=KEY, session="viewer-1", broadcast="broadcast-1", cap=None):
+    return Signer(key).sign(PeerTicket("bob", session, broadcast, cap))
+
+
+def test_a_valid_ticket_gets_a_welcome_and_one_frame_at_a_time(server):
+    conn = hello(server, ticket())
+    assert isinstance(conn.recv(5), PeerWelcome)
+    assert server.want_frame()
+    wire = encode_frame(FrameInfo(7, time.time(), 4, 4, 0), b"jpeg")
+    server.send_frame(7, wire)
+    assert not server.want_frame(), "one frame in flight until it is acknowledged"
+    assert conn.recv(5).seq == 7
+    conn.send_bytes(Ack(7).encode())
+    give_up = time.monotonic() + 5
+    while not server.want_frame() and time.monotonic() < give_up:
+        server.serve(select.select(server.sockets(), [], [], 0.05)[0])
+    assert server.want_frame()
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        ticket(key="someone else's key"),
+        ticket(broadcast="another-broadcast"),
+        "not a ticket at all",
+    ],
+)
+def test_a_forged_ticket_gets_nothing(server, forged):
+    conn = hello(server, forged)
+    with pytest.raises((ConnectionLost, FramecastError)):
+        conn.recv(5)
+    assert not server.peers
+
+
+def test_an_expired_ticket_gets_nothing(server, monkeypatch):
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 3600)
+    old = ticket()
+    monkeypatch.undo()
+    conn = hello(server, old)
+    with pytest.raises(ConnectionLost):
+        conn.recv(5)
+
+
+def test_a_dropped_viewer_is_cut_off_and_its_ticket_is_void(server):
+    conn = hello(server, ticket())
+    assert isinstance(conn.recv(5), PeerWelcome)
+    assert server.drop("viewer-1") == "bob"
+    with pytest.raises(ConnectionLost):
+        conn.recv(5)
+    again = hello(server, ticket())
+    with pytest.raises(ConnectionLost):
+        again.recv(5)
