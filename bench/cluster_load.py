@@ -75,9 +75,9 @@ class LoadedCluster:
         return self
 
     def _user(self, masters: Masters, name: str) -> None:
-        masters.register(name, "pw")
+        masters.register(name, "password")
         self.tokens = getattr(self, "tokens", {})
-        self.tokens[name] = masters.login(name, "pw").token
+        self.tokens[name] = masters.login(name, "password").token
 
     def _spawn(self, target, *args) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)

@@ -122,8 +122,8 @@ def register_users(cluster: LocalCluster, home: Path, *names: str) -> list[Cli]:
     clis = []
     for name in names:
         cli = Cli(cluster.server, home / f"home-{name}", cluster.secret)
-        cli.ok("register", name, "--password", f"pw-{name}")
-        cli.ok("login", name, "--password", f"pw-{name}")
+        cli.ok("register", name, "--password", f"password-{name}")
+        cli.ok("login", name, "--password", f"password-{name}")
         clis.append(cli)
     return clis
 

@@ -270,5 +270,5 @@ def bad_input_user(access_cluster, tmp_path_factory):
 def test_an_unreachable_port_is_one_line(tmp_path):
     from tests.conftest import Cli
 
-    result = Cli(f"127.0.0.1:{free_port()}", tmp_path).run("register", "x1", "--password", "pw-x1")
+    result = Cli(f"127.0.0.1:{free_port()}", tmp_path).run("register", "x1", "--password", "password-x1")
     assert "cannot connect" in one_error(result)

@@ -50,8 +50,8 @@ def test_kill_9_of_a_master(own_cluster, tmp_path):
     try:
         for attempt in range(5):  # every new connection goes through HAProxy to the live master
             carol = Cli(cluster.server, tmp_path / f"home-carol{attempt}")
-            carol.ok("register", f"carol{attempt}", "--password", "pw")
-            carol.ok("login", f"carol{attempt}", "--password", "pw")
+            carol.ok("register", f"carol{attempt}", "--password", "password")
+            carol.ok("login", f"carol{attempt}", "--password", "password")
             lines = json_lines(carol.ok("view", "alice", "--json", "--frames", "10", timeout=30))
             assert lines[-1]["frames"] == 10
         cluster.wait_live_slaves(2)  # the slaves' links moved to the live master

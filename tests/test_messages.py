@@ -21,6 +21,7 @@ from common.protocol import Decoder, MessageType, encode
 CHECKED = {
     F.UserName: st.from_regex(F.USER_NAME, fullmatch=True),
     F.Password: st.text(min_size=1, max_size=40),
+    F.NewPassword: st.text(min_size=F.MIN_PASSWORD, max_size=40),
     F.SessionId: st.from_regex(F.SESSION_ID, fullmatch=True),
     F.Token: st.text(max_size=60),
     F.Ticket: st.text(max_size=60),

@@ -12,6 +12,7 @@ from common.messages.fields import (
     Flag,
     Kbps,
     Name,
+    NewPassword,
     Password,
     Proof,
     Seconds,
@@ -33,7 +34,7 @@ from common.turbo import Hosts
 @control(T.REGISTER)
 class Register(Control):
     user: UserName
-    password: Password
+    password: NewPassword
 
 
 @control(T.LOGIN)

@@ -19,6 +19,7 @@ USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 USER_NAME_RULE = "user names are 1-32 letters, digits, '_', '.' or '-'"
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_PASSWORD = 256
+MIN_PASSWORD = 8  # for new passwords; logins take whatever an account was made with
 MAX_TEXT = 4096
 MAX_CREDENTIAL = 2048
 
@@ -107,6 +108,17 @@ Password = Annotated[
     str,
     Check(
         text(MAX_PASSWORD, re.compile(r".+", re.S), f"a password of 1-{MAX_PASSWORD} characters is required"),
+        ErrorCode.BAD_PASSWORD,
+    ),
+]
+NewPassword = Annotated[
+    str,
+    Check(
+        text(
+            MAX_PASSWORD,
+            re.compile(f".{{{MIN_PASSWORD},}}", re.S),
+            f"a password needs {MIN_PASSWORD}-{MAX_PASSWORD} characters",
+        ),
         ErrorCode.BAD_PASSWORD,
     ),
 ]

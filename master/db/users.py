@@ -1,7 +1,14 @@
 """Users and passwords (features U1, U2). Passwords are hashed with Argon2 (argon2-cffi)
-in a worker thread, never on the reactor thread."""
+in a worker thread, never on the reactor thread.
+
+A failed login says the same for an unknown user as for a wrong password, and takes as
+long (an unknown user's password is checked against a dummy hash), so logins cannot be used
+to find out who has an account. Registration looks the name up before hashing, so taken
+names cost no Argon2 work."""
 
 from __future__ import annotations
+
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,6 +31,11 @@ def _credentials_txn(cursor, name: str) -> tuple[str, str] | None:
     return cursor.fetchone()
 
 
+def _exists_txn(cursor, name: str) -> bool:
+    cursor.execute("SELECT 1 FROM users WHERE name = %s", (name,))
+    return cursor.fetchone() is not None
+
+
 def _update_hash_txn(cursor, name: str, password_hash: str) -> None:
     cursor.execute("UPDATE users SET password_hash = %s WHERE name = %s", (password_hash, name))
 
@@ -32,8 +44,11 @@ class UserStore:
     def __init__(self, db: Database, hasher: PasswordHasher | None = None):
         self.db = db
         self.hasher = hasher or PasswordHasher()
+        self._dummy_hash: str | None = None
 
     async def register(self, name: str, password: str) -> None:
+        if await self.db.run(_exists_txn, name):
+            raise RequestError(ErrorCode.USER_EXISTS, f"user '{name}' already exists")
         password_hash = await deferToThread(self.hasher.hash, password)
         if not await self.db.run(_insert_user_txn, name, password_hash):
             raise RequestError(ErrorCode.USER_EXISTS, f"user '{name}' already exists")
@@ -42,12 +57,16 @@ class UserStore:
         """The user's service level, for the right password; a clear RequestError otherwise."""
         row = await self.db.run(_credentials_txn, name)
         if row is None:
-            raise RequestError(ErrorCode.UNKNOWN_USER, f"no such user '{name}'")
+            if self._dummy_hash is None:
+                self._dummy_hash = await deferToThread(self.hasher.hash, secrets.token_urlsafe(16))
+            row = (self._dummy_hash, None)
         stored, level = row
         try:
             await deferToThread(self.hasher.verify, stored, password)
         except (VerificationError, InvalidHashError):
-            raise RequestError(ErrorCode.WRONG_PASSWORD, f"wrong password for '{name}'") from None
+            level = None
+        if level is None:
+            raise RequestError(ErrorCode.WRONG_PASSWORD, "wrong user name or password")
         if self.hasher.check_needs_rehash(stored):
             await self.db.run(_update_hash_txn, name, await deferToThread(self.hasher.hash, password))
         return level
