@@ -32,16 +32,13 @@ class SlaveCollector:
         yield _counter(
             "framecast_slave_upload_frames_dropped", "Uploaded frames over the upload cap", stats.upload_dropped
         )
-        caps = GaugeMetricFamily(
-            "framecast_slave_viewer_cap_kbps",
-            "Each capped viewer stream's cap",
-            labels=["viewer", "broadcaster", "session"],
+        # No series per user or session: their number is unbounded, and who watches whom
+        # is not for anyone who can scrape to see.
+        caps = [s.cap_kbps for b in slave.broadcasts.values() for s in b.viewers.values() if s.cap_kbps]
+        yield GaugeMetricFamily("framecast_slave_capped_viewers", "Viewer streams with a cap", value=len(caps))
+        yield GaugeMetricFamily(
+            "framecast_slave_viewer_caps_kbps", "Sum of the caps of capped viewer streams", value=sum(caps)
         )
-        for session in slave.viewer_sessions.values():
-            stream = session.broadcast.viewers.get(session.peer)
-            if stream is not None and stream.cap_kbps:
-                caps.add_metric([stream.user, session.broadcast.user, stream.session], stream.cap_kbps)
-        yield caps
         yield _counter("framecast_slave_heartbeats_sent", "Heartbeats sent to a master", slave.heartbeats_sent)
         moves = CounterMetricFamily("framecast_slave_migrations", "Sessions moved off this slave", labels=["kind"])
         for kind, count in slave.lifecycle.moves.items():

@@ -17,7 +17,7 @@ from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT_OPTIONS = {"--client-port", "--slave-port", "--metrics-port", "--port"}
-# What the nodes export (master/service.py, slave/metrics.py), counters with their _total suffix.
+# What the nodes export (master/metrics.py, slave/metrics.py), counters with their _total suffix.
 EXPORTED_METRICS = {
     "framecast_slave_frames_in_total",
     "framecast_slave_frames_out_total",
@@ -31,7 +31,10 @@ EXPORTED_METRICS = {
     "framecast_slave_viewers",
     "framecast_slave_draining",
     "framecast_slave_master_connected",
-    "framecast_slave_viewer_cap_kbps",
+    "framecast_slave_capped_viewers",
+    "framecast_slave_viewer_caps_kbps",
+    "framecast_slave_turbo_viewers",
+    "framecast_slave_turbo_bytes_saved_total",
     "framecast_master_placements_total",
     "framecast_master_redirects_total",
     "framecast_master_logins_total",
