@@ -173,13 +173,13 @@ class Masters:
         self, secret: str, command: OperatorCommand, slave: str | None = None, deadline: float | None = None
     ) -> SlaveChanged | RebalancePlan:
         """An operator command (drain, undrain, rebalance), proven with the cluster secret."""
-        proof = Signer(secret).sign(OperatorProof(command))
+        proof = Signer(secret).sign(OperatorProof.fresh(command, slave))
         answer = RebalancePlan if command == OperatorCommand.REBALANCE else SlaveChanged
         return self.request(OperatorRequest(command, proof, slave, deadline), answer)
 
     def status(self, token: str | None = None, secret: str | None = None) -> Status:
         """What a user may see of the cluster (``token``), or everything (the ``secret``)."""
-        proof = Signer(secret).sign(OperatorProof(OperatorProof.STATUS)) if secret else None
+        proof = Signer(secret).sign(OperatorProof.fresh(OperatorProof.STATUS)) if secret else None
         return self.request(StatusRequest(token, proof), Status)
 
     def close(self) -> None:

@@ -66,6 +66,7 @@ class ErrorCode(enum.StrEnum):
     # the service itself
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    TIMEOUT = "timeout"
 
 
 class ProtocolError(Exception):

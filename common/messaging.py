@@ -10,10 +10,12 @@ awaiting Deferreds); its failures are answered the same way.
 
 from __future__ import annotations
 
+import collections
 import inspect
 from typing import Callable, ClassVar
 
 from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -27,22 +29,101 @@ from common.protocol import DEFAULT_MAX_BODY, Decoder, Message
 Handler = Callable[["MessageProtocol", Control], object]
 
 
+PRE_AUTH_MAX_BODY = 64 * 1024  # nothing a client says before it is known needs more
+AUTH_TIMEOUT = 10.0  # seconds a client connection has to show who it is
+MAX_IN_FLIGHT = 8  # requests a known client may have open at once (one before that)
+ABORT_AFTER = 2.0  # seconds a rejected peer has to read its error before it is cut
+
+
 class MessageProtocol(Protocol):
+    """``guarded`` protocols face the public (client ports): until ``authenticated()`` is
+    called they get small bodies, one request at a time and ``AUTH_TIMEOUT`` seconds; after
+    it, ``max_body`` and ``MAX_IN_FLIGHT`` requests. Either way they stop reading while their
+    replies cannot be written, so a client that never reads cannot grow the server's memory."""
+
     log = Logger()
     handlers: ClassVar[dict[type, Handler]] = {}
     max_body = DEFAULT_MAX_BODY
+    guarded = False
+    clock: IReactorTime | None = None  # the reactor, unless a test gives a clock
 
     def connectionMade(self) -> None:
-        self.decoder = Decoder(self.max_body)
+        self.is_authenticated = not self.guarded
+        self.decoder = Decoder(self.max_body if self.is_authenticated else PRE_AUTH_MAX_BODY)
+        self._held: collections.deque[Message] = collections.deque()
+        self._in_flight = 0
+        self._write_blocked = self._reading_paused = False
+        self._auth_timer = None
+        if self.guarded:
+            self.clock = self.clock or _reactor()
+            self._auth_timer = self.clock.callLater(AUTH_TIMEOUT, self._auth_expired)
+            self.transport.registerProducer(self, True)
+
+    def authenticated(self) -> None:
+        """The client showed who it is: full body size, more requests at once."""
+        if not self.is_authenticated:
+            self.is_authenticated = True
+            self.decoder.max_body = self.max_body
+            self._cancel_auth_timer()
+            self._run_held()
 
     def dataReceived(self, data: bytes) -> None:
+        violation = None
         try:
             for message in self.decoder.feed(data):
-                self.dispatch(message)
-                if self.transport.disconnecting:
-                    return
+                self._held.append(message)
         except ProtocolError as exc:
-            self.reject(exc.code, exc.message)
+            violation = exc
+        self._run_held()
+        if violation is not None and not self.transport.disconnecting:
+            self.reject(violation.code, violation.message)
+
+    def _run_held(self) -> None:
+        """Dispatch what arrived, as far as the limit of open requests allows."""
+        held = self._held
+        while held and not self.transport.disconnecting:
+            if self.guarded and self._in_flight >= (MAX_IN_FLIGHT if self.is_authenticated else 1):
+                break
+            pending = self.dispatch(held.popleft())
+            if pending is not None and self.guarded:
+                self._in_flight += 1
+                pending.addBoth(self._request_done)
+        self._update_reading()
+
+    def _request_done(self, result):
+        self._in_flight -= 1
+        self._run_held()
+        return result
+
+    def _update_reading(self) -> None:
+        pause = bool(self._held) or self._write_blocked
+        if pause != self._reading_paused and self.connected and not self.transport.disconnecting:
+            self._reading_paused = pause
+            (self.transport.pauseProducing if pause else self.transport.resumeProducing)()
+
+    # The transport calls these (guarded protocols are their transport's producer).
+    def pauseProducing(self) -> None:
+        self._write_blocked = True
+        self._update_reading()
+
+    def resumeProducing(self) -> None:
+        self._write_blocked = False
+        self._update_reading()
+
+    def stopProducing(self) -> None:
+        pass
+
+    def _auth_expired(self) -> None:
+        self._auth_timer = None
+        self.reject(ErrorCode.TIMEOUT, f"nothing showed who you are within {AUTH_TIMEOUT:g} s")
+
+    def _cancel_auth_timer(self) -> None:
+        if self._auth_timer is not None and self._auth_timer.active():
+            self._auth_timer.cancel()
+        self._auth_timer = None
+
+    def connectionLost(self, reason) -> None:
+        self._cancel_auth_timer()
 
     def dispatch(self, message: Message) -> Deferred | None:
         """Parse the message and run its handler; a coroutine handler's Deferred is returned
@@ -78,10 +159,22 @@ class MessageProtocol(Protocol):
         self.send(Error(code, message))
 
     def reject(self, code: ErrorCode, message: str) -> None:
-        """Answer a protocol violation with one ERROR and close the connection."""
+        """Answer a protocol violation with one ERROR and close the connection; a peer that
+        does not read even that is cut, not left half-closed."""
         self.log.info("closing connection from {peer}: {message}", peer=self.transport.getPeer(), message=message)
         self.send_error(code, message)
         self.transport.loseConnection()
+        (self.clock or _reactor()).callLater(ABORT_AFTER, self._abort_if_open)
+
+    def _abort_if_open(self) -> None:
+        if self.connected:
+            self.transport.abortConnection()
+
+
+def _reactor() -> IReactorTime:
+    from twisted.internet import reactor
+
+    return reactor
 
 
 def handles(table: dict[type, Handler], message_class: type) -> Callable[[Callable], Callable]:

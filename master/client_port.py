@@ -32,12 +32,18 @@ from common.messages.social import (
     SetPref,
 )
 from common.messaging import MessageProtocol, handles
-from common.tokens import CredentialError, OperatorProof
+from common.tokens import CredentialError, LoginClaims, OperatorProof
 from master.node import Master
+from master.store import stored
 
 
 class MasterClientProtocol(MessageProtocol):
+    """A client of the masters: a valid login token (or a login, or an operator proof) makes
+    the connection known; until then it has the guarded limits of ``MessageProtocol``."""
+
     handlers: dict = {}
+    guarded = True
+    max_body = 256 * 1024  # requests are small; chat messages are at most 4 KiB
 
     def __init__(self, master: Master):
         self.master = master
@@ -48,15 +54,28 @@ class MasterClientProtocol(MessageProtocol):
         self.catching_up: list | None = None
 
     def _user(self, token: str) -> str:
-        return self.master.accounts.authenticate(token).user
+        return self._claims(token).user
 
-    def _operator(self, proof: str, command: str) -> None:
+    def _claims(self, token: str) -> LoginClaims:
+        claims = self.master.accounts.authenticate(token)
+        self.authenticated()
+        return claims
+
+    async def _operator(self, proof: str, command: str, target: str | None = None) -> None:
+        """Refuse unless ``proof`` is a valid, unused operator proof of this very command."""
+        master = self.master
         try:
-            checked = self.master.signer.check(proof, OperatorProof)
+            checked = master.signer.check(proof, OperatorProof)
         except CredentialError as exc:
             raise RequestError(ErrorCode.NOT_OPERATOR, f"operator commands need the cluster secret: {exc}") from None
-        if checked.command != command:
+        if checked.command != command or checked.target != (target or ""):
             raise RequestError(ErrorCode.NOT_OPERATOR, "this operator proof was made for another command")
+        fresh = checked.nonce and await stored(
+            master.store.use_once(f"operator:{checked.nonce}", master.clock(), master.signer.ticket_ttl)
+        )
+        if not fresh:
+            raise RequestError(ErrorCode.NOT_OPERATOR, "this operator proof was already used; make a new one")
+        self.authenticated()
 
     # --- accounts and redirects ---------------------------------------------------------
     @handles(handlers, Register)
@@ -67,6 +86,7 @@ class MasterClientProtocol(MessageProtocol):
     @handles(handlers, Login)
     async def login(self, request: Login) -> None:
         self.send(await self.master.accounts.login(request.user, request.password))
+        self.authenticated()
 
     @handles(handlers, BroadcastRequest)
     async def broadcast(self, request: BroadcastRequest) -> None:
@@ -79,8 +99,7 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, ViewRequest)
     async def view(self, request: ViewRequest) -> None:
-        claims = self.master.accounts.authenticate(request.token)
-        self.send(await self.master.admission.view(claims, request))
+        self.send(await self.master.admission.view(self._claims(request.token), request))
 
     # --- a user's attached sessions -----------------------------------------------------
     @handles(handlers, Attach)
@@ -92,6 +111,7 @@ class MasterClientProtocol(MessageProtocol):
         await self.master.sessions.attach(self, user)
 
     def connectionLost(self, reason) -> None:
+        super().connectionLost(reason)
         if self.attached is not None:
             self.attached = None
             ensureDeferred(self.master.sessions.detach(self, self.user)).addErrback(self.request_failed)
@@ -177,7 +197,7 @@ class MasterClientProtocol(MessageProtocol):
     @handles(handlers, StatusRequest)
     async def status(self, request: StatusRequest) -> None:
         if request.proof is not None:
-            self._operator(request.proof, OperatorProof.STATUS)
+            await self._operator(request.proof, OperatorProof.STATUS)
             self.send(await self.master.status())
         elif request.token is not None:
             self.send(await self.master.status(self._user(request.token)))
@@ -186,7 +206,7 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, OperatorRequest)
     async def operator(self, request: OperatorRequest) -> None:
-        self._operator(request.proof, request.command)
+        await self._operator(request.proof, request.command, request.slave)
         operators = self.master.operators
         if request.command == OperatorCommand.REBALANCE:
             self.send(await operators.rebalance())

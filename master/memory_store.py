@@ -32,6 +32,7 @@ class MemoryState:
     masters: dict[str, MasterRecord] = field(default_factory=dict)
     presence: dict[tuple[str, str], int] = field(default_factory=dict)
     limits: dict[str, float] = field(default_factory=dict)
+    used: dict[str, float] = field(default_factory=dict)  # single-use key -> when it may be forgotten
     feeds: list[asyncio.Queue] = field(default_factory=list)
     event_feeds: list[asyncio.Queue] = field(default_factory=list)
     available: bool = True
@@ -203,6 +204,13 @@ class MemoryStore:
     async def publish_event(self, users: list[str], event: Control) -> None:
         for queue in self._up().event_feeds:
             queue.put_nowait((tuple(users), event.TYPE, json.dumps(event.fields()).encode()))
+
+    async def use_once(self, key: str, now: float, ttl: float) -> bool:
+        used = self._up().used
+        if used.get(key, 0.0) > now:
+            return False
+        used[key] = now + ttl
+        return True
 
     async def limit(self, key: str, now: float, rate: float, burst: int) -> float:
         limits = self._up().limits

@@ -25,6 +25,7 @@ class RedisUserState:
         self._events = prefix + "events"
         self._last_event: str | None = None  # a feed subscribed again resumes after the last event read
         self._limits = prefix + "limit:"
+        self._used = prefix + "used:"
 
     # --- users' attached sessions: presence and pushed events ------------------------------
     def _presence_key(self, master_id: str) -> str:
@@ -55,6 +56,9 @@ class RedisUserState:
 
     async def limit(self, key: str, now: float, rate: float, burst: int) -> float:
         return float(await self._rate_limit(keys=[self._limits + key], args=[now, rate, burst]))
+
+    async def use_once(self, key: str, now: float, ttl: float) -> bool:
+        return bool(await self.redis.set(self._used + key, "1", nx=True, px=max(1, int(ttl * 1000))))
 
     async def event_feed(self) -> AsyncIterator[tuple[tuple[str, ...], int, bytes]]:
         try:

@@ -90,6 +90,7 @@ class SlaveLinkProtocol(MessageProtocol):
         self.log.warn("slave report from {slave} not stored: {err}", slave=self.slave_id, err=failure.getErrorMessage())
 
     def connectionLost(self, reason) -> None:
+        super().connectionLost(reason)
         if self.hello is not None:
             self.master.links.left(self)
 

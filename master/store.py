@@ -183,6 +183,10 @@ class Store(Protocol):
         """Count one event against a rate limit shared by every master (``gcra``): the
         seconds to wait before it would be allowed, 0.0 if it is allowed (and counted)."""
 
+    async def use_once(self, key: str, now: float, ttl: float) -> bool:
+        """True the first time ``key`` is used within ``ttl`` seconds, on any master (the
+        nonce of a single-use credential, kept until the credential has expired)."""
+
     def event_feed(self) -> AsyncIterator[tuple[tuple[str, ...], int, bytes]]:
         """Every event published from now on, as (users, message type, body), in order;
         after StoreUnavailable the caller subscribes again (events published meanwhile

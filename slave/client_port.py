@@ -36,12 +36,14 @@ ABORT_AFTER = 5.0  # seconds a closing connection may take to flush before it is
 class SlaveClientProtocol(MessageProtocol):
     """Until it starts a broadcast or a view, a connection may only do one of those.
 
-    As a viewer, the protocol is the push producer of its own transport: Twisted pauses it
-    when the socket buffer fills and resumes it once drained, which is the "fully written"
-    half of graceful degradation; the viewer's ACK is the other half.
+    The protocol is the push producer of its own transport: Twisted pauses it when the
+    socket buffer fills and resumes it once drained. For a viewer that is the "fully
+    written" half of graceful degradation (the viewer's ACK is the other half). Until a
+    session starts, the connection has the guarded limits of ``MessageProtocol``.
     """
 
     handlers: dict = {}
+    guarded = True
 
     def __init__(self, slave: Slave):
         self.slave = slave
@@ -56,6 +58,7 @@ class SlaveClientProtocol(MessageProtocol):
         self._require_new()
         slave = self.slave
         self.broadcast, turbo_key = slave.start_broadcast(start.ticket, self, self.transport.getPeer().host)
+        self.authenticated()
         cap = kbps_to_bytes(slave.config.max_upload_kbps)
         self.upload_throttle = Throttle(cap, samples=slave.config.upload_window) if cap else None
         viewers = len(self.broadcast.viewers)
@@ -114,7 +117,7 @@ class SlaveClientProtocol(MessageProtocol):
     def dataReceived(self, data: bytes) -> None:
         """A viewer sends one ACK per frame; one arriving alone skips the general framer."""
         stream = self.stream
-        if stream is not None and not self.decoder.buffered():
+        if stream is not None and not self.decoder.buffered() and not self._held:
             seq = lone_ack(data)
             if seq is not None:
                 stream.acknowledged(seq)
@@ -127,7 +130,7 @@ class SlaveClientProtocol(MessageProtocol):
         slave = self.slave
         write = direct_writer(self.transport) if hasattr(self.transport, "socket") else self.transport.write
         self.broadcast, self.stream = slave.attach_viewer(start.ticket, self, write)
-        self.transport.registerProducer(self, True)
+        self.authenticated()
         broadcast = self.broadcast
         self.send(Accepted(broadcast.user, slave.config.addr, cap_kbps=self.stream.cap_kbps, paused=broadcast.paused))
         broadcast.start_viewer(self.stream)
@@ -156,13 +159,14 @@ class SlaveClientProtocol(MessageProtocol):
     def pauseProducing(self) -> None:
         if self.stream is not None:
             self.stream.set_writable(False)
+        else:
+            super().pauseProducing()
 
     def resumeProducing(self) -> None:
         if self.stream is not None:
             self.stream.set_writable(True)
-
-    def stopProducing(self) -> None:
-        pass
+        else:
+            super().resumeProducing()
 
     # --- both -----------------------------------------------------------------------
     def _require_new(self) -> None:
@@ -185,6 +189,7 @@ class SlaveClientProtocol(MessageProtocol):
             self.transport.abortConnection()
 
     def connectionLost(self, reason) -> None:
+        super().connectionLost(reason)
         if self.broadcast is None:
             return
         if self.stream is not None:

@@ -75,6 +75,7 @@ class MasterLinkProtocol(MessageProtocol):
         self.log.info("connected to master at {peer}", peer=self.transport.getPeer())
 
     def connectionLost(self, reason) -> None:
+        super().connectionLost(reason)
         if self.slave.master is self:
             self.slave.master = None
 

@@ -12,7 +12,7 @@ from client.errors import ServerError
 from client.masters import Masters
 from common.addresses import parse_hostport
 from common.messages import parse
-from common.messages.accounts import LoginToken, StatusRequest, Status
+from common.messages.accounts import LoginToken, OperatorCommand, OperatorRequest, SlaveChanged, StatusRequest, Status
 from common.messages.basic import Error
 from common.messages.streaming import ViewStart
 from common.protocol import HEADER, MAGIC, Decoder, MessageType as T, encode
@@ -50,8 +50,8 @@ def live_broadcast(cluster, tmp_path_factory):
     home = tmp_path_factory.mktemp("homes")
     star, fan = Cli(cluster.server, home / "star", cluster.secret), Cli(cluster.server, home / "fan", cluster.secret)
     for cli, name in ((star, "star"), (fan, "fan")):
-        cli.ok("register", name, "--password", "pw")
-        cli.ok("login", name, "--password", "pw")
+        cli.ok("register", name, "--password", "password")
+        cli.ok("login", name, "--password", "password")
     process = star.start("broadcast", "--fps", "10", "--duration", "120")
     wait_until(lambda: broadcast_entry(fan, "star"), 15)
     viewer = fan.start("view", "star", "--json", "--duration", "120")
@@ -93,9 +93,26 @@ def test_an_unknown_message_type_is_skipped(cluster, live_broadcast):
     host, port = parse_hostport(cluster.server)
     conn = Connection(host, port)
     conn.send_bytes(encode(250, b"a message from a future version"))
-    proof = Signer(cluster.secret).sign(OperatorProof(OperatorProof.STATUS))
+    proof = Signer(cluster.secret).sign(OperatorProof.fresh(OperatorProof.STATUS))
     status = conn.request(StatusRequest(proof=proof), Status)
     assert len(status.masters) == 2
+    conn.close()
+
+
+def test_an_operator_proof_is_single_use_and_proves_only_its_command(cluster):
+    host, port = parse_hostport(cluster.server)
+    conn = Connection(host, port)
+    signer = Signer(cluster.secret)
+    proof = signer.sign(OperatorProof.fresh(OperatorProof.STATUS))
+    conn.request(StatusRequest(proof=proof), Status)
+    with pytest.raises(ServerError, match="this operator proof was already used"):
+        conn.request(StatusRequest(proof=proof), Status)
+    for_slave_2 = signer.sign(OperatorProof.fresh(OperatorCommand.DRAIN, "slave-2"))
+    with pytest.raises(ServerError, match="this operator proof was made for another command"):
+        conn.request(OperatorRequest(OperatorCommand.DRAIN, for_slave_2, "slave-1"), SlaveChanged)
+    without_nonce = signer.sign(OperatorProof(OperatorProof.STATUS))
+    with pytest.raises(ServerError, match="already used"):
+        conn.request(StatusRequest(proof=without_nonce), Status)
     conn.close()
 
 
@@ -128,15 +145,17 @@ def test_wrong_password_and_unknown_user(cluster, live_broadcast, tmp_path):
     from tests.conftest import Cli
 
     cli = Cli(cluster.server, tmp_path)
+    refused = "framecast: error: wrong user name or password"
+    assert one_error_line(cli.run("login", "star", "--password", "nope")) == refused
+    assert one_error_line(cli.run("login", "nobody", "--password", "pw")) == refused, "no telling who has an account"
     assert (
-        one_error_line(cli.run("login", "star", "--password", "nope")) == "framecast: error: wrong password for 'star'"
-    )
-    assert one_error_line(cli.run("login", "nobody", "--password", "pw")) == "framecast: error: no such user 'nobody'"
-    assert (
-        one_error_line(cli.run("register", "star", "--password", "pw"))
+        one_error_line(cli.run("register", "star", "--password", "password"))
         == "framecast: error: user 'star' already exists"
     )
-    assert "user names are" in one_error_line(cli.run("register", "bad name!", "--password", "pw"))
+    assert "user names are" in one_error_line(cli.run("register", "bad name!", "--password", "password"))
+    assert one_error_line(cli.run("register", "shorty", "--password", "1234567")) == (
+        "framecast: error: a password needs 8-256 characters"
+    )
     assert (
         one_error_line(cli.run("view", "star")) == "framecast: error: not logged in: run 'framecast login USER' first"
     )

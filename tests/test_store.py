@@ -221,6 +221,15 @@ def test_rate_limits_allow_a_burst_then_the_rate(run):
     run(scenario)
 
 
+def test_a_single_use_key_is_accepted_once(run):
+    async def scenario(store):
+        assert await store.use_once("operator:n1", NOW, 30.0)
+        assert not await store.use_once("operator:n1", NOW + 1, 30.0), "a replay within its lifetime"
+        assert await store.use_once("operator:n2", NOW + 1, 30.0)
+
+    run(scenario)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.floats(0, 2), min_size=1, max_size=15), rate=st.floats(0.5, 20), burst=st.integers(1, 5))
 def test_the_store_limits_as_the_pure_rule(run, steps, rate, burst):
