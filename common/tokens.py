@@ -12,14 +12,18 @@ record signed with it under a salt of its own, so one kind can never be replayed
 * ``OperatorProof``, sent with drain, undrain and rebalance: operators are whoever holds
   the cluster secret (the same trust as running a node).
 
-Signing and expiry come from itsdangerous.
+Signing comes from itsdangerous; expiry is checked here, with ``CLOCK_SKEW`` seconds of
+tolerance either way, since the node that signs and the node that checks have clocks of
+their own.
 """
 
 from __future__ import annotations
 
+import secrets
+import time
 from typing import Any, ClassVar, TypeVar
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from common.errors import RequestError
 from common.messages.fields import Kbps, Name, SessionId, UserName
@@ -91,14 +95,25 @@ class SlaveProof(Credential):
 @record
 class OperatorProof(Credential):
     """Names the command it proves (drain, undrain, rebalance, or ``STATUS`` for the
-    operators' full status)."""
+    operators' full status) and its ``target`` (the slave of a drain or undrain), so it
+    proves nothing else; masters accept each ``nonce`` once (single use)."""
 
     KIND = "operator proof"
     STATUS = "status"
     command: Name
+    target: Name = ""
+    nonce: Name = ""
+
+    @classmethod
+    def fresh(cls, command: str, target: str | None = None) -> "OperatorProof":
+        return cls(command, target or "", secrets.token_urlsafe(12))
 
 
 C = TypeVar("C", bound=Credential)
+
+# Nodes' clocks may differ by this much: a credential signed up to CLOCK_SKEW seconds "in
+# the future" is valid, and each lives CLOCK_SKEW seconds past its lifetime.
+CLOCK_SKEW = 5.0
 
 
 class Signer:
@@ -119,13 +134,13 @@ class Signer:
         if not isinstance(value, str) or not value:
             raise CredentialError(f"missing {what}")
         try:
-            max_age = self.token_ttl if kind is LoginClaims else self.ticket_ttl
-            claims = self._serializer(kind).loads(value, max_age=max_age)
-        except SignatureExpired:
-            hint = "; log in again" if kind is LoginClaims else ""
-            raise CredentialError(f"{what} has expired{hint}") from None
+            claims, signed_at = self._serializer(kind).loads(value, return_timestamp=True)
         except BadSignature:
             raise CredentialError(f"invalid {what}") from None
+        age = time.time() - signed_at.timestamp()
+        if not -CLOCK_SKEW <= age <= (self.token_ttl if kind is LoginClaims else self.ticket_ttl) + CLOCK_SKEW:
+            hint = "; log in again" if kind is LoginClaims else ""
+            raise CredentialError(f"{what} has expired{hint}")
         if not isinstance(claims, dict):
             raise CredentialError(f"invalid {what}")
         try:

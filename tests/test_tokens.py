@@ -1,5 +1,7 @@
 """Login tokens, redirect tickets and proofs (U2), as typed credentials."""
 
+import time
+
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
@@ -56,3 +58,19 @@ def test_signed_claims_that_do_not_fit_the_kind_are_refused():
 def test_a_secret_is_required():
     with pytest.raises(ValueError):
         Signer("")
+
+
+@pytest.mark.parametrize("offset, valid", [(3, True), (-33, True), (10, False), (-40, False)])
+def test_clocks_a_few_seconds_apart_are_tolerated(monkeypatch, offset, valid):
+    """A ticket (30 s) signed on a node whose clock is ``offset`` seconds off."""
+    from itsdangerous.timed import TimestampSigner
+
+    signer = Signer("s3cret", ticket_ttl=30)
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) + offset)
+    ticket = signer.sign(BroadcastTicket("alice", "session-123", "slave-1"))
+    monkeypatch.undo()
+    if valid:
+        assert signer.check(ticket, BroadcastTicket).user == "alice"
+    else:
+        with pytest.raises(CredentialError, match="expired"):
+            signer.check(ticket, BroadcastTicket)
