@@ -60,6 +60,7 @@ class ErrorCode(enum.StrEnum):
     # messages
     MESSAGE_TOO_LONG = "message_too_long"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_SESSIONS = "too_many_sessions"
     NOT_A_MEMBER = "not_a_member"
     UNKNOWN_ROOM = "unknown_room"
     BAD_RECIPIENT = "bad_recipient"

@@ -33,6 +33,7 @@ from common.messages.social import (
 )
 from common.messaging import MessageProtocol, handles
 from common.tokens import CredentialError, LoginClaims, OperatorProof
+from master.floods import Flood
 from master.node import Master
 from master.store import stored
 
@@ -52,6 +53,10 @@ class MasterClientProtocol(MessageProtocol):
         self.last_message = 0
         self.sent_messages: set[int] = set()
         self.catching_up: list | None = None
+
+    def _address(self) -> str:
+        """The client's address (its own behind HAProxy with the PROXY protocol)."""
+        return getattr(self.transport.getPeer(), "host", "")
 
     def _user(self, token: str) -> str:
         return self._claims(token).user
@@ -80,11 +85,14 @@ class MasterClientProtocol(MessageProtocol):
     # --- accounts and redirects ---------------------------------------------------------
     @handles(handlers, Register)
     async def register(self, request: Register) -> None:
+        await self.master.floods.check(Flood.REGISTER_ADDRESS, self._address())
         await self.master.accounts.register(request.user, request.password)
         self.send(Ok(f"registered {request.user}"))
 
     @handles(handlers, Login)
     async def login(self, request: Login) -> None:
+        await self.master.floods.check(Flood.LOGIN_ADDRESS, self._address())
+        await self.master.floods.check(Flood.LOGIN_USER, request.user)
         self.send(await self.master.accounts.login(request.user, request.password))
         self.authenticated()
 
@@ -93,13 +101,15 @@ class MasterClientProtocol(MessageProtocol):
         user = self._user(request.token)
         turbo = ()
         if request.turbo_port:  # the broadcaster listens for a lone viewer (turbo mode)
-            turbo = admissible(request.turbo_hosts, request.turbo_port, self.transport.getPeer().host)
+            turbo = admissible(request.turbo_hosts, request.turbo_port, self._address())
         redirects = self.master.redirects
         self.send(await redirects.place_broadcast(user, request.session, request.move_from, request.lost, turbo))
 
     @handles(handlers, ViewRequest)
     async def view(self, request: ViewRequest) -> None:
-        self.send(await self.master.admission.view(self._claims(request.token), request))
+        claims = self._claims(request.token)
+        await self.master.floods.check(Flood.VIEW_USER, claims.user)
+        self.send(await self.master.admission.view(claims, request))
 
     # --- a user's attached sessions -----------------------------------------------------
     @handles(handlers, Attach)

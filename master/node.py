@@ -33,6 +33,7 @@ from master.db.rooms import Rooms
 from master.db.users import UserStore
 from master.operators import Operators
 from master.placement import effective_state
+from master.floods import Floods
 from master.redirects import Redirects
 from master.registry import Registry
 from master.sessions import UserSessions
@@ -83,6 +84,7 @@ class Master:
         self.accounts = Accounts(self.users, signer, clock)
         self.allowances = Allowances(store, self.links)
         self.redirects = Redirects(self)
+        self.floods = Floods(self)
         self.registry = Registry(self)
         self.operators = Operators(self)
         self.sessions = UserSessions(self)

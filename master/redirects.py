@@ -12,6 +12,7 @@ from common.messages.cluster import SlaveState
 from common.turbo import Candidates
 from common.tokens import BroadcastTicket, LoginClaims, ViewTicket
 from master.budget import session_caps
+from master.floods import check_viewer_sessions
 from master.metrics import PLACEMENTS, REDIRECTS
 from master.placement import choose_slave, effective_state
 from master.store import BroadcastEntry, Claim, ViewerEntry, stored
@@ -80,6 +81,7 @@ class Redirects:
         if link is not None and link not in config.speed_policy.link_caps:
             known = ", ".join(sorted(config.speed_policy.link_caps))
             raise RequestError(ErrorCode.BAD_LINK, f"unknown link type {link!r}; use one of {known}")
+        check_viewer_sessions(len(others))
         speed_cap = config.speed_policy.cap_for(speed_kbps, link)
         allowance = config.allowances.get(viewer.level)
         session = secrets.token_urlsafe(9)

@@ -182,3 +182,28 @@ def test_the_relay_subscribes_again_when_the_store_comes_back():
         assert link.sent == [SetCap("view-session", None)]
 
     asyncio.run(scenario())
+
+
+def test_floods_are_refused_past_their_burst_and_viewer_sessions_are_bounded():
+    from master.floods import LIMITS, MAX_VIEWER_SESSIONS, Flood
+    from master.store import ViewerEntry
+
+    master = make_master()
+    link = FakeLink("s1")
+
+    async def scenario():
+        for _ in range(LIMITS[Flood.VIEW_USER].burst):
+            await master.floods.check(Flood.VIEW_USER, "bob")
+        with pytest.raises(RequestError) as flood:
+            await master.floods.check(Flood.VIEW_USER, "bob")
+        assert flood.value.code == ErrorCode.RATE_LIMITED and "too many requests to watch" in flood.value.message
+        await master.floods.check(Flood.VIEW_USER, "carol")  # limits are per user
+        await master.registry.heartbeat(link, beat())
+        await master.store.confirm_broadcast("alice", "session-alice", "s1", link.hello.addr, 1000.0)
+        entry, _ = await master.redirects.find_broadcast("alice", "bob")
+        others = [ViewerEntry("bob", f"session-{i:04d}", "alice", "s1") for i in range(MAX_VIEWER_SESSIONS)]
+        with pytest.raises(RequestError) as many:
+            master.redirects.view_redirect(LoginClaims("bob"), entry, others)
+        assert many.value.code == ErrorCode.TOO_MANY_SESSIONS
+
+    run(scenario)
