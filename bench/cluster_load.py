@@ -52,6 +52,7 @@ class LoadedCluster:
             redis_prefix=f"fcbench-{self.tag}:",
             database=f"postgresql://postgres@127.0.0.1:5432/fcbench_{self.tag}",
             workdir=Path(tempfile.mkdtemp(prefix="fcbench-")),
+            proxy_protocol=False,  # the benchmarks also talk to masters directly
         )
         self.broadcasts, self.viewers, self.fps, self.size = broadcasts, viewers, fps, size
         self.stop = threading.Event()

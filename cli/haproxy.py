@@ -16,8 +16,12 @@ COMPOSE_MASTERS = ["master1:5101", "master2:5101"]
 DOCKER_RESOLVERS = "resolvers docker\n    nameserver dns 127.0.0.11:53\n"
 
 
-def render(client_bind: str, masters: list[str], resolvers: str = "") -> str:
-    server_options = " resolvers docker init-addr last,libc,none" if resolvers else ""
+def render(client_bind: str, masters: list[str], resolvers: str = "", send_proxy: bool = True) -> str:
+    """With ``send_proxy``, masters get each client's address in a PROXY header (they run
+    with --proxy-protocol)."""
+    server_options = (" send-proxy" if send_proxy else "") + (
+        " resolvers docker init-addr last,libc,none" if resolvers else ""
+    )
     servers = "\n".join(f"    server master{i} {addr} check{server_options}" for i, addr in enumerate(masters, 1))
     text = Template(TEMPLATE.read_text()).substitute(
         client_bind=client_bind, master_servers=servers, resolvers=resolvers
@@ -25,8 +29,8 @@ def render(client_bind: str, masters: list[str], resolvers: str = "") -> str:
     return text.rstrip("\n") + "\n"
 
 
-def local(port: int, master_ports: list[int]) -> str:
-    return render(f"127.0.0.1:{port}", [f"127.0.0.1:{p}" for p in master_ports])
+def local(port: int, master_ports: list[int], send_proxy: bool = True) -> str:
+    return render(f"127.0.0.1:{port}", [f"127.0.0.1:{p}" for p in master_ports], send_proxy=send_proxy)
 
 
 def compose() -> str:

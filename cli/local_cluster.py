@@ -53,6 +53,7 @@ class LocalCluster:
     redis_prefix: str = "fc:"
     workdir: Path | None = None
     use_haproxy: bool = True
+    proxy_protocol: bool = True  # HAProxy passes client addresses (masters then need it in front)
     dead_after: float = 3.0
     master_args: list[str] = field(default_factory=list)
     slave_args: list[str] = field(default_factory=list)
@@ -63,6 +64,7 @@ class LocalCluster:
 
     # --- start and stop ---------------------------------------------------------------
     def start(self) -> "LocalCluster":
+        self.use_haproxy = self.use_haproxy and shutil.which("haproxy") is not None
         self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="framecast-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.secret = secrets.token_urlsafe(32)
@@ -73,6 +75,7 @@ class LocalCluster:
             for i in range(self.masters):
                 self.start_master(i + 1)
             self.haproxy = self._haproxy() if self.use_haproxy else None
+            self.proxy_protocol = self.proxy_protocol and self.haproxy is not None
             for _ in range(self.slaves):
                 self.add_slave()
             self.wait_live_slaves(self.slaves)
@@ -120,6 +123,7 @@ class LocalCluster:
             self.database,
             "--dead-after",
             str(self.dead_after),
+            *(["--proxy-protocol"] if self.use_haproxy and self.proxy_protocol else []),
             *self.master_args,
         ]
         node = self._spawn(Node("master", f"master-{index}", argv, ports))
@@ -198,7 +202,7 @@ class LocalCluster:
             return None
         masters = [n for n in self.nodes if n.role == "master"]
         config = self.workdir / "haproxy.cfg"
-        config.write_text(haproxy.local(self.port, [n.ports["client"] for n in masters]))
+        config.write_text(haproxy.local(self.port, [n.ports["client"] for n in masters], self.proxy_protocol))
         process = subprocess.Popen(
             [binary, "-f", str(config), "-db"],
             stdout=open(self.workdir / "haproxy.log", "ab"),

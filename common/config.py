@@ -33,6 +33,12 @@ def add_option(parser: argparse.ArgumentParser, option: str, default, help: str)
     parser.add_argument("--" + option, type=kind, default=env(option, default), help=f"{help} (default {default!r})")
 
 
+def add_flag(parser: argparse.ArgumentParser, option: str, help: str) -> None:
+    """An on/off option; FRAMECAST_<OPTION>=1 (or true, yes) turns it on too."""
+    default = str(env(option, "")).lower() in ("1", "true", "yes")
+    parser.add_argument("--" + option, action="store_true", default=default, help=help)
+
+
 def add_secret_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret-file", default=env("secret-file", ""), help="file holding the cluster secret (else FRAMECAST_SECRET)"

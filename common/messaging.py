@@ -54,6 +54,7 @@ class MessageProtocol(Protocol):
         self._in_flight = 0
         self._write_blocked = self._reading_paused = False
         self._auth_timer = None
+        self._auth_overdue = False
         if self.guarded:
             self.clock = self.clock or _reactor()
             self._auth_timer = self.clock.callLater(AUTH_TIMEOUT, self._auth_expired)
@@ -92,6 +93,8 @@ class MessageProtocol(Protocol):
 
     def _request_done(self, result):
         self._in_flight -= 1
+        if self._auth_overdue and not self.is_authenticated:
+            self._auth_expired()
         self._run_held()
         return result
 
@@ -114,8 +117,12 @@ class MessageProtocol(Protocol):
         pass
 
     def _auth_expired(self) -> None:
+        """Cut a client that did not show who it is in time, once its request (a login the
+        server is slow to check) is answered."""
         self._auth_timer = None
-        self.reject(ErrorCode.TIMEOUT, f"nothing showed who you are within {AUTH_TIMEOUT:g} s")
+        self._auth_overdue = True
+        if self._in_flight == 0 and not self.transport.disconnecting:
+            self.reject(ErrorCode.TIMEOUT, f"nothing showed who you are within {AUTH_TIMEOUT:g} s")
 
     def _cancel_auth_timer(self) -> None:
         if self._auth_timer is not None and self._auth_timer.active():

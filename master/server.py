@@ -9,11 +9,15 @@ from common.config import (
     DEFAULT_DATABASE,
     DEFAULT_REDIS,
     ConfigError,
+    add_flag,
     add_option,
     add_secret_option,
     load_secret,
 )
 from master.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
+
+
+REDIS_CONNECTIONS = 32
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "throw-ban", 300.0, "seconds a thrown-out viewer needs a new request to come back")
     add_option(parser, "message-rate", 5.0, "messages a second each user may send, on average")
     add_option(parser, "message-burst", 20, "messages each user may send at once")
+    add_flag(
+        parser,
+        "proxy-protocol",
+        "clients arrive through HAProxy with send-proxy: take their addresses from the PROXY header",
+    )
     add_option(parser, "log-level", "info", "log level")
     add_secret_option(parser)
 
@@ -47,6 +56,7 @@ def run(args: argparse.Namespace) -> None:
     from twisted.internet import reactor, task
     from twisted.internet.defer import ensureDeferred
     from twisted.internet.endpoints import TCP4ServerEndpoint
+    from twisted.protocols.haproxy import proxyEndpoint
 
     from common import logs
     from common.addresses import format_hostport
@@ -88,18 +98,30 @@ def run(args: argparse.Namespace) -> None:
     db = Database(args.database)
 
     def start() -> None:
-        client = aioredis.Redis.from_url(
-            args.redis, decode_responses=True, socket_timeout=2, socket_connect_timeout=2, health_check_interval=5
+        # A bounded pool: a burst of requests waits for a connection instead of opening
+        # hundreds at once (and failing to, under load).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            args.redis,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=5,
+            decode_responses=True,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=5,
         )
+        client = aioredis.Redis(connection_pool=pool)
         master = Master(config, RedisStore(client, args.redis_prefix), db, signer, reactor)
 
         def endpoint(port):
             return TCP4ServerEndpoint(reactor, port, interface=args.host)
 
+        client_endpoint = endpoint(args.client_port)
+        if args.proxy_protocol:
+            client_endpoint = proxyEndpoint(client_endpoint)
         listen_all(
             reactor,
             [
-                (endpoint(args.client_port), MasterClientFactory(master), f"clients on port {args.client_port}"),
+                (client_endpoint, MasterClientFactory(master), f"clients on port {args.client_port}"),
                 (endpoint(args.slave_port), SlaveLinkFactory(master), f"slaves on port {args.slave_port}"),
                 (
                     endpoint(args.metrics_port),

@@ -11,8 +11,17 @@ from client.connection import Connection
 from client.errors import ServerError
 from client.masters import Masters
 from common.addresses import parse_hostport
+from common.errors import ErrorCode
 from common.messages import parse
-from common.messages.accounts import LoginToken, OperatorCommand, OperatorRequest, SlaveChanged, StatusRequest, Status
+from common.messages.accounts import (
+    Login,
+    LoginToken,
+    OperatorCommand,
+    OperatorRequest,
+    SlaveChanged,
+    StatusRequest,
+    Status,
+)
 from common.messages.basic import Error
 from common.messages.streaming import ViewStart
 from common.protocol import HEADER, MAGIC, Decoder, MessageType as T, encode
@@ -195,3 +204,31 @@ def test_servers_still_serve_after_all_this(cluster, live_broadcast):
 def test_a_source_that_cannot_be_opened(cluster, live_broadcast, source, message):
     result = live_broadcast.run("broadcast", "--source", source, "--frames", "3")
     assert one_error_line(result) == message
+
+
+def test_login_floods_are_limited_per_real_client_address(cluster, tmp_path):
+    """Behind HAProxy (PROXY protocol) each client's own address counts: a flood from one
+    address is refused, while another client logs in as usual."""
+    from master.floods import LIMITS, Flood
+    from tests.conftest import Cli
+
+    master = cluster.node("master-1")
+    header = f"PROXY TCP4 203.0.113.7 127.0.0.1 5555 {master.ports['client']}\r\n".encode()
+    flood = []
+    for attempt in range(2 * LIMITS[Flood.LOGIN_ADDRESS].burst):  # all at once, each on a connection
+        conn = socket.create_connection(("127.0.0.1", master.ports["client"]), timeout=60)
+        conn.sendall(header + Login(f"nobody{attempt}", "password").encode())
+        flood.append(conn)
+    answers = []
+    for conn in flood:
+        decoder, received = Decoder(), []
+        while not received:
+            received = [parse(m) for m in decoder.feed(conn.recv(65536))]
+        answers.append(received[0])
+        conn.close()
+    codes = {a.code for a in answers}
+    assert codes == {ErrorCode.WRONG_PASSWORD, ErrorCode.RATE_LIMITED}, {a.message for a in answers}
+    assert any("too many logins from your address" in a.message for a in answers)
+    cli = Cli(cluster.server, tmp_path)
+    cli.ok("register", "floodfree", "--password", "password")
+    assert "logged in" in cli.ok("login", "floodfree", "--password", "password")

@@ -16,8 +16,10 @@ from tests.conftest import Cli, broadcast_entry, register_users, start_cluster, 
 
 @pytest.fixture(scope="module")
 def chat_cluster(tmp_path_factory):
-    cluster = start_cluster(
-        tmp_path_factory.mktemp("chat"), master_args=["--message-rate", "50", "--message-burst", "150"]
+    cluster = start_cluster(  # sessions also talk to one master directly: no PROXY header
+        tmp_path_factory.mktemp("chat"),
+        proxy_protocol=False,
+        master_args=["--message-rate", "50", "--message-burst", "150"],
     )
     yield cluster
     stop_cluster(cluster)

@@ -33,6 +33,7 @@ def hosts():
 def net_cluster(hosts, tmp_path_factory):
     cluster = start_cluster(
         tmp_path_factory.mktemp("netns"),
+        use_haproxy=False,  # clients on other hosts reach the masters directly
         master_args=["--host", "0.0.0.0"],
         slave_args=["--host", "0.0.0.0", "--advertise", netns.SERVERS],
     )
