@@ -174,7 +174,7 @@ class BroadcasterClient(asyncio.Protocol):
 async def open_broadcaster(slave: SlaveProcess, user: str, image: bytes, fps: float | None) -> BroadcasterClient:
     loop = asyncio.get_event_loop()
     _, client = await loop.create_connection(lambda: BroadcasterClient(image, fps), "127.0.0.1", slave.port)
-    ticket = slave.signer.sign(BroadcastTicket(user, "bench-session", "bench-slave"))
+    ticket = slave.signer.sign(BroadcastTicket(user, "bench-session", "bench-slave", nonce=secrets.token_urlsafe(6)))
     client.transport.write(BroadcastStart(ticket).encode())
     await client.acked.wait()
     return client

@@ -49,13 +49,15 @@ class LoginClaims(Credential):
 
 @record
 class BroadcastTicket(Credential):
-    """``turbo``: the broadcaster's peer-to-peer candidates (none: no turbo mode)."""
+    """``turbo``: the broadcaster's peer-to-peer candidates (none: no turbo mode); the slave
+    takes each ``nonce`` once (single use)."""
 
     KIND = "broadcast ticket"
     user: UserName
     session: SessionId
     slave: Name
     turbo: Candidates = ()
+    nonce: Name = ""
 
 
 @record

@@ -55,7 +55,7 @@ class Redirects:
             )
         PLACEMENTS.labels(_placement_kind(claim, move_from, lost)).inc()
         REDIRECTS.labels("broadcast").inc()
-        ticket = master.signer.sign(BroadcastTicket(user, session, entry.slave, turbo))
+        ticket = master.signer.sign(BroadcastTicket(user, session, entry.slave, turbo, secrets.token_urlsafe(9)))
         return Redirect(entry.addr, entry.slave, ticket)
 
     async def find_broadcast(self, target: str, viewer: str) -> tuple[BroadcastEntry, list[ViewerEntry]]:

@@ -47,6 +47,7 @@ class SlaveClientProtocol(MessageProtocol):
 
     def __init__(self, slave: Slave):
         self.slave = slave
+        self.clock = slave.reactor
         self.broadcast: Broadcast | None = None
         self.stream: ViewerStream | None = None
         self.upload_throttle: Throttle | None = None

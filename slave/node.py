@@ -26,7 +26,7 @@ from common.messages.cluster import (
 )
 from common.messages.schema import Control
 from common.messages.streaming import Reconnect
-from common.tokens import BroadcastTicket, Credential, CredentialError, Signer, ViewTicket
+from common.tokens import CLOCK_SKEW, BroadcastTicket, Credential, CredentialError, Signer, ViewTicket
 from slave.drain import Drain
 from slave.fanout import Broadcast, FanoutStats, ViewerStream
 from slave.lifecycle import Lifecycle
@@ -93,6 +93,7 @@ class Slave:
         self.broadcasts: dict[str, Broadcast] = {}
         self.broadcasters: dict[str, Peer] = {}
         self.viewer_sessions: dict[str, ViewerSession] = {}
+        self.used_nonces: dict[str, float] = {}  # of broadcast tickets, until they expire
         self.master: MasterReporter | None = None
         self.state = SlaveState.LIVE
         self.drain: Drain | None = None
@@ -114,6 +115,7 @@ class Slave:
     def start_broadcast(self, ticket: str, peer: Peer, host: str) -> tuple[Broadcast, str | None]:
         """Take a broadcast from ``host``: the broadcast, and its turbo key if it has turbo mode."""
         claims = self._ticket(ticket, BroadcastTicket)
+        self._first_use(claims.nonce)
         if self.state != SlaveState.LIVE:
             raise RequestError(ErrorCode.DRAINING, "this slave is draining; ask a master again")
         user, session = claims.user, claims.session
@@ -134,6 +136,15 @@ class Slave:
         self.broadcasters[user] = peer
         self.log.info("broadcast of {user} started (session {session})", user=user, session=session)
         return broadcast, self.turbo.started(broadcast, claims, host)
+
+    def _first_use(self, nonce: str) -> None:
+        """A broadcast ticket opens one connection: its nonce is kept until it expires."""
+        now = self.reactor.seconds()
+        if len(self.used_nonces) > 1000:
+            self.used_nonces = {n: until for n, until in self.used_nonces.items() if until > now}
+        if not nonce or self.used_nonces.get(nonce, 0.0) > now:
+            raise RequestError(ErrorCode.BAD_TICKET, "this ticket was already used; ask a master again")
+        self.used_nonces[nonce] = now + self.signer.ticket_ttl + CLOCK_SKEW
 
     def attach_viewer(self, ticket: str, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
         claims = self._ticket(ticket, ViewTicket)

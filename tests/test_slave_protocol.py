@@ -1,5 +1,7 @@
 """The slave's client protocol over Twisted's in-memory transport."""
 
+import secrets
+
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -67,7 +69,7 @@ def start_view(ticket):
 
 
 def broadcast_ticket(user="alice", session="session-1", slave="slave-1"):
-    return SIGNER.sign(BroadcastTicket(user, session, slave))
+    return SIGNER.sign(BroadcastTicket(user, session, slave, nonce=secrets.token_urlsafe(6)))
 
 
 def view_ticket(user="bob", target="alice", session=None):
@@ -231,3 +233,13 @@ def test_a_broadcast_that_comes_back_after_moving_starts_afresh():
     back.dataReceived(start_broadcast(broadcast_ticket()))
     assert isinstance(received(transport)[0], Accepted)
     assert slave.broadcasts["alice"] is not old and not slave.broadcasts["alice"].moved
+
+
+def test_a_broadcast_ticket_opens_one_connection_only():
+    slave = make_slave()
+    ticket = broadcast_ticket()
+    first, _ = connect(slave)
+    first.dataReceived(start_broadcast(ticket))
+    replay, transport = connect(slave)
+    replay.dataReceived(start_broadcast(ticket))
+    assert received(transport)[-1] == Error("bad_ticket", "this ticket was already used; ask a master again")
