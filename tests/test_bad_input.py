@@ -232,3 +232,13 @@ def test_login_floods_are_limited_per_real_client_address(cluster, tmp_path):
     cli = Cli(cluster.server, tmp_path)
     cli.ok("register", "floodfree", "--password", "password")
     assert "logged in" in cli.ok("login", "floodfree", "--password", "password")
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-1", "0", "1e400"])
+def test_numbers_on_the_command_line_are_finite_and_positive(text):
+    import argparse
+
+    from cli.args import positive_float
+
+    with pytest.raises(argparse.ArgumentTypeError, match="finite number greater than 0"):
+        positive_float(text)
