@@ -38,6 +38,7 @@ class ViewerTurbo:
         self._link_paused = False
         self._reaching: threading.Thread | None = None
         self._reached: Connection | FramecastError | None = None
+        self._told_unreachable = False
 
     def handle(self, message) -> bool:
         """A turbo message from the slave; False if it is none."""
@@ -146,6 +147,11 @@ class ViewerTurbo:
         self._fell_back(f"peer link lost ({why})")
 
     def _fell_back(self, why: str) -> None:
+        """Back to the slave's images; failing to reach the broadcaster is told once, not at
+        every retry."""
         was_p2p, self.path, self.wanted = self.path == P2P, SERVER, False
         self.tell_slave(TurboPath(False, why[:128]))
-        self.on_event(f"turbo: {why}; images through the slave" + ("" if was_p2p else " (turbo is tried again later)"))
+        if was_p2p or not self._told_unreachable:
+            self._told_unreachable = not was_p2p
+            retry = "" if was_p2p else " (turbo is tried again later)"
+            self.on_event(f"turbo: {why}; images through the slave{retry}")

@@ -11,6 +11,7 @@ import uuid
 import pytest
 import yaml
 
+from cli import haproxy
 from cli.local_cluster import FRAMECAST, free_port, wait_for_port
 from client.masters import Masters
 from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait_until
@@ -102,7 +103,6 @@ def test_grafana_dashboard_uses_exported_metrics():
 
 
 def test_haproxy_config_is_valid_and_rendered_from_the_one_template(tmp_path):
-    from cli import haproxy
 
     if not shutil.which("haproxy"):
         pytest.fail("haproxy is not installed (.ci/run installs it)")
@@ -158,7 +158,15 @@ def test_every_service_command_runs_without_docker(compose, tmp_path):
         slave_ports = ",".join(f"127.0.0.1:{option(a, '--slave-port')}" for a in masters.values())
         for _ in range(2):  # the scaled service: two replicas of the same command
             start("slave", localize(services["slave"]["command"], slave_ports))
-        server = f"127.0.0.1:{option(masters['master1'], '--client-port')}"
+        # The masters expect HAProxy's PROXY header (FRAMECAST_PROXY_PROTOCOL), as in compose.
+        port, config = free_port(), tmp_path / "haproxy.cfg"
+        config.write_text(haproxy.local(port, [int(option(a, "--client-port")) for a in masters.values()]))
+        proxy = subprocess.Popen(
+            ["haproxy", "-f", str(config), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        processes.append(proxy)
+        wait_for_port(port, 10, proxy, "haproxy")
+        server = f"127.0.0.1:{port}"
         status = wait_until(
             lambda: (
                 (s := Masters(server).status(secret="compose-test-secret"))
