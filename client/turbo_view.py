@@ -51,13 +51,18 @@ class ViewerTurbo:
                 self._reaching.start()
             return True
         if isinstance(message, TurboEnd):
-            self.wanted = False
-            if self.path == P2P:
-                self.path = SERVER
-                self.on_event(f"images from {self.target} through the slave again")
-            self._sync_pause()
+            self.through_the_slave()
             return True
         return False
+
+    def through_the_slave(self) -> None:
+        """Take the slave's images (a second viewer came, or a new slave offers afresh);
+        the peer link, if any, is paused."""
+        self.wanted = False
+        if self.path == P2P:
+            self.path = SERVER
+            self.on_event(f"images from {self.target} through the slave again")
+        self._sync_pause()
 
     def step(self) -> None:
         """Once a loop: take the result of reaching the broadcaster; notice a silent link."""

@@ -46,6 +46,7 @@ class MessageProtocol(Protocol):
     max_body = DEFAULT_MAX_BODY
     guarded = False
     clock: IReactorTime | None = None  # the reactor, unless a test gives a clock
+    abort_after = ABORT_AFTER
 
     def connectionMade(self) -> None:
         self.is_authenticated = not self.guarded
@@ -171,7 +172,7 @@ class MessageProtocol(Protocol):
         self.log.info("closing connection from {peer}: {message}", peer=self.transport.getPeer(), message=message)
         self.send_error(code, message)
         self.transport.loseConnection()
-        (self.clock or _reactor()).callLater(ABORT_AFTER, self._abort_if_open)
+        (self.clock or _reactor()).callLater(self.abort_after, self._abort_if_open)
 
     def _abort_if_open(self) -> None:
         if self.connected:

@@ -29,8 +29,6 @@ from slave.fanout import Broadcast, Frame, ViewerStream
 from slave.node import Slave
 from slave.socket_write import direct_writer
 
-ABORT_AFTER = 5.0  # seconds a closing connection may take to flush before it is cut
-
 
 @implementer(IPushProducer)
 class SlaveClientProtocol(MessageProtocol):
@@ -44,6 +42,7 @@ class SlaveClientProtocol(MessageProtocol):
 
     handlers: dict = {}
     guarded = True
+    abort_after = 5.0  # a dropped viewer may take this long to read why before it is cut
 
     def __init__(self, slave: Slave):
         self.slave = slave
@@ -178,16 +177,6 @@ class SlaveClientProtocol(MessageProtocol):
         """Tell the peer why, then close (used for ended broadcasts and replacements)."""
         self.send(message)
         self.transport.loseConnection()
-
-    def send_error_and_close(self, code: ErrorCode, message: str) -> None:
-        """Say why and close; if the peer does not read even that, cut the connection."""
-        self.send_error(code, message)
-        self.transport.loseConnection()
-        self.slave.reactor.callLater(ABORT_AFTER, self._abort_if_open)
-
-    def _abort_if_open(self) -> None:
-        if self.connected:
-            self.transport.abortConnection()
 
     def connectionLost(self, reason) -> None:
         super().connectionLost(reason)

@@ -98,7 +98,7 @@ class ViewerControl:
                 since = stream.stalled_since()
                 if since is not None and since < limit:
                     self.log.info("dropping stalled viewer {user} of {target}", user=stream.user, target=broadcast.user)
-                    peer.send_error_and_close(
+                    peer.reject(
                         ErrorCode.STALLED, f"no frame acknowledged for {slave.config.stall_timeout:g} s; viewer dropped"
                     )
                     slave.detach_viewer(broadcast, peer)
