@@ -96,7 +96,7 @@ local interval = 1 / rate
 local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
 local new_tat = math.max(tat, now) + interval
 local wait = new_tat - now - burst * interval
-if wait > 1e-9 then return tostring(wait) end
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+if wait > 1e-9 then return string.format('%.17g', wait) end
+redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
 return '0'
 """
