@@ -48,6 +48,7 @@ class LocalCluster:
     masters: int = 2
     slaves: int = 2
     port: int = 5100
+    web_port: int = 8100  # the web front: HAProxy's, or else the first master's
     redis_url: str | None = None
     database: str | None = None
     redis_prefix: str = "fc:"
@@ -91,6 +92,11 @@ class LocalCluster:
             return f"127.0.0.1:{self.port}"
         return ",".join(n.client_addr for n in self.nodes if n.role == "master" and self.is_running(n))
 
+    @property
+    def web(self) -> str:
+        """The web front's address (the page; /watch/USER.mjpg and /snapshot/USER.jpg)."""
+        return f"http://127.0.0.1:{self.web_port}/"
+
     def env(self) -> dict[str, str]:
         return {**os.environ, "FRAMECAST_SECRET": self.secret, "PYTHONUNBUFFERED": "1", **self.extra_env}
 
@@ -104,6 +110,7 @@ class LocalCluster:
 
     def start_master(self, index: int) -> Node:
         ports = {"client": free_port(), "slave": free_port(), "metrics": free_port()}
+        ports["web"] = self.web_port if index == 1 and not self.use_haproxy else free_port()
         argv = [
             *FRAMECAST,
             "master",
@@ -115,6 +122,8 @@ class LocalCluster:
             str(ports["slave"]),
             "--metrics-port",
             str(ports["metrics"]),
+            "--web-port",
+            str(ports["web"]),
             "--redis",
             self.redis_url,
             "--redis-prefix",
@@ -133,7 +142,7 @@ class LocalCluster:
 
     def add_slave(self) -> Node:
         index = sum(1 for n in self.nodes if n.role == "slave") + 1
-        ports = {"client": free_port(), "metrics": free_port()}
+        ports = {"client": free_port(), "metrics": free_port(), "web": free_port()}
         masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in self.nodes if n.role == "master")
         argv = [
             *FRAMECAST,
@@ -144,6 +153,8 @@ class LocalCluster:
             str(ports["client"]),
             "--metrics-port",
             str(ports["metrics"]),
+            "--web-port",
+            str(ports["web"]),
             "--masters",
             masters,
             *self.slave_args,
@@ -202,7 +213,15 @@ class LocalCluster:
             return None
         masters = [n for n in self.nodes if n.role == "master"]
         config = self.workdir / "haproxy.cfg"
-        config.write_text(haproxy.local(self.port, [n.ports["client"] for n in masters], self.proxy_protocol))
+        config.write_text(
+            haproxy.local(
+                self.port,
+                [n.ports["client"] for n in masters],
+                self.web_port,
+                [n.ports["web"] for n in masters],
+                self.proxy_protocol,
+            )
+        )
         process = subprocess.Popen(
             [binary, "-f", str(config), "-db"],
             stdout=open(self.workdir / "haproxy.log", "ab"),

@@ -15,6 +15,7 @@ def add_commands(commands) -> None:
     up.add_argument("--masters", type=int, default=2)
     up.add_argument("--slaves", type=int, default=2)
     up.add_argument("--port", type=int, default=5100, help="client port (HAProxy)")
+    up.add_argument("--web-port", type=int, default=8100, help="the web page and MJPEG players (HAProxy)")
     up.set_defaults(run=cmd_up)
     master = commands.add_parser("master", help="run one master node")
     master_arguments(master)
@@ -48,19 +49,21 @@ def cmd_up(args) -> int:
     from cli.credentials import save_cluster_secret
     from cli.local_cluster import LocalCluster
 
-    cluster = LocalCluster(masters=args.masters, slaves=args.slaves, port=args.port).start()
+    cluster = LocalCluster(masters=args.masters, slaves=args.slaves, port=args.port, web_port=args.web_port).start()
     try:
         print(f"framecast cluster up: {args.masters} masters, {args.slaves} slaves", flush=True)
         secret_file = save_cluster_secret(cluster.secret)
         print(f"operator commands (drain, rebalance) use the secret saved in {secret_file}", flush=True)
         masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in cluster.nodes if n.role == "master")
         print(
-            f"add a slave: framecast slave --port 0 --metrics-port 0 --masters {masters} --secret-file {secret_file}",
+            "add a slave: framecast slave --port 0 --metrics-port 0 --web-port 0"
+            f" --masters {masters} --secret-file {secret_file}",
             flush=True,
         )
         if cluster.haproxy is None:
             print("HAProxy is not installed: clients talk to the masters directly", flush=True)
         print(f"clients connect to {cluster.server}   (export FRAMECAST_SERVER={cluster.server})", flush=True)
+        print(f"web page and MJPEG players: {cluster.web}", flush=True)
         print(f"logs in {cluster.workdir}; Ctrl-C stops the cluster", flush=True)
         while all(cluster.is_running(n) for n in cluster.nodes if n.role == "master"):
             time.sleep(0.5)

@@ -44,14 +44,14 @@ class Admission:
 
     async def view(self, viewer: LoginClaims, request: ViewRequest) -> Redirect | ViewPending:
         master = self.master
-        entry, others = await master.redirects.find_broadcast(request.target, viewer.user)
+        entry, slave, others = await master.redirects.find_broadcast(request.target, viewer.user)
         now = master.clock()
         standing = (await master.admissions.standings(viewer.user, {entry.user: entry.session}))[entry.user]
         decision = decide(standing, now)
         if decision == Decision.ADMIT:
             if standing.invited_at is not None:
                 await master.admissions.use_invitation(entry.user, viewer.user, entry.session, now)
-            return master.redirects.view_redirect(viewer, entry, others, request.speed_kbps, request.link)
+            return master.redirects.view_redirect(viewer, entry, slave, others, request.speed_kbps, request.link)
         if decision == Decision.REFUSE:
             raise RequestError(ErrorCode.ACCESS_REFUSED, refusal(entry.user, standing))
         if decision == Decision.IGNORE:  # dropped: the broadcaster never hears of it

@@ -91,9 +91,7 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, Login)
     async def login(self, request: Login) -> None:
-        await self.master.floods.check(Flood.LOGIN_ADDRESS, self._address())
-        await self.master.floods.check(Flood.LOGIN_USER, request.user)
-        self.send(await self.master.accounts.login(request.user, request.password))
+        self.send(await self.master.floods.login(self._address(), request.user, request.password))
         self.authenticated()
 
     @handles(handlers, BroadcastRequest)

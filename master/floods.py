@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from common.errors import ErrorCode, RequestError
+from common.messages.accounts import LoginToken
 from master.store import stored
 
 if TYPE_CHECKING:
@@ -55,6 +56,12 @@ class Floods:
         wait = await stored(master.store.limit(f"{flood}:{who}", master.clock(), limit.rate, limit.burst))
         if wait > 0:
             raise RequestError(ErrorCode.RATE_LIMITED, f"too many {limit.what}; try again in {math.ceil(wait)} s")
+
+    async def login(self, address: str, user: str, password: str) -> LoginToken:
+        """A login, counted against the address it came from and the user it names."""
+        await self.check(Flood.LOGIN_ADDRESS, address)
+        await self.check(Flood.LOGIN_USER, user)
+        return await self.master.accounts.login(user, password)
 
 
 def check_viewer_sessions(open_sessions: int) -> None:

@@ -15,7 +15,7 @@ from master.budget import session_caps
 from master.floods import check_viewer_sessions
 from master.metrics import PLACEMENTS, REDIRECTS
 from master.placement import choose_slave, effective_state
-from master.store import BroadcastEntry, Claim, ViewerEntry, stored
+from master.store import BroadcastEntry, Claim, SlaveRecord, ViewerEntry, stored
 
 if TYPE_CHECKING:
     from master.node import Master
@@ -56,21 +56,23 @@ class Redirects:
         PLACEMENTS.labels(_placement_kind(claim, move_from, lost)).inc()
         REDIRECTS.labels("broadcast").inc()
         ticket = master.signer.sign(BroadcastTicket(user, session, entry.slave, turbo, secrets.token_urlsafe(9)))
-        return Redirect(entry.addr, entry.slave, ticket)
+        web = next((s.web for s in slaves if s.id == entry.slave), "")
+        return Redirect(entry.addr, entry.slave, ticket, web=web or None)
 
-    async def find_broadcast(self, target: str, viewer: str) -> tuple[BroadcastEntry, list[ViewerEntry]]:
-        """The live broadcast of ``target``, and the viewing user's open sessions."""
+    async def find_broadcast(self, target: str, viewer: str) -> tuple[BroadcastEntry, SlaveRecord, list[ViewerEntry]]:
+        """The live broadcast of ``target``, its slave, and the viewing user's open sessions."""
         master = self.master
         entry, slave, others = await stored(master.store.locate(target, viewer))
         dead = slave is None or effective_state(slave, master.clock(), master.config.dead_after) == SlaveState.DEAD
         if entry is None or not entry.confirmed or dead:
             raise RequestError(ErrorCode.NOT_BROADCASTING, f"{target} is not broadcasting")
-        return entry, others
+        return entry, slave, others
 
     def view_redirect(
         self,
         viewer: LoginClaims,
         entry: BroadcastEntry,
+        slave: SlaveRecord,
         others: list[ViewerEntry],
         speed_kbps: float | None = None,
         link: str | None = None,
@@ -88,7 +90,7 @@ class Redirects:
         caps = session_caps(allowance, {**{e.session: e.speed_cap for e in others}, session: speed_cap})
         REDIRECTS.labels("view").inc()
         ticket = ViewTicket(viewer.user, entry.user, entry.slave, session, caps[session], speed_cap, allowance)
-        return Redirect(entry.addr, entry.slave, master.signer.sign(ticket), caps[session])
+        return Redirect(entry.addr, entry.slave, master.signer.sign(ticket), caps[session], slave.web or None)
 
 
 def _placement_kind(claim: Claim, move_from: str | None, lost: str | None) -> str:

@@ -66,7 +66,7 @@ def text(value: Any) -> str:
 
 def pad(result: list) -> list:
     entry, slave, sessions = result
-    return [entry, (list(slave) + [None, None, None])[:3], sessions]
+    return [entry, (list(slave) + [None] * 4)[:4], sessions]
 
 
 def broadcast_entry(data: str) -> BroadcastEntry:
@@ -95,6 +95,7 @@ def slave_record(slave_id: str, row: dict[str, str], liveness: dict[str, str]) -
         turbo_viewers=int(row.get("turbo_viewers") or 0),
         turbo_bytes=int(row.get("turbo_bytes") or 0),
         metrics=row.get("metrics", ""),
+        web=live("web", ""),
         master=row.get("master", ""),
         container=row.get("container", ""),
     )

@@ -4,15 +4,17 @@ would run on a Redis Cluster too); what varies per slave lives in fields of one 
 """
 
 # Store a heartbeat: the slave's details, its liveness, and a reset of its placements since.
-# KEYS: slaves set, slave:<id>, slave-state. ARGV: id, heartbeat, state, then detail pairs.
+# KEYS: slaves set, slave:<id>, slave-state. ARGV: id, heartbeat, state, web address, then
+# detail pairs. (The web address sits with the liveness, where a viewer redirect reads it.)
 # Returns {1 if the store had no live record of the slave (new, lost, or marked dead) else 0,
 # the state an operator wants it in (or false)}.
 HEARTBEAT = """
 local id = ARGV[1]
 redis.call('SADD', KEYS[1], id)
 local previous = redis.call('HGET', KEYS[3], 'state:' .. id)
-redis.call('HSET', KEYS[3], 'heartbeat:' .. id, ARGV[2], 'state:' .. id, ARGV[3], 'placed:' .. id, 0)
-redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('HSET', KEYS[3], 'heartbeat:' .. id, ARGV[2], 'state:' .. id, ARGV[3], 'placed:' .. id, 0,
+           'web:' .. id, ARGV[4])
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
 local lacking = 0
 if previous == false or previous == 'dead' then lacking = 1 end
 return {lacking, redis.call('HGET', KEYS[3], 'wanted:' .. id)}
@@ -61,13 +63,13 @@ return 0
 
 # A viewer redirect's reads in one call: the broadcast's entry, the liveness of the slave it
 # names, and the viewing user's sessions. KEYS: broadcasts, slave-state, viewers:<viewer>.
-# ARGV: target. Returns {entry or false, {heartbeat, state, wanted}, flattened sessions}.
+# ARGV: target. Returns {entry or false, {heartbeat, state, wanted, web}, flattened sessions}.
 LOCATE = """
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 local slave = {}
 if entry then
   local id = cjson.decode(entry).slave
-  slave = redis.call('HMGET', KEYS[2], 'heartbeat:' .. id, 'state:' .. id, 'wanted:' .. id)
+  slave = redis.call('HMGET', KEYS[2], 'heartbeat:' .. id, 'state:' .. id, 'wanted:' .. id, 'web:' .. id)
 end
 return {entry or false, slave, redis.call('HGETALL', KEYS[3])}
 """

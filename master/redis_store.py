@@ -7,7 +7,7 @@ Keys, all under a configurable prefix (default ``fc:``):
                      broadcasts, viewers, exiting
 * ``slave-state``    hash: ``heartbeat:<id>`` (epoch seconds), ``state:<id>`` (reported, or
                      dead), ``wanted:<id>`` (an operator's live/draining), ``placed:<id>``
-                     (broadcasts placed since the heartbeat)
+                     (broadcasts placed since the heartbeat), ``web:<id>`` (its HTTP address)
 * ``broadcasts``     hash: user -> JSON ``BroadcastEntry`` (C2)
 * ``viewers:<user>`` hash: viewer session -> JSON ``ViewerEntry`` (C3)
 * ``viewer-users``   set of users with viewer sessions
@@ -44,7 +44,7 @@ _DETAILS = (
     "turbo_bytes",
     "exiting",
 )
-_LIVENESS = ("heartbeat", "state", "wanted", "placed")
+_LIVENESS = ("heartbeat", "state", "wanted", "placed", "web")
 
 
 @codec.translated
@@ -72,7 +72,9 @@ class RedisStore(RedisUserState):
     async def record_heartbeat(self, slave: SlaveRecord) -> tuple[bool, SlaveState]:
         details = [value for name in _DETAILS for value in (name, codec.text(getattr(slave, name)))]
         keys = [self.prefix + "slaves", self._slave_key(slave.id), self._slave_state]
-        lacking, wanted = await self._heartbeat(keys=keys, args=[slave.id, slave.heartbeat, slave.state, *details])
+        lacking, wanted = await self._heartbeat(
+            keys=keys, args=[slave.id, slave.heartbeat, slave.state, slave.web, *details]
+        )
         return bool(lacking), SlaveState(wanted or SlaveState.LIVE)
 
     async def slaves(self) -> list[SlaveRecord]:
@@ -160,7 +162,7 @@ class RedisStore(RedisUserState):
         self, target: str, viewer: str
     ) -> tuple[BroadcastEntry | None, SlaveRecord | None, list[ViewerEntry]]:
         keys = [self._broadcasts, self._slave_state, self._viewers_key(viewer)]
-        entry, (heartbeat, state, wanted), sessions = codec.pad(await self._locate(keys=keys, args=[target]))
+        entry, (heartbeat, state, wanted, web), sessions = codec.pad(await self._locate(keys=keys, args=[target]))
         entry = codec.broadcast_entry(entry) if entry else None
         slave = None
         if entry is not None and state is not None:
@@ -171,6 +173,7 @@ class RedisStore(RedisUserState):
                 float(heartbeat or 0),
                 SlaveState(state),
                 SlaveState(wanted or SlaveState.LIVE),
+                web=web or "",
             )
         return entry, slave, [codec.viewer_entry(e) for e in sessions[1::2]]
 

@@ -55,6 +55,7 @@ class Registry:
             turbo_viewers=beat.turbo_viewers,
             turbo_bytes=beat.turbo_bytes,
             metrics=link.hello.metrics,
+            web=link.hello.web,
             master=master.config.id,
             container=link.hello.container,
         )

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "client-port", 5101, "port for clients")
     add_option(parser, "slave-port", 5201, "dedicated port for slaves")
     add_option(parser, "metrics-port", 9101, "HTTP port for /metrics and /sd")
+    add_option(parser, "web-port", 8101, "HTTP port for the browser page and MJPEG players")
     add_option(parser, "redis", DEFAULT_REDIS, "Redis URL for the cluster tables")
     add_option(parser, "redis-prefix", "fc:", "prefix of every Redis key")
     add_option(parser, "database", DEFAULT_DATABASE, "PostgreSQL DSN for users")
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> None:
     from master.slave_port import SlaveLinkFactory
     from master.db.pool import Database
     from master.web import ServiceDiscovery
+    from master.web_front import web_site
 
     try:
         speed_policy = SpeedPolicy.parse(args.speed_policy, args.link_caps)
@@ -115,13 +117,14 @@ def run(args: argparse.Namespace) -> None:
         def endpoint(port):
             return TCP4ServerEndpoint(reactor, port, interface=args.host)
 
-        client_endpoint = endpoint(args.client_port)
-        if args.proxy_protocol:
-            client_endpoint = proxyEndpoint(client_endpoint)
+        def public(port):  # behind HAProxy, which passes each client's address
+            return proxyEndpoint(endpoint(port)) if args.proxy_protocol else endpoint(port)
+
         listen_all(
             reactor,
             [
-                (client_endpoint, MasterClientFactory(master), f"clients on port {args.client_port}"),
+                (public(args.client_port), MasterClientFactory(master), f"clients on port {args.client_port}"),
+                (public(args.web_port), web_site(master, reactor), f"web on port {args.web_port}"),
                 (endpoint(args.slave_port), SlaveLinkFactory(master), f"slaves on port {args.slave_port}"),
                 (
                     endpoint(args.metrics_port),

@@ -46,6 +46,7 @@ class SlaveRecord:
     turbo_viewers: int = 0  # viewers getting images peer to peer (turbo mode)
     turbo_bytes: int = 0  # image bytes the broadcasters sent them, which this slave did not carry
     metrics: str = ""
+    web: str = ""  # where browsers and players reach it (HTTP)
     master: str = ""
     container: str = ""
 

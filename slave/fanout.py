@@ -37,12 +37,13 @@ SKIP_REASONS = (IN_FLIGHT, BACKPRESSURE, PAUSED, THROTTLED, ON_PEER)
 
 
 class Frame:
-    __slots__ = ("seq", "capture_time", "wire")
+    __slots__ = ("seq", "capture_time", "wire", "http_part")
 
     def __init__(self, seq: int, capture_time: float, wire: bytes):
         self.seq = seq
         self.capture_time = capture_time
         self.wire = wire
+        self.http_part: bytes | None = None  # the frame as MJPEG, once an HTTP viewer needs it
 
     @classmethod
     def from_body(cls, seq: int, capture_time: float, body: bytes) -> "Frame":

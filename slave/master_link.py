@@ -68,7 +68,7 @@ class MasterLinkProtocol(MessageProtocol):
         super().connectionMade()
         config = self.slave.config
         proof = self.slave.signer.sign(SlaveProof(config.id))
-        self.send(SlaveHello(config.id, config.addr, proof, config.metrics_addr, config.container))
+        self.send(SlaveHello(config.id, config.addr, proof, config.metrics_addr, config.container, config.web_addr))
         self.send_heartbeat()
         self.send_table()
         self.slave.master = self

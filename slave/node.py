@@ -41,6 +41,7 @@ class SlaveConfig:
     id: str
     addr: str
     metrics_addr: str = ""
+    web_addr: str = ""
     grace: float = 10.0
     refresh_interval: float = 120.0
     heartbeat_interval: float = 1.0
@@ -103,7 +104,7 @@ class Slave:
         self.turbo = TurboSwitch(self)
 
     # --- admission --------------------------------------------------------------------
-    def _ticket(self, ticket: str, kind: type[T]) -> T:
+    def check_ticket(self, ticket: str, kind: type[T]) -> T:
         try:
             claims = self.signer.check(ticket, kind)
         except CredentialError as exc:
@@ -114,8 +115,8 @@ class Slave:
 
     def start_broadcast(self, ticket: str, peer: Peer, host: str) -> tuple[Broadcast, str | None]:
         """Take a broadcast from ``host``: the broadcast, and its turbo key if it has turbo mode."""
-        claims = self._ticket(ticket, BroadcastTicket)
-        self._first_use(claims.nonce)
+        claims = self.check_ticket(ticket, BroadcastTicket)
+        self.use_once(claims.nonce)
         if self.state != SlaveState.LIVE:
             raise RequestError(ErrorCode.DRAINING, "this slave is draining; ask a master again")
         user, session = claims.user, claims.session
@@ -137,8 +138,9 @@ class Slave:
         self.log.info("broadcast of {user} started (session {session})", user=user, session=session)
         return broadcast, self.turbo.started(broadcast, claims, host)
 
-    def _first_use(self, nonce: str) -> None:
-        """A broadcast ticket opens one connection: its nonce is kept until it expires."""
+    def use_once(self, nonce: str) -> None:
+        """A broadcast ticket opens one connection (a snapshot ticket, one image): its nonce is
+        kept until it expires."""
         now = self.reactor.seconds()
         if len(self.used_nonces) > 1000:
             self.used_nonces = {n: until for n, until in self.used_nonces.items() if until > now}
@@ -147,7 +149,7 @@ class Slave:
         self.used_nonces[nonce] = now + self.signer.ticket_ttl + CLOCK_SKEW
 
     def attach_viewer(self, ticket: str, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
-        claims = self._ticket(ticket, ViewTicket)
+        claims = self.check_ticket(ticket, ViewTicket)
         broadcast = self.broadcasts.get(claims.target)
         if broadcast is None or broadcast.moved:
             raise RequestError(

@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "port", 5301, "port for broadcasters and viewers (0: any free port)")
     add_option(parser, "advertise", "", "host name or IP clients use to reach this slave (default host)")
     add_option(parser, "metrics-port", 9301, "HTTP port for /metrics (0: any free port)")
+    add_option(parser, "web-port", 8301, "HTTP port for browsers and MJPEG players (0: any free port)")
     add_option(parser, "masters", "127.0.0.1:5201", "masters' slave ports, comma-separated, tried in turn")
     add_option(parser, "grace", 10.0, "seconds a broadcast waits for its broadcaster to reconnect")
     add_option(parser, "refresh-interval", 120.0, "seconds between complete session-table refreshes")
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> None:
     from slave.master_link import master_link_service
     from slave.metrics import SlaveCollector
     from slave.node import Slave, SlaveConfig
+    from slave.web import web_site
 
     logs.start(args.log_level)
     try:
@@ -81,9 +83,10 @@ def run(args: argparse.Namespace) -> None:
     def started(ports) -> None:
         if ports is None:
             return
-        client_port, metrics_port = (p.getHost().port for p in ports)
+        client_port, metrics_port, web_port = (p.getHost().port for p in ports)
         config.addr = format_hostport(advertise, client_port)
         config.metrics_addr = format_hostport(advertise, metrics_port)
+        config.web_addr = format_hostport(advertise, web_port)
         config.id = config.id or f"{socket.gethostname()}-{client_port}"
         print(f"slave {config.id} serving clients on {config.addr}", flush=True)
         master_link_service(reactor, slave, masters).startService()
@@ -104,6 +107,11 @@ def run(args: argparse.Namespace) -> None:
                     TCP4ServerEndpoint(reactor, args.metrics_port, interface=args.host),
                     metrics_site(),
                     f"metrics on port {args.metrics_port}",
+                ),
+                (
+                    TCP4ServerEndpoint(reactor, args.web_port, interface=args.host),
+                    web_site(slave),
+                    f"web on port {args.web_port}",
                 ),
             ],
         ).addCallback(started).addErrback(lambda f: fail(reactor, f.getErrorMessage()))

@@ -44,6 +44,7 @@ def start_cluster(tmp: Path, **options) -> LocalCluster:
     options.setdefault("redis_url", REDIS_URL)
     cluster = LocalCluster(
         port=free_port(),
+        web_port=free_port(),
         redis_prefix=f"fctest-{tag}:",
         database=PG_ADMIN.rsplit("/", 1)[0] + f"/fctest_{tag}",
         workdir=tmp,

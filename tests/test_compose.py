@@ -17,7 +17,7 @@ from client.masters import Masters
 from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PORT_OPTIONS = {"--client-port", "--slave-port", "--metrics-port", "--port"}
+PORT_OPTIONS = {"--client-port", "--slave-port", "--metrics-port", "--web-port", "--port"}
 # What the nodes export (master/metrics.py, slave/metrics.py), counters with their _total suffix.
 EXPORTED_METRICS = {
     "framecast_slave_frames_in_total",
@@ -111,7 +111,7 @@ def test_haproxy_config_is_valid_and_rendered_from_the_one_template(tmp_path):
     with open(os.path.join(ROOT, "deploy", "haproxy.cfg")) as f:
         assert f.read() == haproxy.compose(), "regenerate it: python -m cli.haproxy > deploy/haproxy.cfg"
     local = tmp_path / "local.cfg"
-    local.write_text(haproxy.local(5100, [5101, 5102]))
+    local.write_text(haproxy.local(5100, [5101, 5102], 8100, [8101, 8102]))
     result = subprocess.run(["haproxy", "-c", "-f", str(local)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
@@ -160,7 +160,10 @@ def test_every_service_command_runs_without_docker(compose, tmp_path):
             start("slave", localize(services["slave"]["command"], slave_ports))
         # The masters expect HAProxy's PROXY header (FRAMECAST_PROXY_PROTOCOL), as in compose.
         port, config = free_port(), tmp_path / "haproxy.cfg"
-        config.write_text(haproxy.local(port, [int(option(a, "--client-port")) for a in masters.values()]))
+        web = [int(option(a, "--web-port")) for a in masters.values()]
+        config.write_text(
+            haproxy.local(port, [int(option(a, "--client-port")) for a in masters.values()], free_port(), web)
+        )
         proxy = subprocess.Popen(
             ["haproxy", "-f", str(config), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )

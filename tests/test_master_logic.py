@@ -85,8 +85,8 @@ def test_a_viewer_is_sent_to_the_broadcasters_slave_with_its_share_of_the_allowa
             await master.redirects.find_broadcast("alice", "bob")
         assert nobody.value.code == ErrorCode.NOT_BROADCASTING
         await master.store.confirm_broadcast("alice", "session-alice", "s1", link.hello.addr, 1000.0)
-        entry, others = await master.redirects.find_broadcast("alice", "bob")
-        redirect = master.redirects.view_redirect(LoginClaims("bob"), entry, others, link="dsl")
+        entry, slave, others = await master.redirects.find_broadcast("alice", "bob")
+        redirect = master.redirects.view_redirect(LoginClaims("bob"), entry, slave, others, link="dsl")
         ticket = SIGNER.check(redirect.ticket, ViewTicket)
         assert (ticket.target, ticket.slave, ticket.cap_kbps, redirect.cap_kbps) == ("alice", "s1", 80, 80)
 
@@ -200,10 +200,10 @@ def test_floods_are_refused_past_their_burst_and_viewer_sessions_are_bounded():
         await master.floods.check(Flood.VIEW_USER, "carol")  # limits are per user
         await master.registry.heartbeat(link, beat())
         await master.store.confirm_broadcast("alice", "session-alice", "s1", link.hello.addr, 1000.0)
-        entry, _ = await master.redirects.find_broadcast("alice", "bob")
+        entry, slave, _ = await master.redirects.find_broadcast("alice", "bob")
         others = [ViewerEntry("bob", f"session-{i:04d}", "alice", "s1") for i in range(MAX_VIEWER_SESSIONS)]
         with pytest.raises(RequestError) as many:
-            master.redirects.view_redirect(LoginClaims("bob"), entry, others)
+            master.redirects.view_redirect(LoginClaims("bob"), entry, slave, others)
         assert many.value.code == ErrorCode.TOO_MANY_SESSIONS
 
     run(scenario)

@@ -79,6 +79,7 @@ class Redirect(Control):
     slave_id: Name
     ticket: Ticket
     cap_kbps: Kbps | None = None
+    web: Address | None = None  # the slave's HTTP port, for browsers (WebSocket) and players (MJPEG)
 
 
 @control(T.STATUS_REQUEST)

@@ -51,6 +51,7 @@ class SlaveHello(Control):
     proof: Proof
     metrics: Address = ""
     container: Name = ""
+    web: Address = ""  # the slave's HTTP port: MJPEG for players, WebSocket for browsers
 
 
 @control(T.HEARTBEAT)

@@ -1,0 +1,131 @@
+"""The master's web front (feature O5): the browser page, its WebSocket, and the addresses
+standard players use.
+
+* ``/`` serves the page (``master/static``): plain HTML and JavaScript, no build step.
+* ``/ws`` carries the framecast protocol to the page (``common.websocket``): the page logs
+  in, attaches, chats and decides with the very messages the CLI sends.
+* ``/watch/USER.mjpg`` and ``/snapshot/USER.jpg`` take HTTP basic auth or ``?token=`` (a
+  login token), ask to watch USER as the CLI does (waiting while the broadcaster decides),
+  and redirect to the broadcaster's slave, which serves the images with a one-use ticket.
+  The images never pass through a master.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.static import File
+
+from common.errors import ErrorCode, RequestError
+from common.messages.accounts import Redirect, ViewRequest
+from common.websocket import websocket_resource
+from master.client_port import MasterClientFactory, MasterClientProtocol
+from master.floods import Flood
+from master.node import Master
+
+STATIC = Path(__file__).with_name("static")
+ASK_AGAIN = 1.0  # seconds between asks while the broadcaster decides
+HTTP_STATUS = {
+    ErrorCode.BAD_TOKEN: 401,
+    ErrorCode.WRONG_PASSWORD: 401,
+    ErrorCode.UNKNOWN_USER: 401,
+    ErrorCode.ACCESS_REFUSED: 403,
+    ErrorCode.DECLINED: 403,
+    ErrorCode.REMOVED: 403,
+    ErrorCode.REQUEST_EXPIRED: 403,
+    ErrorCode.NOT_BROADCASTING: 404,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_SESSIONS: 429,
+    ErrorCode.NO_SLAVE: 503,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+class PlayerRedirect(Resource):
+    """``/watch/USER.mjpg`` or ``/snapshot/USER.jpg``: who asks, may they, and where to go."""
+
+    isLeaf = True
+    log = Logger()
+
+    def __init__(self, master: Master, clock, kind: str, suffix: str):
+        super().__init__()
+        self.master, self.clock, self.kind, self.suffix = master, clock, kind, suffix
+
+    def render_GET(self, request):
+        name = b"/".join(request.postpath).decode("utf-8", "replace")
+        if not name.endswith(self.suffix) or len(name) == len(self.suffix):
+            return _answer(request, 404, f"use /{self.kind}/USER{self.suffix}")
+        target = name[: -len(self.suffix)]
+        ensureDeferred(self._redirect(request, target)).addErrback(self._failed, request)
+        return NOT_DONE_YET
+
+    async def _redirect(self, request, target: str) -> None:
+        token = await self._token(request)
+        claims = self.master.accounts.authenticate(token)
+        finished = []
+        request.notifyFinish().addBoth(finished.append)
+        answer = await self._ask(claims, ViewRequest(token, target))
+        while not isinstance(answer, Redirect):  # the broadcaster decides (U4): ask again until then
+            await deferLater(self.clock, ASK_AGAIN, lambda: None)
+            if finished:
+                return
+            answer = await self._ask(claims, ViewRequest(token, target))
+        if not answer.web:
+            raise RequestError(ErrorCode.UNAVAILABLE, f"{target}'s slave serves no web port")
+        request.setResponseCode(302)
+        location = f"http://{answer.web}/{self.kind}/{quote(target)}{self.suffix}?ticket={quote(answer.ticket)}"
+        request.setHeader(b"Location", location.encode())
+        request.setHeader(b"Cache-Control", b"no-store")
+        request.finish()
+
+    async def _token(self, request) -> str:
+        token = request.args.get(b"token", [b""])[0].decode("utf-8", "replace")
+        if token:
+            return token
+        user, password = request.getUser().decode("utf-8", "replace"), request.getPassword()
+        if not user:
+            raise RequestError(ErrorCode.BAD_TOKEN, "log in: HTTP basic auth (user:password) or ?token=")
+        address = request.getClientAddress()
+        login = await self.master.floods.login(getattr(address, "host", ""), user, password.decode("utf-8", "replace"))
+        return login.token
+
+    async def _ask(self, claims, view: ViewRequest):
+        await self.master.floods.check(Flood.VIEW_USER, claims.user)
+        return await self.master.admission.view(claims, view)
+
+    def _failed(self, failure, request) -> None:
+        if request.finished or request._disconnected:
+            return
+        if failure.check(RequestError):
+            status = HTTP_STATUS.get(failure.value.code, 400)
+            if status == 401:
+                request.setHeader(b"WWW-Authenticate", b'Basic realm="framecast"')
+            _answer(request, status, failure.value.message, finish=True)
+        else:
+            self.log.failure("web request failed", failure)
+            _answer(request, 500, "internal server error", finish=True)
+
+
+def _answer(request, status: int, text: str, finish: bool = False) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+    body = (text + "\n").encode()
+    if not finish:
+        return body
+    request.write(body)
+    request.finish()
+    return b""
+
+
+def web_site(master: Master, clock) -> Site:
+    root = File(str(STATIC))
+    root.putChild(b"ws", websocket_resource(MasterClientFactory(master), MasterClientProtocol.max_body))
+    root.putChild(b"watch", PlayerRedirect(master, clock, "watch", ".mjpg"))
+    root.putChild(b"snapshot", PlayerRedirect(master, clock, "snapshot", ".jpg"))
+    return Site(root)
