@@ -103,9 +103,9 @@ class FramecastOverWebSocket(WebSocketServerProtocol):
         self.inner.makeConnection(_ProtocolTransport(self))
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        if not isBinary:
+        if not isBinary:  # 1003, "unsupported data" (as autobahn's own stream wrapper does)
             self.closing = True
-            self.sendClose(1003, "framecast messages travel in binary WebSocket messages")
+            self._fail_connection(self.CLOSE_STATUS_CODE_UNSUPPORTED_DATA, "framecast messages are binary")
             return
         self.inner.dataReceived(payload)
 
@@ -128,6 +128,7 @@ class _Factory(WebSocketServerFactory):
             openHandshakeTimeout=10,
             autoPingInterval=20,
             autoPingTimeout=20,
+            failByDrop=False,  # a refused peer gets the closing handshake, with the reason
         )
 
     def buildProtocol(self, addr):

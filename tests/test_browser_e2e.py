@@ -145,3 +145,27 @@ def test_chat_and_a_view_request_accepted_in_the_page(cluster, browser, tmp_path
     finally:
         page.click("#camera-stop")
         page.close()
+
+
+def test_bad_input_over_the_websocket_gets_one_clear_refusal(cluster, browser):
+    page = browser.new_page()
+    page.goto(cluster.web)
+    outcome = page.evaluate(
+        """async () => {
+            const attempt = (send) => new Promise((resolve) => {
+                const socket = new WebSocket(`ws://${location.host}/ws`, "framecast");
+                socket.binaryType = "arraybuffer";
+                const got = [];
+                socket.onopen = () => send(socket);
+                socket.onmessage = (e) => got.push(new TextDecoder().decode(new Uint8Array(e.data).subarray(10)));
+                socket.onclose = (e) => resolve({ code: e.code, got });
+            });
+            return {
+                text: await attempt((socket) => socket.send("not binary")),
+                garbage: await attempt((socket) => socket.send(new Uint8Array(16).fill(7))),
+            };
+        }"""
+    )
+    page.close()
+    assert outcome["text"]["code"] == 1003
+    assert json.loads(outcome["garbage"]["got"][0])["code"] == "bad_magic"
