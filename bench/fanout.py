@@ -5,7 +5,10 @@ viewer, the mean frame rate per viewer, and latency from capture to viewer recei
 (p50/p99). A last run pushes one broadcast flat out (no frame-rate limit) to many viewers
 to find the slave's ceiling.
 
-    python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15]
+    python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15] [--http]
+
+``--http`` has the viewers play MJPEG over HTTP (``/watch/USER.mjpg`` on the slave's web
+port, as VLC or a browser's ``<img>`` would) instead of the framecast protocol.
 """
 
 from __future__ import annotations
@@ -14,18 +17,17 @@ import argparse
 import asyncio
 import time
 
-from harness import SlaveProcess, jpeg_of_size, open_broadcaster, open_viewer, percentile
+from harness import SlaveProcess, jpeg_of_size, open_broadcaster, open_http_viewer, open_viewer, percentile
 
 
-async def measure(viewers: int, fps: float | None, seconds: float, image: bytes) -> dict:
+async def measure(viewers: int, fps: float | None, seconds: float, image: bytes, http: bool = False) -> dict:
     slave = SlaveProcess("--max-upload-kbps", "0")  # measure the fan-out, not the upload cap
     try:
         broadcaster = await open_broadcaster(slave, "caster", image, fps)
         sending = asyncio.ensure_future(broadcaster.run(seconds + 4))
         rss_before = slave.rss()
-        clients = [
-            await open_viewer(slave, f"viewer{i}", "caster", record_latency=fps is not None) for i in range(viewers)
-        ]
+        opener = open_http_viewer if http else open_viewer
+        clients = [await opener(slave, f"viewer{i}", "caster", record_latency=fps is not None) for i in range(viewers)]
         await asyncio.sleep(2)
         for client in clients:
             client.reset()
@@ -62,15 +64,16 @@ def row(result: dict) -> str:
 
 async def main(args) -> None:
     image = jpeg_of_size(args.frame_size)
-    print(f"frame: 640x480 JPEG, {len(image)} bytes; {args.seconds:g} s per run")
+    protocol = "MJPEG over HTTP" if args.http else "the framecast protocol"
+    print(f"frame: 640x480 JPEG, {len(image)} bytes; {args.seconds:g} s per run; viewers use {protocol}")
     print(
         f"{'viewers':>7} {'fps in':>6} {'frames/s':>10} {'MB/s':>8} {'CPU %':>7} {'viewer fps':>10} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'KB/viewer':>9}"
     )
     for viewers in args.viewers:
-        print(row(await measure(viewers, args.fps, args.seconds, image)), flush=True)
+        print(row(await measure(viewers, args.fps, args.seconds, image, args.http)), flush=True)
     if args.flat_out:
-        print(row(await measure(args.flat_out, None, args.seconds, image)), flush=True)
+        print(row(await measure(args.flat_out, None, args.seconds, image, args.http)), flush=True)
 
 
 if __name__ == "__main__":
@@ -80,4 +83,5 @@ if __name__ == "__main__":
     parser.add_argument("--fps", type=float, default=15)
     parser.add_argument("--frame-size", type=int, default=39000)
     parser.add_argument("--flat-out", type=int, default=50, help="viewers for the flat-out run (0: skip)")
+    parser.add_argument("--http", action="store_true", help="viewers play MJPEG over HTTP")
     asyncio.run(main(parser.parse_args()))

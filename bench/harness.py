@@ -45,6 +45,7 @@ class SlaveProcess:
         self.secret = secrets.token_urlsafe(24)
         self.signer = Signer(self.secret)
         self.port = free_port()
+        self.web_port = free_port()
         argv = [
             *FRAMECAST,
             "slave",
@@ -54,6 +55,8 @@ class SlaveProcess:
             str(self.port),
             "--metrics-port",
             "0",
+            "--web-port",
+            str(self.web_port),
             "--masters",
             f"127.0.0.1:{free_port()}",
             "--log-level",
@@ -136,6 +139,46 @@ async def open_viewer(
     ticket = slave.signer.sign(ViewTicket(user, target, "bench-slave", f"session-{user}", cap_kbps))
     viewer.transport.write(ViewStart(ticket).encode())
     await viewer.accepted
+    return viewer
+
+
+class HttpViewerClient(ViewerClient):
+    """An MJPEG player (``/watch/USER.mjpg``): it reads parts as they come and sends nothing."""
+
+    def __init__(self, record_latency: bool = True):
+        super().__init__(record_latency)
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        if not self.accepted.done():
+            self.accepted.set_result(data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"))
+        self.bytes += len(data)
+        buffer = self.buffer + data
+        while True:
+            start = buffer.find(b"\r\nX-Frame-Seq: ")
+            end = buffer.find(b"\r\n\r\n", start + 2)
+            if start < 0 or end < 0:
+                break
+            headers = dict(
+                line.split(b": ", 1) for line in buffer[buffer.rfind(b"--", 0, start) : end].split(b"\r\n")[1:]
+            )
+            length = int(headers[b"Content-Length"])
+            if len(buffer) < end + 4 + length:
+                break
+            self.frames += 1
+            if self.record_latency:
+                self.latencies.append(time.time() - float(headers[b"X-Capture-Time"]))
+            buffer = buffer[end + 4 + length :]
+        self.buffer = buffer
+
+
+async def open_http_viewer(slave: SlaveProcess, user: str, target: str, **options) -> HttpViewerClient:
+    loop = asyncio.get_event_loop()
+    _, viewer = await loop.create_connection(lambda: HttpViewerClient(**options), "127.0.0.1", slave.web_port)
+    ticket = slave.signer.sign(ViewTicket(user, target, "bench-slave", f"session-{user}"))
+    viewer.transport.write(f"GET /watch/{target}.mjpg?ticket={ticket} HTTP/1.0\r\n\r\n".encode())
+    if not await viewer.accepted:
+        raise RuntimeError("the slave refused the MJPEG request")
     return viewer
 
 

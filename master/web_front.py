@@ -76,6 +76,8 @@ class PlayerRedirect(Resource):
             if finished:
                 return
             answer = await self._ask(claims, ViewRequest(token, target))
+        if finished:
+            return
         if not answer.web:
             raise RequestError(ErrorCode.UNAVAILABLE, f"{target}'s slave serves no web port")
         request.setResponseCode(302)
