@@ -38,25 +38,32 @@ function act(action) {
   };
 }
 
-const request = (type, body, expect) => page.master.request(type, { token: page.token, ...body }, expect);
+const request = (type, body, expect) => master().request(type, { token: page.token, ...body }, expect);
 
 // --- the master connection and login ------------------------------------------------------
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  page.master = new Connection(`${scheme}//${location.host}/ws`, masterEvent);
-  page.master.onClose = () => setTimeout(reconnect, 1000);
+// Opened when needed: a connection must show who it is within seconds (limits before login).
+function master() {
+  if (!page.master || page.master.closed) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    page.master = new Connection(`${scheme}//${location.host}/ws`, masterEvent);
+    page.master.onClose = () => {
+      if (page.token) setTimeout(reattach, 1000); // a master went away: carry on with another
+    };
+  }
+  return page.master;
 }
 
-async function reconnect() {
-  connect();
-  if (page.token) await attach().catch((error) => notice(error.message, true));
+async function reattach() {
+  if (!page.master.closed) return;
+  master();
+  await attach().catch((error) => notice(error.message, true));
 }
 
 async function login(register) {
   const user = $("user").value.trim();
   const password = $("password").value;
-  if (register) await page.master.request(T.REGISTER, { user, password }, [T.OK]);
-  const answer = await page.master.request(T.LOGIN, { user, password }, [T.TOKEN]);
+  if (register) await master().request(T.REGISTER, { user, password }, [T.OK]);
+  const answer = await master().request(T.LOGIN, { user, password }, [T.TOKEN]);
   sessionStorage.setItem(LOGIN_KEY, JSON.stringify({ user, token: answer.body.token }));
   await enter(user, answer.body.token);
 }
@@ -132,7 +139,7 @@ async function watch(target) {
   $("watching").textContent = target;
   $("pause").disabled = $("stop-watching").disabled = false;
   page.watcher = new Watcher($("screen"), $("status-line"), (text, error) => notice(text, error));
-  await page.watcher.start(page.master, page.token, target);
+  await page.watcher.start(master, page.token, target);
 }
 
 function zoom() {
@@ -164,7 +171,7 @@ async function startCamera() {
   $("camera-start").disabled = true;
   $("camera-stop").disabled = false;
   try {
-    await page.camera.start(page.master, page.token, settings);
+    await page.camera.start(master, page.token, settings);
   } catch (error) {
     stopCamera();
     throw error;
@@ -259,7 +266,6 @@ async function savePrefs() {
 
 // --- start ------------------------------------------------------------------------------------
 function start() {
-  connect();
   $("login-form").onsubmit = act(() => login(false));
   $("register").onclick = act(() => login(true));
   $("logout").onclick = logout;

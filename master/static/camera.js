@@ -22,6 +22,7 @@ export class Camera {
     this.stopped = false;
   }
 
+  // `master` gives the current connection to a master (a new one after a master went away).
   async start(master, token, settings) {
     const [width, height] = settings.size.split("x").map(Number);
     this.size = [width, height];
@@ -38,7 +39,7 @@ export class Camera {
 
   async place(master, token, extra) {
     const request = { token, session: this.session, ...extra };
-    const redirect = (await master.request(T.BROADCAST_REQUEST, request, [T.REDIRECT])).body;
+    const redirect = (await master().request(T.BROADCAST_REQUEST, request, [T.REDIRECT])).body;
     if (!redirect.web) throw new Error("the chosen slave has no web port");
     this.slaveId = redirect.slave_id;
     this.connection = new Connection(slaveUrl(redirect.web), (type, body) => this.event(type, body));

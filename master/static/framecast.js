@@ -111,7 +111,9 @@ export class Connection {
       this.socket.onerror = () => reject(new ServerError("unavailable", `cannot reach ${url}`));
     });
     this.socket.onmessage = (event) => this.received(new Uint8Array(event.data));
+    this.closed = false;
     this.socket.onclose = () => {
+      this.closed = true;
       this.waiting?.reject(new ServerError("unavailable", "the connection closed"));
       this.waiting = null;
       this.onClose();
@@ -147,6 +149,10 @@ export class Connection {
     const answer = this.queue.then(async () => {
       await this.opened;
       return new Promise((resolve, reject) => {
+        if (this.socket.readyState !== WebSocket.OPEN) {
+          reject(new ServerError("unavailable", "the connection closed"));
+          return;
+        }
         this.waiting = { expect, resolve, reject };
         this.send(type, body);
       });

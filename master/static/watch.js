@@ -27,15 +27,16 @@ export class Watcher {
     this.timer = setInterval(() => this.showStatus(), 1000);
   }
 
+  // `master` gives the current connection to a master (a new one after a master went away).
   async start(master, token, target) {
     this.target = target;
     this.say(`asking to watch ${target}...`);
-    let answer = await master.request(T.VIEW_REQUEST, { token, target }, [T.REDIRECT, T.VIEW_PENDING]);
+    let answer = await master().request(T.VIEW_REQUEST, { token, target }, [T.REDIRECT, T.VIEW_PENDING]);
     while (answer.type === T.VIEW_PENDING) {
       this.say(`waiting for ${target} to accept`);
       await sleep(1000);
       if (this.stopped) return;
-      answer = await master.request(T.VIEW_REQUEST, { token, target }, [T.REDIRECT, T.VIEW_PENDING]);
+      answer = await master().request(T.VIEW_REQUEST, { token, target }, [T.REDIRECT, T.VIEW_PENDING]);
     }
     if (this.stopped) return;
     const redirect = answer.body;
