@@ -77,7 +77,12 @@ class SlaveProcess:
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)  # stop at once (SIGTERM would drain first)
-        self.process.wait(10)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            print(f"slave {self.process.pid} still running 10 s after SIGINT; killed", file=sys.stderr)
+            self.process.kill()
+            self.process.wait(10)
 
 
 def jpeg_of_size(target: int) -> bytes:

@@ -5,9 +5,12 @@ Protocol classes (``client_port``, ``slave_port``) parse messages and call the p
 reports and the sweep), ``allowances`` (budgets), ``links`` (slave links and the relay
 between masters), ``operators``, ``sessions`` (users' attached sessions, pushed events and
 presence), ``admission`` (who may watch whom), ``social`` (friends, live broadcasts,
-settings) and ``chat`` (messages and rooms). Everything that touches Redis goes through ``store``; PostgreSQL is reached
-through ``users``, ``relations``, ``preferences``, ``admissions``, ``messages`` and
-``rooms`` (``master/db/``).
+settings) and ``chat`` (messages and rooms). Everything that touches Redis goes through
+``store``, except the control plane (``registry``, ``redirects``, ``links``, ``allowances``),
+which uses ``control``: the same tables over a connection pool of its own, so no flood of
+client requests can hold up heartbeats, sweeps or placements (by default both are one
+store). PostgreSQL is reached through ``users``, ``relations``, ``preferences``,
+``admissions``, ``messages`` and ``rooms`` (``master/db/``).
 """
 
 from __future__ import annotations
@@ -69,9 +72,11 @@ class Master:
         signer: Signer,
         reactor,
         clock: Callable[[], float] = time.time,
+        control: Store | None = None,
     ):
         self.config = config
         self.store = store
+        self.control = control or store
         self.signer = signer
         self.clock = clock
         self.users = UserStore(db)
@@ -80,9 +85,9 @@ class Master:
         self.admissions = Admissions(db)
         self.messages = Messages(db)
         self.rooms = Rooms(db)
-        self.links = SlaveLinks(store, config.id, reactor)
+        self.links = SlaveLinks(self.control, config.id, reactor)
         self.accounts = Accounts(self.users, signer, clock)
-        self.allowances = Allowances(store, self.links)
+        self.allowances = Allowances(self.control, self.links)
         self.redirects = Redirects(self)
         self.floods = Floods(self)
         self.registry = Registry(self)

@@ -37,7 +37,7 @@ class Redirects:
         same session is moved rather than sent back to the slave the table names."""
         master, config = self.master, self.master.config
         now = master.clock()
-        slaves = await stored(master.store.slaves())
+        slaves = await stored(master.control.slaves())
         slave = choose_slave(slaves, now, config.dead_after, avoid=move_from or lost)
         if slave is None and lost and not move_from:
             slave = choose_slave(slaves, now, config.dead_after)
@@ -46,7 +46,7 @@ class Redirects:
             raise RequestError(ErrorCode.NO_SLAVE, "no live slave is available; try again shortly")
         moving = bool(move_from or lost)
         claim, entry = await stored(
-            master.store.claim_broadcast(user, session, slave, now, config.dead_after, config.pending_ttl, moving)
+            master.control.claim_broadcast(user, session, slave, now, config.dead_after, config.pending_ttl, moving)
         )
         if claim == Claim.BUSY:
             PLACEMENTS.labels("refused").inc()
@@ -62,7 +62,7 @@ class Redirects:
     async def find_broadcast(self, target: str, viewer: str) -> tuple[BroadcastEntry, SlaveRecord, list[ViewerEntry]]:
         """The live broadcast of ``target``, its slave, and the viewing user's open sessions."""
         master = self.master
-        entry, slave, others = await stored(master.store.locate(target, viewer))
+        entry, slave, others = await stored(master.control.locate(target, viewer))
         dead = slave is None or effective_state(slave, master.clock(), master.config.dead_after) == SlaveState.DEAD
         if entry is None or not entry.confirmed or dead:
             raise RequestError(ErrorCode.NOT_BROADCASTING, f"{target} is not broadcasting")

@@ -59,7 +59,7 @@ class Registry:
             master=master.config.id,
             container=link.hello.container,
         )
-        lacking, wanted = await stored(master.store.record_heartbeat(record))
+        lacking, wanted = await stored(master.control.record_heartbeat(record))
         if lacking:
             # The store had no record of this slave: it lost its data (or the slave is new,
             # or was marked dead). Rebuild the tables from its complete list now.
@@ -73,11 +73,13 @@ class Registry:
     async def session_added(self, link: "SlaveLinkProtocol", report: SessionAdd) -> None:
         master = self.master
         if report.kind == SessionKind.VIEW:
-            await stored(master.store.add_viewer_session(ViewerEntry.reported(link.slave_id, report.viewer())))
+            await stored(master.control.add_viewer_session(ViewerEntry.reported(link.slave_id, report.viewer())))
             await master.allowances.share(report.user)
             return
         previous = await stored(
-            master.store.confirm_broadcast(report.user, report.session, link.slave_id, link.hello.addr, master.clock())
+            master.control.confirm_broadcast(
+                report.user, report.session, link.slave_id, link.hello.addr, master.clock()
+            )
         )
         if previous is not None and previous.slave != link.slave_id and previous.session == report.session:
             # The broadcaster came back on another slave (after losing its old one, which
@@ -89,20 +91,20 @@ class Registry:
     async def session_removed(self, link: "SlaveLinkProtocol", report: SessionRemove) -> None:
         master = self.master
         if report.kind == SessionKind.VIEW:
-            await stored(master.store.remove_viewer_session(report.user, report.session))
+            await stored(master.control.remove_viewer_session(report.user, report.session))
             await master.allowances.share(report.user)
-        elif await stored(master.store.remove_broadcast(report.user, report.session, link.slave_id)):
+        elif await stored(master.control.remove_broadcast(report.user, report.session, link.slave_id)):
             await master.sessions.announce(report.user)
 
     async def session_table(self, link: "SlaveLinkProtocol", table: SessionTable) -> None:
         """A slave's complete session table: both tables are made to agree with it."""
         master = self.master
         await stored(
-            master.store.replace_slave_sessions(
+            master.control.replace_slave_sessions(
                 link.slave_id, link.hello.addr, list(table.broadcasts), master.clock(), master.config.pending_ttl
             )
         )
-        changed = await stored(master.store.replace_slave_viewers(link.slave_id, list(table.viewers)))
+        changed = await stored(master.control.replace_slave_viewers(link.slave_id, list(table.viewers)))
         for user in changed | {v.user for v in table.viewers}:
             await master.allowances.share(user)
 
@@ -112,25 +114,25 @@ class Registry:
         master, config = self.master, self.master.config
         now = master.clock()
         master.links.abort_silent(now, config.dead_after)
-        await stored(master.store.record_master(master.record(now)))
+        await stored(master.control.record_master(master.record(now)))
         counts = dict.fromkeys(SlaveState, 0)
-        slaves = await stored(master.store.slaves())
+        slaves = await stored(master.control.slaves())
         for slave in slaves:
             state = effective_state(slave, now, config.dead_after)
             counts[state] += 1
             if state == SlaveState.DEAD and slave.state != SlaveState.DEAD:
-                users, viewers = await stored(master.store.mark_dead(slave.id))
+                users, viewers = await stored(master.control.mark_dead(slave.id))
                 self.log.warn(
                     "slave {slave} missed heartbeats; marked dead, cleared {users}", slave=slave.id, users=users
                 )
                 for viewer in viewers:
                     await master.allowances.share(viewer)
             if now - slave.heartbeat > config.forget_after:
-                await stored(master.store.forget_slave(slave.id))
+                await stored(master.control.forget_slave(slave.id))
         for state, count in counts.items():
             SLAVES.labels(state).set(count)
         self._publish_heartbeat_ages(slaves, now)
-        for other in await stored(master.store.masters()):
+        for other in await stored(master.control.masters()):
             if now - other.heartbeat > config.dead_after and other.id != config.id:
                 await master.sessions.forget_master(other.id)
 

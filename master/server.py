@@ -17,7 +17,8 @@ from common.config import (
 from master.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
 
 
-REDIS_CONNECTIONS = 32
+REDIS_CONNECTIONS = 32  # for client requests
+CONTROL_CONNECTIONS = 8  # for heartbeats, sweeps, placements and slave links, apart from clients
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "slave-port", 5201, "dedicated port for slaves")
     add_option(parser, "metrics-port", 9101, "HTTP port for /metrics and /sd")
     add_option(parser, "web-port", 8101, "HTTP port for the browser page and MJPEG players")
-    add_option(parser, "redis", DEFAULT_REDIS, "Redis URL for the cluster tables")
+    add_option(parser, "redis", DEFAULT_REDIS, "Redis URL, or sentinel://host:port[,host:port]/service[/db]")
     add_option(parser, "redis-prefix", "fc:", "prefix of every Redis key")
     add_option(parser, "database", DEFAULT_DATABASE, "PostgreSQL DSN for users")
     add_option(parser, "dead-after", 3.0, "seconds without heartbeat before a slave is dead")
@@ -53,7 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """Start the master and run the reactor until stopped. The asyncio reactor must
     already be installed."""
-    from redis import asyncio as aioredis
     from twisted.internet import reactor, task
     from twisted.internet.defer import ensureDeferred
     from twisted.internet.endpoints import TCP4ServerEndpoint
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> None:
     from master.client_port import MasterClientFactory
     from master.migrations import ensure_database, migrate
     from master.node import Master, MasterConfig
+    from master.redis_connect import redis_connector
     from master.redis_store import RedisStore
     from master.slave_port import SlaveLinkFactory
     from master.db.pool import Database
@@ -98,21 +99,12 @@ def run(args: argparse.Namespace) -> None:
         message_burst=args.message_burst,
     )
     db = Database(args.database)
+    redis_client = redis_connector(args.redis)
 
     def start() -> None:
-        # A bounded pool: a burst of requests waits for a connection instead of opening
-        # hundreds at once (and failing to, under load).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            args.redis,
-            max_connections=REDIS_CONNECTIONS,
-            timeout=5,
-            decode_responses=True,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            health_check_interval=5,
-        )
-        client = aioredis.Redis(connection_pool=pool)
-        master = Master(config, RedisStore(client, args.redis_prefix), db, signer, reactor)
+        store = RedisStore(redis_client(REDIS_CONNECTIONS), args.redis_prefix)
+        control = RedisStore(redis_client(CONTROL_CONNECTIONS), args.redis_prefix)
+        master = Master(config, store, db, signer, reactor, control=control)
 
         def endpoint(port):
             return TCP4ServerEndpoint(reactor, port, interface=args.host)

@@ -11,6 +11,11 @@ from pathlib import Path
 from common.config import ConfigError, add_option, add_secret_option, load_secret
 
 
+# Twisted's default of 50 makes a burst of connections (viewers coming back after a
+# failover, or a flood) overflow the kernel's accept queue; dropped SYNs retry after 1 s.
+LISTEN_BACKLOG = 1024
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "id", "", "this slave's id (default HOSTNAME-PORT)")
     add_option(parser, "host", "127.0.0.1", "interface to listen on")
@@ -99,7 +104,7 @@ def run(args: argparse.Namespace) -> None:
             reactor,
             [
                 (
-                    TCP4ServerEndpoint(reactor, args.port, interface=args.host),
+                    TCP4ServerEndpoint(reactor, args.port, backlog=LISTEN_BACKLOG, interface=args.host),
                     SlaveClientFactory(slave),
                     f"clients on port {args.port}",
                 ),

@@ -4,10 +4,17 @@ Twisted's ``transport.write`` always queues data and waits for the reactor to re
 socket writable, which costs two epoll registrations and a reactor turn per write. For the
 fan-out, that is per frame per viewer and was the largest single cost of a slave (profile
 in bench/README.md). When the transport has nothing queued, the frame is offered to the
-socket directly; whatever the kernel does not take is queued through ``transport.write`` as
-usual, so ordering, back-pressure (the producer is paused past the buffer size) and error
-handling stay Twisted's. This relies on ``FileDescriptor``'s buffer attributes (``dataBuffer``,
-``offset``, ``_tempDataLen``), which the test suite exercises on every run.
+socket directly.
+
+Whatever the kernel does not take is held as a view of the shared frame, never a copy:
+Twisted's buffer would copy the rest of the frame per stalled viewer (``write`` wants
+``bytes`` and ``doWrite`` joins what it holds). The transport is registered for writing and
+its ``doWrite`` first sends the rest of the frame, then hands over to Twisted's own, which
+writes anything queued since (ordering), resumes the producer and completes a pending
+close. The viewer's producer is paused while the rest of a frame is held, so the fan-out
+offers it nothing more until the frame is in the kernel. This relies on
+``FileDescriptor``'s buffer attributes (``dataBuffer``, ``offset``, ``_tempDataLen``,
+``producerPaused``), which the test suite exercises on every run.
 """
 
 from __future__ import annotations
@@ -15,13 +22,53 @@ from __future__ import annotations
 from typing import Callable
 
 
+class HeldRest:
+    """The unsent end of one frame on one transport, and the ``doWrite`` that sends it."""
+
+    __slots__ = ("transport", "rest", "_twisted_do_write")
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.rest: memoryview | None = None
+        self._twisted_do_write = transport.doWrite
+        transport.doWrite = self.do_write
+
+    def hold(self, rest: memoryview) -> None:
+        transport = self.transport
+        self.rest = rest
+        transport.startWriting()
+        producer = transport.producer
+        if producer is not None and transport.streamingProducer and not transport.producerPaused:
+            transport.producerPaused = True
+            producer.pauseProducing()
+
+    def do_write(self):
+        """The socket is writable: the held rest of a frame first, then Twisted's queue."""
+        rest = self.rest
+        if rest is not None:
+            written = self.transport.writeSomeData(rest)
+            if isinstance(written, Exception):
+                return written
+            if written < len(rest):
+                self.rest = rest[written:]
+                return None
+            self.rest = None
+        return self._twisted_do_write()
+
+
 def direct_writer(transport) -> Callable[[bytes], None]:
     """A write function for one TCP transport that skips the queue when it is empty."""
     sock = transport.socket
     queue_write = transport.write
+    held = HeldRest(transport)
 
     def write(data: bytes) -> None:
-        if transport._tempDataLen or len(transport.dataBuffer) - transport.offset or not transport.connected:
+        if (
+            held.rest is not None
+            or transport._tempDataLen
+            or len(transport.dataBuffer) - transport.offset
+            or not transport.connected
+        ):
             queue_write(data)
             return
         try:
@@ -32,6 +79,6 @@ def direct_writer(transport) -> Callable[[bytes], None]:
             queue_write(data)  # Twisted notices the error and closes the connection
             return
         if sent < len(data):
-            queue_write(data[sent:])
+            held.hold(memoryview(data)[sent:])
 
     return write

@@ -30,11 +30,22 @@ def text(max_length: int = MAX_TEXT, pattern: re.Pattern | None = None, rule: st
             raise ValueError(rule or "must be text")
         if len(value) > max_length:
             raise ValueError(rule or f"must be at most {max_length} characters")
+        if not value.isascii():
+            _check_unicode(value)
         if pattern is not None and not pattern.fullmatch(value):
             raise ValueError(rule or "is not well formed")
         return value
 
     return validate
+
+
+def _check_unicode(value: str) -> None:
+    """JSON's escapes can carry lone surrogates ("\\udcff"), which no encoder (UTF-8 for a
+    token, PostgreSQL for a message) takes: refuse them here, not deep in a handler."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text (a lone surrogate)") from None
 
 
 def number(low: float = -math.inf, high: float = math.inf, rule: str = "") -> Callable[[Any], float]:

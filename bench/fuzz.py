@@ -1,0 +1,39 @@
+"""Fuzz run: random and mutated messages against the master's and the slave's client
+protocols, in-process (the fuzzer of ``tests/fuzzing.py``). Prints, per protocol, the
+messages sent, the rate and the crashes (with the first one's traceback).
+
+    python bench/fuzz.py [--messages 1000000] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.fuzzing import Fuzzer  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000, help="messages per protocol")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    crashed = False
+    for target in ("master", "slave"):
+        fuzzer = Fuzzer(target, args.seed)
+        seconds = fuzzer.run(args.messages)
+        rate = fuzzer.messages / seconds
+        print(
+            f"{target}: {fuzzer.messages:,} messages in {seconds:.1f} s ({rate:,.0f}/s), {len(fuzzer.crashes)} crashes"
+        )
+        if fuzzer.crashes:
+            print(fuzzer.crashes[0])
+            crashed = True
+    return 1 if crashed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,210 @@
+"""A seeded fuzzer for the master's and the slave's client protocols, in-process.
+
+Each case is a burst of messages written to a protocol over Twisted's ``StringTransport``:
+random bytes, well-formed messages of every registered type whose fields hold random
+values (valid tokens and tickets among them, so handlers run past the login), and
+byte-level mutations of those (flips, cuts, splices, bad lengths). The master runs on the
+in-memory store with a database that is always unavailable; the slave is a real ``Slave``
+on a ``Clock``. A crash is an exception out of ``dataReceived``, or anything logged with a
+failure (a handler's internal error, an unhandled error in a Deferred); clear refusals
+(ERROR answers, closed connections) are the expected outcome.
+
+``tests/test_fuzz.py`` runs a short seeded run; ``bench/fuzz.py`` runs 10^6 messages.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import time
+
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import globalLogPublisher
+
+from common.errors import ErrorCode, RequestError
+from common.messages.schema import REGISTRY
+from common.protocol import FRAME_HEADER, HEADER, MessageType, encode, encode_ack
+from common.tokens import BroadcastTicket, LoginClaims, OperatorProof, Signer, ViewTicket
+from master.client_port import MasterClientProtocol
+from master.memory_store import MemoryStore
+from master.node import Master, MasterConfig
+from slave.client_port import SlaveClientProtocol
+from slave.node import Slave, SlaveConfig
+
+SIGNER = Signer("fuzz-secret")
+USERS = ("alice", "bob")
+MESSAGES_PER_CONNECTION = 16
+
+
+class UnavailableDatabase:
+    """PostgreSQL that is always down: every query is a clear refusal."""
+
+    async def run(self, txn, *args):
+        raise RequestError(ErrorCode.UNAVAILABLE, "the user database is unavailable; try again shortly")
+
+
+class Crash(Exception):
+    pass
+
+
+class Fuzzer:
+    """Feeds ``target`` ("master" or "slave") random and mutated messages from ``seed``."""
+
+    def __init__(self, target: str, seed: int):
+        self.target = target
+        self.rng = random.Random(seed)
+        self.clock = Clock()
+        self.node = self._master() if target == "master" else self._slave()
+        self.crashes: list[str] = []
+        self.messages = 0
+        self.protocol = self.transport = None
+        self._sent_on_connection = 0
+
+    # --- the nodes under test -------------------------------------------------------
+    def _master(self) -> Master:
+        config = MasterConfig("m1", "m1:5101", "m1:5201")
+        return Master(config, MemoryStore(), UnavailableDatabase(), SIGNER, self.clock, clock=self.clock.seconds)
+
+    def _slave(self) -> Slave:
+        slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, self.clock)
+        slave.master = _Reports()
+        return slave
+
+    def _connect(self) -> None:
+        if self.protocol is not None:
+            self.protocol.connectionLost(None)
+        protocol_class = MasterClientProtocol if self.target == "master" else SlaveClientProtocol
+        self.protocol, self.transport = protocol_class(self.node), StringTransport()
+        self.protocol.clock = self.clock
+        self.protocol.makeConnection(self.transport)
+        self._sent_on_connection = 0
+
+    # --- running ----------------------------------------------------------------------
+    def run(self, messages: int) -> float:
+        """Send ``messages`` messages; returns the seconds it took. Crashes are collected."""
+        globalLogPublisher.addObserver(self._observe)
+        started = time.perf_counter()
+        try:
+            while self.messages < messages:
+                self._one()
+        finally:
+            globalLogPublisher.removeObserver(self._observe)
+        return time.perf_counter() - started
+
+    def _one(self) -> None:
+        if self.protocol is None or self.transport.disconnecting or self._sent_on_connection >= MESSAGES_PER_CONNECTION:
+            self._connect()
+        data = self.case()
+        self.messages += 1
+        self._sent_on_connection += 1
+        try:
+            self.protocol.dataReceived(data)
+        except Exception as exc:
+            self.crashes.append(f"{type(exc).__name__}: {exc} on {data[:80]!r}")
+        self.transport.clear()
+        self.clock.advance(self.rng.choice((0, 0, 0, 0.5, 3, 11)))
+
+    def _observe(self, event: dict) -> None:
+        if event.get("log_failure") is not None:
+            self.crashes.append(event["log_failure"].getTraceback())
+
+    # --- cases --------------------------------------------------------------------------
+    def case(self) -> bytes:
+        rng = self.rng
+        kind = rng.random()
+        if kind < 0.1:
+            return rng.randbytes(rng.randrange(64))
+        message = self.message()
+        if kind < 0.55:
+            return message
+        return self.mutate(message)
+
+    def message(self) -> bytes:
+        """A framed message of a random registered type with random field values."""
+        rng = self.rng
+        if self.target == "slave" and rng.random() < 0.3:
+            return self._frame_or_ack()
+        msg_type, cls = rng.choice(_REGISTERED)
+        fields = {spec.name: self.value(spec.name) for spec in getattr(cls, "_specs", ()) if rng.random() < 0.9}
+        return encode(msg_type, json.dumps(fields, allow_nan=True).encode())
+
+    def _frame_or_ack(self) -> bytes:
+        rng = self.rng
+        seq = rng.choice((0, 1, 2, 2**31, 2**64 - 1, rng.randrange(100)))
+        if rng.random() < 0.5:
+            return encode_ack(seq)
+        capture_time = rng.choice((0.0, time.time(), float("nan"), -1e300))
+        header = FRAME_HEADER.pack(seq, capture_time, rng.randrange(2**16), rng.randrange(2**16), rng.randrange(256))
+        return encode(
+            MessageType.FRAME, header[: rng.randrange(FRAME_HEADER.size + 1)] + rng.randbytes(rng.randrange(64))
+        )
+
+    def value(self, name: str):
+        """A value for field ``name``: often valid-looking, often hostile."""
+        rng = self.rng
+        valid = {
+            "token": lambda: SIGNER.sign(LoginClaims(rng.choice(USERS))),
+            "proof": lambda: SIGNER.sign(OperatorProof.fresh(rng.choice(("status", "drain", "rebalance")))),
+            "ticket": self._ticket,
+            "user": lambda: rng.choice(USERS),
+            "target": lambda: rng.choice(USERS),
+            "session": lambda: f"session-{rng.randrange(10**6):06d}",
+        }
+        if name in valid and rng.random() < 0.6:
+            return valid[name]()
+        return rng.choice(_HOSTILE)() if rng.random() < 0.5 else rng.choice(_PLAIN)(rng)
+
+    def _ticket(self) -> str:
+        rng = self.rng
+        user, viewer = rng.sample(USERS, 2)
+        session = f"session-{rng.randrange(100):06d}"
+        if rng.random() < 0.5:
+            return SIGNER.sign(BroadcastTicket(user, session, "slave-1", nonce=f"n{rng.randrange(10**9)}"))
+        return SIGNER.sign(ViewTicket(viewer, user, "slave-1", session))
+
+    def mutate(self, data: bytes) -> bytes:
+        rng = self.rng
+        buf = bytearray(data)
+        for _ in range(rng.randrange(1, 4)):
+            op = rng.randrange(5)
+            if op == 0 and buf:
+                buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
+            elif op == 1:
+                del buf[rng.randrange(len(buf) + 1) :]
+            elif op == 2:
+                at = rng.randrange(len(buf) + 1)
+                buf[at:at] = rng.randbytes(rng.randrange(1, 16))
+            elif op == 3 and len(buf) >= HEADER.size:  # a lying length field (the header's last)
+                struct.pack_into("!I", buf, HEADER.size - 4, rng.choice((0, 1, 2**16, 2**31, 2**32 - 1)))
+            else:
+                buf += self.message()  # two messages in one read
+        return bytes(buf)
+
+
+class _Reports:
+    def report(self, message) -> None:
+        pass
+
+
+_REGISTERED = sorted(REGISTRY.items())
+_HOSTILE = [
+    lambda: float("nan"),
+    lambda: float("inf"),
+    lambda: 10**400,
+    lambda: -(2**63),
+    lambda: "x" * 5000,
+    lambda: "\udcff\x00",
+    lambda: [[[[[[[[[[[]]]]]]]]]]],
+    lambda: {"a": {"b": {"c": None}}},
+    lambda: None,
+    lambda: True,
+    lambda: "",
+]
+_PLAIN = [
+    lambda rng: rng.randrange(-5, 10**6),
+    lambda rng: rng.random() * 1000,
+    lambda rng: "".join(rng.choice("abcxyz-_.:0129 ") for _ in range(rng.randrange(12))),
+    lambda rng: [rng.randrange(10) for _ in range(rng.randrange(4))],
+]
