@@ -24,6 +24,7 @@ from cli.services import free_port, wait_for_port
 from client.errors import FramecastError
 from client.masters import Masters
 from common.messages.cluster import SlaveState
+from common.tls import client_context, make_local_ca
 
 
 FRAMECAST = [sys.executable, "-m", "cli"]  # the framecast command, in this Python
@@ -55,6 +56,7 @@ class LocalCluster:
     workdir: Path | None = None
     use_haproxy: bool = True
     proxy_protocol: bool = True  # HAProxy passes client addresses (masters then need it in front)
+    tls: bool = False  # every port TLS, with a local CA made for this cluster (``tls_files``)
     dead_after: float = 3.0
     master_args: list[str] = field(default_factory=list)
     slave_args: list[str] = field(default_factory=list)
@@ -69,6 +71,7 @@ class LocalCluster:
         self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="framecast-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.secret = secrets.token_urlsafe(32)
+        self.tls_files = make_local_ca(self.workdir / "tls", ["localhost", "127.0.0.1"]) if self.tls else None
         try:
             self.redis_url = self.redis_url or services.redis_url(self.workdir, self.services)
             if self.database is None:
@@ -95,7 +98,24 @@ class LocalCluster:
     @property
     def web(self) -> str:
         """The web front's address (the page; /watch/USER.mjpg and /snapshot/USER.jpg)."""
-        return f"http://127.0.0.1:{self.web_port}/"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.web_port}/"
+
+    @property
+    def ca(self) -> str:
+        """The CA certificate clients verify this cluster with ("" without TLS)."""
+        return str(self.tls_files.ca) if self.tls_files else ""
+
+    def _tls_args(self, role: str) -> list[str]:
+        if self.tls_files is None:
+            return []
+        files = self.tls_files
+        return [
+            "--tls-cert",
+            str(files.cert),
+            "--tls-key",
+            str(files.key),
+            *(["--ca", self.ca] if role == "slave" else []),
+        ]
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "FRAMECAST_SECRET": self.secret, "PYTHONUNBUFFERED": "1", **self.extra_env}
@@ -133,6 +153,7 @@ class LocalCluster:
             "--dead-after",
             str(self.dead_after),
             *(["--proxy-protocol"] if self.use_haproxy and self.proxy_protocol else []),
+            *self._tls_args("master"),
             *self.master_args,
         ]
         node = self._spawn(Node("master", f"master-{index}", argv, ports))
@@ -157,6 +178,7 @@ class LocalCluster:
             str(ports["web"]),
             "--masters",
             masters,
+            *self._tls_args("slave"),
             *self.slave_args,
         ]
         node = self._spawn(Node("slave", f"slave-{index}", argv, ports))
@@ -185,7 +207,8 @@ class LocalCluster:
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:
             try:
-                status = Masters(self.server).status(secret=self.secret)
+                tls = client_context(self.ca) if self.tls_files else False
+                status = Masters(self.server, tls=tls).status(secret=self.secret)
             except FramecastError:
                 status = None
             if status is not None and sum(s.state == SlaveState.LIVE for s in status.slaves) >= count:
@@ -207,6 +230,17 @@ class LocalCluster:
         return node.process is not None and node.process.poll() is None
 
     # --- HAProxy ----------------------------------------------------------------------
+    def _haproxy_tls(self) -> haproxy.WebTls | None:
+        """HAProxy terminates the web front's TLS (it needs certificate and key in one file)
+        and reaches the masters' web ports with TLS, verified; the client port passes TLS
+        through to the masters."""
+        if self.tls_files is None:
+            return None
+        bundle = self.workdir / "tls" / "haproxy.pem"
+        bundle.write_bytes(self.tls_files.cert.read_bytes() + self.tls_files.key.read_bytes())
+        bundle.chmod(0o600)
+        return haproxy.WebTls(str(bundle), self.ca)
+
     def _haproxy(self) -> subprocess.Popen | None:
         binary = shutil.which("haproxy")
         if binary is None:
@@ -220,6 +254,7 @@ class LocalCluster:
                 self.web_port,
                 [n.ports["web"] for n in masters],
                 self.proxy_protocol,
+                self._haproxy_tls(),
             )
         )
         process = subprocess.Popen(

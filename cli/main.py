@@ -12,6 +12,7 @@ import signal
 import sys
 
 from cli import accounts, admission, chat, operators, servers, social, streaming
+from client.connection import use_tls
 from client.errors import FramecastError
 
 DEFAULT_SERVER = "127.0.0.1:5100"
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in ("master", "slave"):  # servers let Twisted handle signals
         signal.signal(signal.SIGTERM, _interrupt)
     try:
+        if args.command not in ("master", "slave", "up") and (args.ca or args.tls):
+            from common.tls import client_context
+
+            use_tls(client_context(args.ca or None))
         return args.run(args) or 0
     except FramecastError as exc:
         print(f"framecast: error: {exc}", file=sys.stderr)
@@ -50,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("FRAMECAST_SERVER", DEFAULT_SERVER),
         help="HOST:PORT of the service, or a comma-separated list of masters "
         f"(env FRAMECAST_SERVER, default {DEFAULT_SERVER})",
+    )
+    parser.add_argument(
+        "--ca",
+        default=os.environ.get("FRAMECAST_CA", ""),
+        help="connect with TLS, verifying the servers against this CA certificate (env FRAMECAST_CA)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        default=os.environ.get("FRAMECAST_TLS", "").lower() in ("1", "true", "yes"),
+        help="connect with TLS, verifying the servers against the system's trusted roots (env FRAMECAST_TLS)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:

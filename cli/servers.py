@@ -16,6 +16,7 @@ def add_commands(commands) -> None:
     up.add_argument("--slaves", type=int, default=2)
     up.add_argument("--port", type=int, default=5100, help="client port (HAProxy)")
     up.add_argument("--web-port", type=int, default=8100, help="the web page and MJPEG players (HAProxy)")
+    up.add_argument("--tls", action="store_true", help="TLS on every port, with a local CA made for the cluster")
     up.set_defaults(run=cmd_up)
     master = commands.add_parser("master", help="run one master node")
     master_arguments(master)
@@ -49,7 +50,9 @@ def cmd_up(args) -> int:
     from cli.credentials import save_cluster_secret
     from cli.local_cluster import LocalCluster
 
-    cluster = LocalCluster(masters=args.masters, slaves=args.slaves, port=args.port, web_port=args.web_port).start()
+    cluster = LocalCluster(
+        masters=args.masters, slaves=args.slaves, port=args.port, web_port=args.web_port, tls=args.tls
+    ).start()
     try:
         print(f"framecast cluster up: {args.masters} masters, {args.slaves} slaves", flush=True)
         secret_file = save_cluster_secret(cluster.secret)
@@ -64,6 +67,8 @@ def cmd_up(args) -> int:
             print("HAProxy is not installed: clients talk to the masters directly", flush=True)
         print(f"clients connect to {cluster.server}   (export FRAMECAST_SERVER={cluster.server})", flush=True)
         print(f"web page and MJPEG players: {cluster.web}", flush=True)
+        if cluster.ca:
+            print(f"TLS: clients verify with the local CA (export FRAMECAST_CA={cluster.ca})", flush=True)
         print(f"logs in {cluster.workdir}; Ctrl-C stops the cluster", flush=True)
         while all(cluster.is_running(n) for n in cluster.nodes if n.role == "master"):
             time.sleep(0.5)

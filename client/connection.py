@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import select
 import socket
+import ssl
 import time
 from typing import Callable, TypeVar
 
@@ -17,15 +18,31 @@ from common.messages.basic import Error
 from common.protocol import Decoder
 
 IO_TIMEOUT = 10.0
+_tls: ssl.SSLContext | None = None  # the servers speak TLS (``--ca``, ``--tls``)
+
+
+def use_tls(context: ssl.SSLContext | None) -> None:
+    """Connect to the servers with TLS, verifying them with ``context`` (None: plain TCP)."""
+    global _tls
+    _tls = context
+
 
 M = TypeVar("M")
 
 
 class Connection:
-    def __init__(self, host: str, port: int, timeout: float = 5.0):
+    def __init__(self, host: str, port: int, timeout: float = 5.0, tls: bool | ssl.SSLContext = True):
+        """``tls``: True to do as ``use_tls`` said, False for plain TCP (a peer link in turbo
+        mode), or the TLS context to verify this server with."""
         address = format_hostport(host, port)
+        context = _tls if tls is True else tls or None
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
+            if context is not None:
+                sock = context.wrap_socket(sock, server_hostname=host)
+        except ssl.SSLError as exc:  # a certificate that does not verify, or no TLS there
+            reason = getattr(exc, "verify_message", None) or exc.reason or exc
+            raise ConnectionLost(f"cannot connect to {address} with TLS: {reason}") from None
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to {address}: {exc.strerror or exc}") from None
         self._use(sock, address)
@@ -74,6 +91,8 @@ class Connection:
     def _read(self) -> None:
         try:
             data = self.sock.recv(1 << 18)
+            while isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():  # so select() sees all
+                data += self.sock.recv(self.sock.pending())
         except OSError as exc:
             raise ConnectionLost(f"connection to {self.address} lost: {exc.strerror or exc}") from None
         if not data:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import select
+import ssl
 import time
 from typing import Callable, TypeVar
 
@@ -42,12 +43,13 @@ RECONNECT_EVERY = 1.0  # seconds between attempts to re-attach a lost connection
 
 
 class Masters:
-    def __init__(self, server: str, timeout: float = 10.0):
+    def __init__(self, server: str, timeout: float = 10.0, tls: bool | ssl.SSLContext = True):
         try:
             self.addresses = parse_hostport_list(server)
         except ValueError as exc:
             raise ConnectionLost(f"bad server address {server!r}: {exc}") from None
         self.timeout = timeout
+        self.tls = tls  # as Connection takes it
         self.attached: Attach | None = None
         self.events: collections.deque = collections.deque()
         self._conn: Connection | None = None
@@ -83,7 +85,7 @@ class Masters:
         if self._conn is None:
             host, port = self.addresses[self._next % len(self.addresses)]
             self._next += 1
-            conn = Connection(host, port, timeout=self.timeout)
+            conn = Connection(host, port, timeout=self.timeout, tls=self.tls)
             if self.attached is not None:
                 try:
                     conn.request(self.attached, Attached, self.timeout, self.events.append)

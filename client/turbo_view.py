@@ -131,7 +131,7 @@ class ViewerTurbo:
         failures = []
         for candidate in offer.candidates:
             try:
-                conn = Connection(*parse_hostport(candidate), timeout=CONNECT_TIMEOUT)
+                conn = Connection(*parse_hostport(candidate), timeout=CONNECT_TIMEOUT, tls=False)
             except ConnectionLost as exc:
                 failures.append(str(exc))
                 continue

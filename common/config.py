@@ -39,6 +39,23 @@ def add_flag(parser: argparse.ArgumentParser, option: str, help: str) -> None:
     parser.add_argument("--" + option, action="store_true", default=default, help=help)
 
 
+def add_tls_options(parser: argparse.ArgumentParser) -> None:
+    """A server's certificate (chain) and key: with them it serves TLS (``common/tls.py``)."""
+    add_option(parser, "tls-cert", "", "PEM certificate (chain) to serve TLS with (with --tls-key)")
+    add_option(parser, "tls-key", "", "PEM private key of --tls-cert")
+
+
+def tls_server_options(args: argparse.Namespace):
+    """Twisted's TLS options from --tls-cert and --tls-key, or None for plain TCP."""
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    from common.tls import server_options
+
+    return server_options(args.tls_cert, args.tls_key)
+
+
 def add_secret_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret-file", default=env("secret-file", ""), help="file holding the cluster secret (else FRAMECAST_SECRET)"

@@ -12,7 +12,9 @@ from common.config import (
     add_flag,
     add_option,
     add_secret_option,
+    add_tls_options,
     load_secret,
+    tls_server_options,
 )
 from master.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
 
@@ -48,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "clients arrive through HAProxy with send-proxy: take their addresses from the PROXY header",
     )
     add_option(parser, "log-level", "info", "log level")
+    add_tls_options(parser)
     add_secret_option(parser)
 
 
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> None:
     from master.db.pool import Database
     from master.web import ServiceDiscovery
     from master.web_front import web_site
+    from common.tls import server_factory
 
     try:
         speed_policy = SpeedPolicy.parse(args.speed_policy, args.link_caps)
@@ -98,6 +102,7 @@ def run(args: argparse.Namespace) -> None:
         message_rate=args.message_rate,
         message_burst=args.message_burst,
     )
+    tls = tls_server_options(args)
     db = Database(args.database)
     redis_client = redis_connector(args.redis)
 
@@ -112,12 +117,15 @@ def run(args: argparse.Namespace) -> None:
         def public(port):  # behind HAProxy, which passes each client's address
             return proxyEndpoint(endpoint(port)) if args.proxy_protocol else endpoint(port)
 
+        def secured(factory):  # TLS inside the PROXY header, as HAProxy passes TLS through
+            return server_factory(factory, tls) if tls is not None else factory
+
         listen_all(
             reactor,
             [
-                (public(args.client_port), MasterClientFactory(master), f"clients on port {args.client_port}"),
-                (public(args.web_port), web_site(master, reactor), f"web on port {args.web_port}"),
-                (endpoint(args.slave_port), SlaveLinkFactory(master), f"slaves on port {args.slave_port}"),
+                (public(args.client_port), secured(MasterClientFactory(master)), f"clients on port {args.client_port}"),
+                (public(args.web_port), secured(web_site(master, reactor)), f"web on port {args.web_port}"),
+                (endpoint(args.slave_port), secured(SlaveLinkFactory(master)), f"slaves on port {args.slave_port}"),
                 (
                     endpoint(args.metrics_port),
                     metrics_site({b"sd": ServiceDiscovery(master)}),

@@ -81,7 +81,8 @@ class PlayerRedirect(Resource):
         if not answer.web:
             raise RequestError(ErrorCode.UNAVAILABLE, f"{target}'s slave serves no web port")
         request.setResponseCode(302)
-        location = f"http://{answer.web}/{self.kind}/{quote(target)}{self.suffix}?ticket={quote(answer.ticket)}"
+        scheme = "https" if request.isSecure() else "http"  # slaves serve TLS where masters do
+        location = f"{scheme}://{answer.web}/{self.kind}/{quote(target)}{self.suffix}?ticket={quote(answer.ticket)}"
         request.setHeader(b"Location", location.encode())
         request.setHeader(b"Cache-Control", b"no-store")
         request.finish()

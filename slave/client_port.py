@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory
+from twisted.internet.tcp import Server
 from zope.interface import implementer
 
 from common.errors import ErrorCode, RequestError
@@ -128,7 +129,7 @@ class SlaveClientProtocol(MessageProtocol):
     def view_start(self, start: ViewStart) -> None:
         self._require_new()
         slave = self.slave
-        write = direct_writer(self.transport) if hasattr(self.transport, "socket") else self.transport.write
+        write = direct_writer(self.transport) if isinstance(self.transport, Server) else self.transport.write
         self.broadcast, self.stream = slave.attach_viewer(start.ticket, self, write)
         self.authenticated()
         broadcast = self.broadcast

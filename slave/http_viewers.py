@@ -19,6 +19,7 @@ from __future__ import annotations
 import socket
 
 from twisted.internet.interfaces import IPushProducer
+from twisted.internet.tcp import Server
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
@@ -69,7 +70,7 @@ class MjpegViewer:
         request = self.request
         request.setHeader(b"Content-Type", b"multipart/x-mixed-replace; boundary=" + BOUNDARY)
         request.setHeader(b"Cache-Control", b"no-store")
-        if hasattr(self.transport, "socket"):
+        if isinstance(self.transport, Server):  # plain TCP (under TLS the wrapper has no socket of its own)
             self.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         request.registerProducer(self, True)
         request.notifyFinish().addBoth(self._gone)

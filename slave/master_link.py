@@ -10,7 +10,7 @@ a Redis that just lost its data, learns every session at once.
 from __future__ import annotations
 
 from twisted.application.internet import ClientService, backoffPolicy
-from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.protocol import Factory
 
 from common.messages.admission import ThrowViewer, ViewersQuery
@@ -34,8 +34,11 @@ from slave.node import Slave
 class FailoverEndpoint:
     """A client endpoint that tries the given addresses in turn, one per connect()."""
 
-    def __init__(self, reactor, addresses: list[tuple[str, int]], timeout: float = 2.0):
+    def __init__(self, reactor, addresses: list[tuple[str, int]], timeout: float = 2.0, tls=None):
+        """``tls(host)``: the TLS client options verifying that master (None: plain TCP)."""
         self._endpoints = [HostnameEndpoint(reactor, host, port, timeout=timeout) for host, port in addresses]
+        if tls is not None:
+            self._endpoints = [wrapClientTLS(tls(host), e) for (host, _), e in zip(addresses, self._endpoints)]
         self._next = 0
 
     def connect(self, factory):
@@ -129,10 +132,10 @@ class MasterLinkProtocol(MessageProtocol):
         self.log.error("master refused this slave: {error}", error=error.message)
 
 
-def master_link_service(reactor, slave: Slave, masters: list[tuple[str, int]]) -> ClientService:
+def master_link_service(reactor, slave: Slave, masters: list[tuple[str, int]], tls=None) -> ClientService:
     factory = Factory.forProtocol(lambda: MasterLinkProtocol(slave))
     return ClientService(
-        FailoverEndpoint(reactor, masters),
+        FailoverEndpoint(reactor, masters, tls=tls),
         factory,
         retryPolicy=backoffPolicy(initialDelay=0.2, maxDelay=2.0),
         clock=reactor,

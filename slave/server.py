@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import signal
 import socket
 from pathlib import Path
 
-from common.config import ConfigError, add_option, add_secret_option, load_secret
+from common.config import (
+    ConfigError,
+    add_option,
+    add_secret_option,
+    add_tls_options,
+    load_secret,
+    tls_server_options,
+)
 
 
 # Twisted's default of 50 makes a burst of connections (viewers coming back after a
@@ -34,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "max-upload-kbps", 20000.0, "cap on each broadcaster's upload (0: none)")
     add_option(parser, "upload-window", 32, "samples in the upload throttle's sliding window")
     add_option(parser, "log-level", "info", "log level")
+    add_tls_options(parser)
+    add_option(parser, "ca", "", "CA certificate to verify the masters with: the link to them is TLS")
     add_secret_option(parser)
 
 
@@ -62,6 +72,7 @@ def run(args: argparse.Namespace) -> None:
     from slave.metrics import SlaveCollector
     from slave.node import Slave, SlaveConfig
     from slave.web import web_site
+    from common.tls import client_creator, server_factory
 
     logs.start(args.log_level)
     try:
@@ -69,6 +80,10 @@ def run(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise ConfigError(f"--masters: {exc}") from None
     signer = Signer(load_secret(args), ticket_ttl=args.ticket_ttl)
+    tls = tls_server_options(args)
+    masters_tls = None
+    if args.ca or tls is not None:  # a slave serving TLS reaches its masters with TLS too
+        masters_tls = functools.partial(client_creator, ca=args.ca or None)
     advertise = args.advertise or args.host
     config = SlaveConfig(
         id=args.id,
@@ -94,10 +109,13 @@ def run(args: argparse.Namespace) -> None:
         config.web_addr = format_hostport(advertise, web_port)
         config.id = config.id or f"{socket.gethostname()}-{client_port}"
         print(f"slave {config.id} serving clients on {config.addr}", flush=True)
-        master_link_service(reactor, slave, masters).startService()
+        master_link_service(reactor, slave, masters, masters_tls).startService()
         task.LoopingCall(slave.send_heartbeat).start(config.heartbeat_interval, now=False)
         task.LoopingCall(slave.send_table).start(config.refresh_interval, now=False)
         task.LoopingCall(slave.viewer_control.check).start(1.0, now=False)
+
+    def secured(factory):
+        return server_factory(factory, tls) if tls is not None else factory
 
     def start() -> None:
         listen_all(
@@ -105,7 +123,7 @@ def run(args: argparse.Namespace) -> None:
             [
                 (
                     TCP4ServerEndpoint(reactor, args.port, backlog=LISTEN_BACKLOG, interface=args.host),
-                    SlaveClientFactory(slave),
+                    secured(SlaveClientFactory(slave)),
                     f"clients on port {args.port}",
                 ),
                 (
@@ -115,7 +133,7 @@ def run(args: argparse.Namespace) -> None:
                 ),
                 (
                     TCP4ServerEndpoint(reactor, args.web_port, interface=args.host),
-                    web_site(slave),
+                    secured(web_site(slave)),
                     f"web on port {args.web_port}",
                 ),
             ],

@@ -85,13 +85,15 @@ class Cli:
     """Runs the ``framecast`` command as a user would, with a home of its own; ``operator``
     runs it as an operator (with the cluster secret)."""
 
-    def __init__(self, server: str, home: Path, secret: str = ""):
+    def __init__(self, server: str, home: Path, secret: str = "", ca: str = ""):
         self.server = server
         self.home = home
         self.secret = secret
+        self.ca = ca  # the cluster's CA certificate, when it serves TLS
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "FRAMECAST_SERVER": self.server, "FRAMECAST_HOME": str(self.home)}
+        env = {**os.environ, "FRAMECAST_SERVER": self.server, "FRAMECAST_HOME": str(self.home)}
+        return {**env, "FRAMECAST_CA": self.ca} if self.ca else env
 
     def argv(self, *args: str) -> list[str]:
         return [*FRAMECAST, *args]
@@ -122,7 +124,7 @@ def register_users(cluster: LocalCluster, home: Path, *names: str) -> list[Cli]:
     """Registered, logged-in users of ``cluster``, each with a home of its own under ``home``."""
     clis = []
     for name in names:
-        cli = Cli(cluster.server, home / f"home-{name}", cluster.secret)
+        cli = Cli(cluster.server, home / f"home-{name}", cluster.secret, cluster.ca)
         cli.ok("register", name, "--password", f"password-{name}")
         cli.ok("login", name, "--password", f"password-{name}")
         clis.append(cli)
