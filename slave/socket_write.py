@@ -11,10 +11,11 @@ Twisted's buffer would copy the rest of the frame per stalled viewer (``write`` 
 ``bytes`` and ``doWrite`` joins what it holds). The transport is registered for writing and
 its ``doWrite`` first sends the rest of the frame and resumes the producer, then hands
 over to Twisted's own if anything was queued since (ordering) or a close is pending, or
-else stops writing (Twisted's would make an empty send). The viewer's producer is paused
-while the rest of a frame is held, so the fan-out offers it nothing more until the frame
-is in the kernel. This relies on ``FileDescriptor``'s buffer attributes (``dataBuffer``, ``offset``,
-``_tempDataLen``, ``producerPaused``), which the test suite exercises on every run.
+else stops writing (Twisted's would make an empty send). Back-pressure is Twisted's: the
+viewer's producer is paused when what is held exceeds the transport's buffer size (the
+fan-out sends a viewer nothing more before its acknowledgement anyway). This relies on
+``FileDescriptor``'s buffer attributes (``dataBuffer``, ``offset``, ``_tempDataLen``,
+``producerPaused``, ``bufferSize``), which the test suite exercises on every run.
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ class HeldRest:
         self.rest = rest
         transport.startWriting()
         producer = transport.producer
-        if producer is not None and transport.streamingProducer and not transport.producerPaused:
-            transport.producerPaused = True
+        if (
+            producer is not None
+            and transport.streamingProducer
+            and not transport.producerPaused
+            and len(rest) > transport.bufferSize
+        ):
+            transport.producerPaused = True  # Twisted's rule: paused past its buffer size
             producer.pauseProducing()
 
     def do_write(self):

@@ -107,3 +107,15 @@ def test_a_lone_frame_drains_then_the_producer_resumes_and_a_pending_close_compl
     assert drain(reactor, transport, theirs, outcome) == FRAME
     assert outcome == [main.CONNECTION_DONE], "the close completes once the frame is out"
     theirs.close()
+
+
+def test_the_producer_is_paused_by_twisteds_rule_past_the_buffer_size():
+    reactor = MemoryReactor()
+    transport, theirs, producer, write = stalled_viewer(reactor)
+    small = FRAME[: transport.bufferSize // 2]
+    write(small)
+    assert transport.doWrite.__self__.rest.obj is small and not producer.paused
+    write(b"later")
+    assert drain(reactor, transport, theirs) == small + b"later"
+    transport.socket.close()
+    theirs.close()
