@@ -4,6 +4,8 @@ credential its request carries and hands the typed request to one of the master'
 
 from __future__ import annotations
 
+import math
+
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.protocol import Factory
 
@@ -17,6 +19,7 @@ from common.messages.accounts import (
     StatusRequest,
     ViewRequest,
 )
+from common.ratelimit import gcra
 from common.turbo import admissible
 from common.messages.admission import AccessAnswer, Decline, Invite, Throw, ViewersRequest
 from common.messages.basic import Ok
@@ -37,6 +40,10 @@ from master.floods import Flood
 from master.node import Master
 from master.store import stored
 
+# A status reads every table of the cluster: a loop of them on one connection is refused
+# past this rate, not served.
+STATUS_RATE, STATUS_BURST = 2.0, 10
+
 
 class MasterClientProtocol(MessageProtocol):
     """A client of the masters: a valid login token (or a login, or an operator proof) makes
@@ -53,6 +60,7 @@ class MasterClientProtocol(MessageProtocol):
         self.last_message = 0
         self.sent_messages: set[int] = set()
         self.catching_up: list | None = None
+        self._status_tat: float | None = None
 
     def _address(self) -> str:
         """The client's address (its own behind HAProxy with the PROXY protocol)."""
@@ -204,6 +212,10 @@ class MasterClientProtocol(MessageProtocol):
     # --- status and operators -----------------------------------------------------------
     @handles(handlers, StatusRequest)
     async def status(self, request: StatusRequest) -> None:
+        wait, tat = gcra(self._status_tat, self.master.clock(), STATUS_RATE, STATUS_BURST)
+        if tat is None:
+            raise RequestError(ErrorCode.RATE_LIMITED, f"too many status requests; try again in {math.ceil(wait)} s")
+        self._status_tat = tat
         if request.proof is not None:
             await self._operator(request.proof, OperatorProof.STATUS)
             self.send(await self.master.status())

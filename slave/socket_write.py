@@ -9,12 +9,13 @@ socket directly.
 Whatever the kernel does not take is held as a view of the shared frame, never a copy:
 Twisted's buffer would copy the rest of the frame per stalled viewer (``write`` wants
 ``bytes`` and ``doWrite`` joins what it holds). The transport is registered for writing and
-its ``doWrite`` first sends the rest of the frame, then hands over to Twisted's own, which
-writes anything queued since (ordering), resumes the producer and completes a pending
-close. The viewer's producer is paused while the rest of a frame is held, so the fan-out
-offers it nothing more until the frame is in the kernel. This relies on
+its ``doWrite`` first sends the rest of the frame and resumes the producer, then hands
+over to Twisted's own if anything was queued since (ordering) or a close is pending, or
+else stops writing (Twisted's would make an empty send). Back-pressure is Twisted's: the
+viewer's producer is paused when what is held exceeds the transport's buffer size (the
+fan-out sends a viewer nothing more before its acknowledgement anyway). This relies on
 ``FileDescriptor``'s buffer attributes (``dataBuffer``, ``offset``, ``_tempDataLen``,
-``producerPaused``), which the test suite exercises on every run.
+``producerPaused``, ``bufferSize``), which the test suite exercises on every run.
 """
 
 from __future__ import annotations
@@ -38,22 +39,39 @@ class HeldRest:
         self.rest = rest
         transport.startWriting()
         producer = transport.producer
-        if producer is not None and transport.streamingProducer and not transport.producerPaused:
-            transport.producerPaused = True
+        if (
+            producer is not None
+            and transport.streamingProducer
+            and not transport.producerPaused
+            and len(rest) > transport.bufferSize
+        ):
+            transport.producerPaused = True  # Twisted's rule: paused past its buffer size
             producer.pauseProducing()
 
     def do_write(self):
         """The socket is writable: the held rest of a frame first, then Twisted's queue."""
         rest = self.rest
-        if rest is not None:
-            written = self.transport.writeSomeData(rest)
-            if isinstance(written, Exception):
-                return written
-            if written < len(rest):
-                self.rest = rest[written:]
-                return None
-            self.rest = None
-        return self._twisted_do_write()
+        if rest is None:
+            return self._twisted_do_write()
+        transport = self.transport
+        written = transport.writeSomeData(rest)
+        if isinstance(written, Exception):
+            self.rest = None  # the connection is lost: let the frame go
+            return written
+        if written < len(rest):
+            self.rest = rest[written:]
+            return None
+        self.rest = None
+        producer = transport.producer
+        if producer is not None and transport.producerPaused and not transport._isSendBufferFull():
+            transport.producerPaused = False
+            producer.resumeProducing()  # may write the next frame at once
+        if self.rest is not None:
+            return None  # the next frame is held in turn
+        if transport._tempDataLen or transport.disconnecting or transport._writeDisconnecting:
+            return self._twisted_do_write()  # more to write, or a close to complete
+        transport.stopWriting()  # as Twisted's doWrite would, without its empty send
+        return None
 
 
 def direct_writer(transport) -> Callable[[bytes], None]:

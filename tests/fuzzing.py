@@ -14,18 +14,23 @@ failure (a handler's internal error, an unhandled error in a Deferred); clear re
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
 import random
 import struct
 import time
 
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 
 from common.errors import ErrorCode, RequestError
+from common.messages.accounts import OperatorRequest
+from common.messages.cluster import Heartbeat, SlaveHello, SlaveState
 from common.messages.schema import REGISTRY
-from common.protocol import FRAME_HEADER, HEADER, MessageType, encode, encode_ack
+from common.protocol import FRAME_HEADER, HEADER, Decoder, MessageType, encode, encode_ack
 from common.tokens import BroadcastTicket, LoginClaims, OperatorProof, Signer, ViewTicket
 from master.client_port import MasterClientProtocol
 from master.memory_store import MemoryStore
@@ -45,10 +50,6 @@ class UnavailableDatabase:
         raise RequestError(ErrorCode.UNAVAILABLE, "the user database is unavailable; try again shortly")
 
 
-class Crash(Exception):
-    pass
-
-
 class Fuzzer:
     """Feeds ``target`` ("master" or "slave") random and mutated messages from ``seed``."""
 
@@ -58,13 +59,16 @@ class Fuzzer:
         self.clock = Clock()
         self.node = self._master() if target == "master" else self._slave()
         self.crashes: list[str] = []
+        self.answers: collections.Counter[int] = collections.Counter()  # message type -> count
         self.messages = 0
         self.protocol = self.transport = None
+        protocol_class = MasterClientProtocol if target == "master" else SlaveClientProtocol
+        self._handled = [(cls.TYPE, cls) for cls in protocol_class.handlers if getattr(cls, "_specs", None) is not None]
         self._sent_on_connection = 0
 
     # --- the nodes under test -------------------------------------------------------
     def _master(self) -> Master:
-        config = MasterConfig("m1", "m1:5101", "m1:5201")
+        config = MasterConfig("m1", "m1:5101", "m1:5201", dead_after=1e9)  # one heartbeat keeps a slave live
         return Master(config, MemoryStore(), UnavailableDatabase(), SIGNER, self.clock, clock=self.clock.seconds)
 
     def _slave(self) -> Slave:
@@ -84,11 +88,22 @@ class Fuzzer:
     # --- running ----------------------------------------------------------------------
     def run(self, messages: int) -> float:
         """Send ``messages`` messages; returns the seconds it took. Crashes are collected."""
+        return asyncio.run(self._run(messages))
+
+    async def _run(self, messages: int) -> float:
+        """On an asyncio loop, as under the asyncio reactor: the store's coroutines run as
+        tasks, one loop turn after each message, so requests finish while others arrive."""
         globalLogPublisher.addObserver(self._observe)
         started = time.perf_counter()
         try:
+            if self.target == "master":  # a live slave, for placements and redirects
+                beat = Heartbeat(load=0, broadcasts=0, viewers=0, state=SlaveState.LIVE)
+                await ensureDeferred(self.node.registry.heartbeat(_Link(), beat)).asFuture(asyncio.get_running_loop())
             while self.messages < messages:
                 self._one()
+                await asyncio.sleep(0)
+            for _ in range(100):  # the last requests finish (loop turns, not time)
+                await asyncio.sleep(0)
         finally:
             globalLogPublisher.removeObserver(self._observe)
         return time.perf_counter() - started
@@ -103,8 +118,13 @@ class Fuzzer:
             self.protocol.dataReceived(data)
         except Exception as exc:
             self.crashes.append(f"{type(exc).__name__}: {exc} on {data[:80]!r}")
-        self.transport.clear()
+        self._count_answers()
         self.clock.advance(self.rng.choice((0, 0, 0, 0.5, 3, 11)))
+
+    def _count_answers(self) -> None:
+        for message in Decoder().feed(self.transport.value()):
+            self.answers[message.type] += 1
+        self.transport.clear()
 
     def _observe(self, event: dict) -> None:
         if event.get("log_failure") is not None:
@@ -122,13 +142,54 @@ class Fuzzer:
         return self.mutate(message)
 
     def message(self) -> bytes:
-        """A framed message of a random registered type with random field values."""
+        """A framed message: usually one this protocol handles, with plausible field values
+        (signed tokens, tickets and proofs) of which one may be hostile; sometimes any
+        registered type with random values."""
         rng = self.rng
         if self.target == "slave" and rng.random() < 0.3:
             return self._frame_or_ack()
-        msg_type, cls = rng.choice(_REGISTERED)
-        fields = {spec.name: self.value(spec.name) for spec in getattr(cls, "_specs", ()) if rng.random() < 0.9}
+        if rng.random() < 0.8:
+            msg_type, cls = rng.choice(self._handled)
+            fields = {s.name: self.plausible(s.name) for s in cls._specs if s.required or rng.random() < 0.3}
+            if cls is OperatorRequest and rng.random() < 0.8:  # a proof made for this very command
+                fields["proof"] = SIGNER.sign(OperatorProof.fresh(fields["command"], fields.get("slave")))
+            if fields and rng.random() < 0.3:
+                fields[rng.choice(list(fields))] = self.value("")
+        else:
+            msg_type, cls = rng.choice(_REGISTERED)
+            fields = {spec.name: self.value(spec.name) for spec in getattr(cls, "_specs", ()) if rng.random() < 0.9}
         return encode(msg_type, json.dumps(fields, allow_nan=True).encode())
+
+    def plausible(self, name: str):
+        rng = self.rng
+        make = {
+            "token": lambda: SIGNER.sign(LoginClaims(rng.choice(USERS))),
+            "proof": lambda: SIGNER.sign(OperatorProof.fresh(OperatorProof.STATUS)),
+            "ticket": self._ticket,
+            "session": lambda: f"session-{rng.randrange(100):06d}",
+            "password": lambda: "password-123",
+            "command": lambda: rng.choice(("drain", "undrain", "rebalance")),
+            "slave": lambda: "slave-1",
+            "move_from": lambda: "slave-1",
+            "lost": lambda: "slave-1",
+            "turbo_port": lambda: rng.randrange(1024, 65536),
+            "turbo_hosts": lambda: ["127.0.0.1"],
+            "speed_kbps": lambda: rng.choice((100, 500.0, 20000)),
+            "link": lambda: rng.choice(("dsl", "lan", "mobile")),
+            "text": lambda: "hello",
+            "client_id": lambda: f"c-{rng.randrange(10**6)}",
+            "key": lambda: rng.choice(("quality", "fps", "nosuch")),
+            "list": lambda: rng.choice(("allow", "ignore")),
+            "answer": lambda: rng.choice(("accept", "deny", "always", "ignore")),
+            "room": lambda: rng.choice(("#lobby", "#room-1")),
+        }.get(name)
+        if make is not None:
+            return make()
+        if name in ("user", "target", "viewer", "to", "peer"):
+            return rng.choice(USERS)
+        if name in ("add", "join", "messages", "presence", "allowed", "p2p"):
+            return rng.random() < 0.5
+        return rng.randrange(20)  # since, up_to, limit, deadline, bytes, value
 
     def _frame_or_ack(self) -> bytes:
         rng = self.rng
@@ -142,18 +203,10 @@ class Fuzzer:
         )
 
     def value(self, name: str):
-        """A value for field ``name``: often valid-looking, often hostile."""
+        """A value for field ``name``: sometimes valid-looking, often hostile."""
         rng = self.rng
-        valid = {
-            "token": lambda: SIGNER.sign(LoginClaims(rng.choice(USERS))),
-            "proof": lambda: SIGNER.sign(OperatorProof.fresh(rng.choice(("status", "drain", "rebalance")))),
-            "ticket": self._ticket,
-            "user": lambda: rng.choice(USERS),
-            "target": lambda: rng.choice(USERS),
-            "session": lambda: f"session-{rng.randrange(10**6):06d}",
-        }
-        if name in valid and rng.random() < 0.6:
-            return valid[name]()
+        if name and rng.random() < 0.3:
+            return self.plausible(name)
         return rng.choice(_HOSTILE)() if rng.random() < 0.5 else rng.choice(_PLAIN)(rng)
 
     def _ticket(self) -> str:
@@ -181,6 +234,20 @@ class Fuzzer:
             else:
                 buf += self.message()  # two messages in one read
         return bytes(buf)
+
+
+class _Link:
+    """A slave's link as the master's registry sees it."""
+
+    slave_id = "slave-1"
+    hello = SlaveHello("slave-1", "127.0.0.1:5301", "proof", "127.0.0.1:9301")
+    last_heard = 0.0
+
+    def send(self, message) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
 
 
 class _Reports:

@@ -1,6 +1,7 @@
 """Client requests cannot hold up the control plane: heartbeats, sweeps and placements use a
 Redis pool of their own (``Master.control``), so a flood of STATUS requests that takes every
-connection of the clients' pool leaves slaves live and placements working."""
+connection of the clients' pool leaves slaves live and placements working; and a STATUS loop
+on one connection is refused past a rate."""
 
 import asyncio
 import json
@@ -10,12 +11,18 @@ import time
 
 import redis
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 
 from client.masters import Masters
 from common.addresses import parse_hostport
-from common.messages.accounts import StatusRequest
+from common.errors import ErrorCode
+from common.messages import parse
+from common.messages.accounts import Status, StatusRequest
+from common.messages.basic import Error
 from common.messages.cluster import Heartbeat, SlaveState
 from common.protocol import Decoder
+from common.tokens import OperatorProof
+from master.client_port import STATUS_BURST, STATUS_RATE, MasterClientProtocol
 from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
 from tests.conftest import REDIS_URL, register_users, start_cluster, stop_cluster
@@ -47,6 +54,34 @@ def test_heartbeats_sweeps_and_placements_do_not_wait_for_the_clients_pool():
         return await asyncio.wait_for(control_plane(), 10)  # a guard against hanging, not a timing test
 
     assert asyncio.run(main()).slave_id in {"s1", "s2"}
+
+
+def test_a_status_loop_on_one_connection_is_refused_past_its_rate():
+    now = [1000.0]
+    master = Master(
+        MasterConfig("m1", "m1:5101", "m1:5201"), MemoryStore(), None, SIGNER, Clock(), clock=lambda: now[0]
+    )
+    protocol, transport = MasterClientProtocol(master), StringTransport()
+    protocol.clock = Clock()
+    protocol.makeConnection(transport)
+
+    async def ask(times: int) -> list:
+        for _ in range(times):
+            protocol.dataReceived(StatusRequest(proof=SIGNER.sign(OperatorProof.fresh(OperatorProof.STATUS))).encode())
+            for _ in range(50):  # let the store's coroutines run (loop turns, not time)
+                await asyncio.sleep(0)
+        answers = [parse(message) for message in Decoder().feed(transport.value())]
+        transport.clear()
+        return answers
+
+    async def main():
+        answers = await ask(STATUS_BURST + 3)
+        assert [type(a) for a in answers] == [Status] * STATUS_BURST + [Error] * 3
+        assert answers[-1].code == ErrorCode.RATE_LIMITED and "too many status requests" in answers[-1].message
+        now[0] += 1.0
+        assert [type(a) for a in await ask(3)] == [Status] * int(STATUS_RATE) + [Error]
+
+    asyncio.run(main())
 
 
 class StatusFlood(threading.Thread):

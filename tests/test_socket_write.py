@@ -5,7 +5,7 @@ tiny send buffer; the reactor is a ``MemoryReactor`` and the test plays its part
 import socket
 import tracemalloc
 
-from twisted.internet import tcp
+from twisted.internet import main, tcp
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactor
 
@@ -41,13 +41,16 @@ def stalled_viewer(reactor):
     return transport, theirs, producer, direct_writer(transport)
 
 
-def drain(reactor, transport, theirs) -> bytes:
-    """Read the peer's end while the reactor would call ``doWrite`` (bounded)."""
+def drain(reactor, transport, theirs, outcome=None) -> bytes:
+    """Read the peer's end while the reactor would call ``doWrite`` (bounded); what
+    ``doWrite`` returned besides None (a closed connection) goes into ``outcome``."""
     theirs.setblocking(False)
     received = bytearray()
     for _ in range(100_000):
         if transport in reactor.getWriters():
-            transport.doWrite()
+            result = transport.doWrite()
+            if result is not None and outcome is not None:
+                outcome.append(result)
         try:
             received += theirs.recv(1 << 20)
         except BlockingIOError:
@@ -88,5 +91,31 @@ def test_the_rest_of_a_frame_goes_out_before_later_writes_then_the_producer_resu
     assert transport.doWrite.__self__.rest is None and not producer.paused and transport not in reactor.getWriters()
     write(b"direct")
     assert theirs.recv(100) == b"direct"
+    transport.socket.close()
+    theirs.close()
+
+
+def test_a_lone_frame_drains_then_the_producer_resumes_and_a_pending_close_completes():
+    reactor = MemoryReactor()
+    transport, theirs, producer, write = stalled_viewer(reactor)
+    write(FRAME)
+    assert drain(reactor, transport, theirs) == FRAME
+    assert not producer.paused and transport not in reactor.getWriters()
+    write(FRAME)
+    transport.loseConnection()
+    outcome = []
+    assert drain(reactor, transport, theirs, outcome) == FRAME
+    assert outcome == [main.CONNECTION_DONE], "the close completes once the frame is out"
+    theirs.close()
+
+
+def test_the_producer_is_paused_by_twisteds_rule_past_the_buffer_size():
+    reactor = MemoryReactor()
+    transport, theirs, producer, write = stalled_viewer(reactor)
+    small = FRAME[: transport.bufferSize // 2]
+    write(small)
+    assert transport.doWrite.__self__.rest.obj is small and not producer.paused
+    write(b"later")
+    assert drain(reactor, transport, theirs) == small + b"later"
     transport.socket.close()
     theirs.close()
