@@ -57,6 +57,7 @@ class Registry:
             metrics=link.hello.metrics,
             master=master.config.id,
             container=link.hello.container,
+            relays=tuple((r.target, r.upstream) for r in beat.relays),
         )
         lacking, wanted = await stored(master.store.record_heartbeat(record))
         if lacking:

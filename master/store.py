@@ -48,6 +48,7 @@ class SlaveRecord:
     metrics: str = ""
     master: str = ""
     container: str = ""
+    relays: tuple[tuple[str, str], ...] = ()  # (broadcast, upstream slave) it relays (C10)
 
 
 @dataclass(frozen=True)
