@@ -15,6 +15,9 @@ def add_commands(commands) -> None:
     up.add_argument("--masters", type=int, default=2)
     up.add_argument("--slaves", type=int, default=2)
     up.add_argument("--port", type=int, default=5100, help="client port (HAProxy)")
+    up.add_argument(
+        "--relay-after", type=int, default=0, help="viewers of one broadcast per slave before relays take new ones"
+    )
     up.set_defaults(run=cmd_up)
     master = commands.add_parser("master", help="run one master node")
     master_arguments(master)
@@ -48,7 +51,10 @@ def cmd_up(args) -> int:
     from cli.credentials import save_cluster_secret
     from cli.local_cluster import LocalCluster
 
-    cluster = LocalCluster(masters=args.masters, slaves=args.slaves, port=args.port).start()
+    if args.relay_after < 0:
+        raise FramecastError("--relay-after must be 0 (no relays) or more")
+    relay = ["--relay-after", str(args.relay_after)] if args.relay_after else []
+    cluster = LocalCluster(masters=args.masters, slaves=args.slaves, port=args.port, master_args=relay).start()
     try:
         print(f"framecast cluster up: {args.masters} masters, {args.slaves} slaves", flush=True)
         secret_file = save_cluster_secret(cluster.secret)

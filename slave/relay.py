@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 CHECK_EVERY = 0.5  # seconds between looks at the upstream's rate
 ASK_AGAIN = 1.0  # seconds before asking a master again (no answer, or no upstream yet)
+ACCEPT_WITHIN = 3.0  # seconds a new upstream has to accept the relay before another is asked for
 
 
 class RelayPull:
@@ -48,6 +49,7 @@ class RelayPull:
         self.depth = 0
         self.link: RelayLinkProtocol | None = None
         self.pending: RelayLinkProtocol | None = None
+        self.pending_since = 0.0
         self.rate = UpstreamRate()
         self.switches = 0
         self.asked_at: float | None = None
@@ -67,6 +69,7 @@ class RelayPull:
         if self.pending is not None:
             self.pending.close()
         self.pending, self.depth = link, depth
+        self.pending_since = slave.reactor.seconds()
         host, port = parse_hostport(addr)
         endpoint = HostnameEndpoint(slave.reactor, host, port, timeout=2)
         connectProtocol(endpoint, link).addErrback(lambda f: self.lost(link, f.getErrorMessage()))
@@ -106,6 +109,7 @@ class RelayPull:
             self.pending = None
         else:
             self.link = None
+        if self.link is None:
             self.lost_since = self.lost_since or self.slave.reactor.seconds()
         self.log.info("relay of {user}: {why}", user=self.broadcast.user, why=why)
         self.ask(avoid=link.upstream)
@@ -114,7 +118,9 @@ class RelayPull:
         """Every CHECK_EVERY seconds: a slow upstream is replaced; a missing one asked for
         again; after ``give_up`` seconds without one the viewers go back to the masters."""
         now = self.slave.reactor.seconds()
-        if self.link is not None and self.pending is None and self.rate.slow(now):
+        if self.pending is not None and now - self.pending_since > ACCEPT_WITHIN:
+            self.lost(self.pending, "the new upstream did not accept in time")
+        elif self.link is not None and self.pending is None and self.rate.slow(now):
             self.log.info("relay of {user}: upstream {up} too slow", user=self.broadcast.user, up=self.upstream)
             self.rate.reset(now)
             self.ask(avoid=self.upstream)

@@ -32,7 +32,8 @@ class RelayLinkProtocol(MessageProtocol):
     def close(self) -> None:
         """Leave this upstream (stopped, or switched away): not a loss."""
         self.closing = True
-        self.transport.loseConnection()
+        if self.transport is not None:  # None: the connection never came up
+            self.transport.loseConnection()
 
     @handles(handlers, Accepted)
     def accepted(self, _: Accepted) -> None:
