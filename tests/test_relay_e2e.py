@@ -1,8 +1,11 @@
 """Relay chains with real processes (C10): masters with ``--relay-after 2`` spread the
-viewers of one broadcast over several slaves, relays pulling from the origin; a relay
-drained or killed, its viewers carry on from another node."""
+viewers of one broadcast over several slaves, relays pulling from the origin or from
+another relay; a relay whose upstream turns slow switches upstream; a relay drained or
+killed, its viewers carry on from another node."""
 
 import signal
+import threading
+import urllib.request
 
 import pytest
 
@@ -76,6 +79,54 @@ def test_viewers_spread_over_relays_at_the_broadcast_rate(relayed):
         assert got >= 0.8 * produced, "a relayed viewer gets (nearly) every frame, as one on the origin does"
     table = alice.operator("status").stdout
     assert "RELAY TREES" in table and "(origin)" in table
+
+
+class Stutter:
+    """Throttles a slave's output by stopping its process for most of every cycle
+    (SIGSTOP/SIGCONT): whoever pulls from it gets a fraction of the frames."""
+
+    def __init__(self, process, stopped: float = 0.9, running: float = 0.1):
+        self.process, self.stopped, self.running = process, stopped, running
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.done.is_set():
+            self.process.send_signal(signal.SIGSTOP)
+            self.done.wait(self.stopped)
+            self.process.send_signal(signal.SIGCONT)
+            self.done.wait(self.running)
+
+    def __exit__(self, *_):
+        self.done.set()
+        self.thread.join(5)
+        self.process.send_signal(signal.SIGCONT)
+
+
+def metric(cluster, slave: str, name: str) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{cluster.node(slave).ports['metrics']}/metrics", timeout=5)
+    for line in text.read().decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in {slave}'s metrics")
+
+
+def test_a_relay_whose_upstream_turns_slow_switches_upstream(relayed):
+    cluster, alice, viewers = relayed
+    rows = wait_until(lambda: [r for r in tree(alice) if r["depth"] == 2], 20)
+    relay, upstream = rows[0]["slave"], rows[0]["upstream"]
+    assert metric(cluster, relay, "framecast_slave_relay_depth") == 2
+    with Stutter(cluster.node(upstream).process):
+        moved = wait_until(lambda: [r for r in tree(alice) if r["slave"] == relay and r["upstream"] != upstream], 30)
+    assert moved[0]["upstream"] and moved[0]["depth"] >= 1
+    assert metric(cluster, relay, "framecast_slave_relay_upstream_switches_total") >= 1
+    on_relay = [v for v in viewers if addresses(alice).get(latest(v)["slave"]) == relay]
+    marks = [latest(v)["last_seq"] for v in on_relay]
+    wait_until(lambda: all(flowing(v, mark) for v, mark in zip(on_relay, marks)), 20)
 
 
 def relay_viewers(cli, viewers: list[Running]) -> tuple[str, list[Running]]:
