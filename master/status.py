@@ -52,12 +52,15 @@ def project(
             BroadcastRow(b.user, counts.get(b.user, 0), b.slave, b.addr, b.confirmed, _age(now, b.updated))
             for b in sorted(broadcasts, key=lambda b: b.user)
         ),
-        relays=relay_rows(slaves, broadcasts, viewers),
+        relays=relay_rows(
+            [s for s in slaves if effective_state(s, now, dead_after) != SlaveState.DEAD], broadcasts, viewers
+        ),
     )
 
 
 def relay_rows(slaves: list[SlaveRecord], broadcasts: list[BroadcastEntry], viewers: list[ViewerEntry]) -> tuple:
-    """The relay tree of every broadcast that has relays, origin first, then by depth."""
+    """The relay tree of every broadcast that has relays (as the ``slaves`` not dead report
+    them), origin first, then by depth."""
     per_node: dict[tuple[str, str], int] = {}
     for entry in viewers:
         per_node[entry.target, entry.slave] = per_node.get((entry.target, entry.slave), 0) + 1

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import (
     Running,
+    broadcast_entry,
     broadcasting,
     cluster_status,
     register_users,
@@ -169,3 +170,17 @@ def test_kill_9_of_a_relay_its_viewers_resume_elsewhere(relayed):
     wait_until(lambda: all(latest(v)["slave"] != relay_addr for v in cut), 30)
     wait_until(lambda: all(flowing(v, b["last_seq"]) for v, b in zip(cut, before)), 30)
     assert all(latest(v)["reconnects"] > b["reconnects"] for v, b in zip(cut, before))
+
+
+def test_kill_9_of_the_origin_relays_reattach_to_the_broadcasters_new_slave(relayed):
+    cluster, alice, viewers = relayed
+    cluster.add_slave()
+    cluster.wait_live_slaves(3)
+    origin = broadcast_entry(alice, "alice")["slave"]
+    relays = wait_until(lambda: {r["slave"] for r in tree(alice) if r["depth"] >= 1}, 20)
+    before = [latest(v) for v in viewers]
+    cluster.kill(origin, signal.SIGKILL)
+    wait_until(lambda: (entry := broadcast_entry(alice, "alice")) and entry["slave"] != origin, 30)
+    wait_until(lambda: all(flowing(v, b["last_seq"]) for v, b in zip(viewers, before)), 40)
+    # each relay is in the new tree: re-attached under the new origin (or the origin itself)
+    wait_until(lambda: relays <= {r["slave"] for r in tree(alice)}, 20)
