@@ -13,7 +13,7 @@ PLACEMENTS = Counter(
 )
 RELAY_CHOICES = Counter(
     "framecast_master_relay_choices_total",
-    "Relay chain decisions: a viewer to the origin, to a relay, to a new relay; a relay's upstream switch, none",
+    "Relay chain decisions: a viewer to the origin, to a relay, to a new relay; an upstream for a relay, or none",
     ["kind"],
 )
 REDIRECTS = Counter("framecast_master_redirects_total", "Redirects sent to clients", ["kind"])

@@ -62,7 +62,7 @@ class Relays:
     async def upstream(self, relay: str, target: str, avoid: str) -> RelayUpstream:
         """A (new) upstream for ``relay``'s copy of ``target``; none if it is not live."""
         master = self.master
-        entry, slave, _ = await stored(master.store.locate(target, target))
+        entry, slave, _ = await stored(master.store.locate(target, target))  # (its third part is unused here)
         dead = slave is None or effective_state(slave, master.clock(), master.config.dead_after) == SlaveState.DEAD
         if entry is None or not entry.confirmed or dead or entry.slave == relay:
             RELAY_CHOICES.labels("none").inc()
@@ -71,7 +71,7 @@ class Relays:
         live = self._live(slaves)
         tree.upstream = {r: u for r, u in tree.upstream.items() if r == relay or r in live}
         chosen = choose_upstream(tree, self.limits, relay, viewers, avoid)
-        RELAY_CHOICES.labels("switch").inc()
+        RELAY_CHOICES.labels("upstream").inc()
         depth = (tree.depth(chosen) or 0) + 1
         return RelayUpstream(target, chosen, self._addr(chosen, entry, live), depth)
 
