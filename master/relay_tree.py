@@ -100,10 +100,10 @@ def place_viewer(tree: RelayTree, limits: TreeLimits, viewers: dict[str, int], l
     on the least-loaded live slave outside the tree, under the best feeder. When no relay
     can be added, the least watched node of the tree takes the viewer over the limit.
     """
-    members = [n for n in tree.nodes() if n == tree.origin or n in loads]
-    by_viewers = sorted(members, key=lambda n: (viewers.get(n, 0), tree.depth(n), n))
     if limits.relay_after <= 0:
         return Placement(tree.origin)
+    members = [n for n in tree.nodes() if n == tree.origin or n in loads]
+    by_viewers = sorted(members, key=lambda n: (viewers.get(n, 0), tree.depth(n), n))
     for node in by_viewers:
         if viewers.get(node, 0) < limits.relay_after:
             return Placement(node)
