@@ -91,6 +91,7 @@ class Redirects:
         caps = session_caps(allowance, {**{e.session: e.speed_cap for e in others}, session: speed_cap})
         REDIRECTS.labels("view").inc()
         node = node or ViewerNode(entry.slave, entry.addr)
+        master.relays.placed(entry.user, node.slave, session)
         ticket = ViewTicket(
             viewer.user,
             entry.user,

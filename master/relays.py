@@ -31,9 +31,21 @@ class ViewerNode:
     depth: int = 0
 
 
+PENDING_FOR = 5.0  # seconds a viewer sent to a node counts there before its slave reports it
+
+
 class Relays:
+    """Viewers reach the viewer-session table only once they reach their slave, so a burst
+    of joins would all see the same counts; like placement's ``placed``, viewers this master
+    sent somewhere count there until their session shows up (or ``PENDING_FOR`` passes)."""
+
     def __init__(self, master: "Master"):
         self.master = master
+        self._pending: dict[str, tuple[str, str, float]] = {}  # session -> (broadcast, slave, when)
+
+    def placed(self, target: str, slave: str, session: str) -> None:
+        if self.master.config.relay_after > 0:
+            self._pending[session] = (target, slave, self.master.clock())
 
     @property
     def limits(self) -> TreeLimits:
@@ -79,9 +91,16 @@ class Relays:
         store = self.master.store
         slaves = await stored(store.slaves())
         viewers: dict[str, int] = {}
+        arrived = set()
         for session in await stored(store.all_viewer_sessions()):
+            arrived.add(session.session)
             if session.target == entry.user:
                 viewers[session.slave] = viewers.get(session.slave, 0) + 1
+        now = self.master.clock()
+        self._pending = {s: p for s, p in self._pending.items() if s not in arrived and now - p[2] < PENDING_FOR}
+        for target, slave, _ in self._pending.values():
+            if target == entry.user:
+                viewers[slave] = viewers.get(slave, 0) + 1
         links = {s.id: up for s in slaves for target, up in s.relays if target == entry.user and s.id != entry.slave}
         for slave in viewers:  # a relay started since its last heartbeat: under the origin, until it says
             if slave != entry.slave and slave not in links:

@@ -84,3 +84,21 @@ def test_the_status_shows_each_tree_origin_first():
         ("alice", "s2", "s1", 1, 0),
         ("alice", "s3", "s2", 2, 1),
     ]
+
+
+def test_a_burst_of_joins_is_spread_before_the_slaves_report_them():
+    master = relaying_master()
+    links = {s: FakeLink(s) for s in ("s1", "s2", "s3")}
+
+    async def scenario():
+        for link in links.values():
+            await master.registry.heartbeat(link, Heartbeat(0, 0, 0, SlaveState.LIVE))
+        await master.store.confirm_broadcast("alice", "session-alice", "s1", links["s1"].hello.addr, 1000.0)
+        slaves = []
+        for user in ("bob", "carol", "dave"):  # none of them has reached its slave yet
+            entry, others = await master.redirects.find_broadcast("alice", user)
+            node = await master.relays.place_viewer(entry)
+            slaves.append(master.redirects.view_redirect(LoginClaims(user), entry, others, node=node).slave_id)
+        assert sorted(slaves) == ["s1", "s2", "s3"]
+
+    run(scenario)
