@@ -41,16 +41,19 @@ from common.tokens import BroadcastTicket, Signer, ViewTicket  # noqa: E402
 
 
 class SlaveProcess:
-    def __init__(self, *extra: str):
-        self.secret = secrets.token_urlsafe(24)
+    """``secret``, ``id`` and ``masters`` for benchmarks of several slaves (relays)."""
+
+    def __init__(self, *extra: str, secret: str | None = None, id: str = "bench-slave", masters: str = ""):
+        self.secret = secret or secrets.token_urlsafe(24)
         self.signer = Signer(self.secret)
+        self.id = id
         self.port = free_port()
         self.web_port = free_port()
         argv = [
             *FRAMECAST,
             "slave",
             "--id",
-            "bench-slave",
+            id,
             "--port",
             str(self.port),
             "--metrics-port",
@@ -58,7 +61,7 @@ class SlaveProcess:
             "--web-port",
             str(self.web_port),
             "--masters",
-            f"127.0.0.1:{free_port()}",
+            masters or f"127.0.0.1:{free_port()}",
             "--log-level",
             "warn",
             *extra,
@@ -141,7 +144,7 @@ async def open_viewer(
 ) -> ViewerClient:
     loop = asyncio.get_event_loop()
     _, viewer = await loop.create_connection(lambda: ViewerClient(**options), "127.0.0.1", slave.port)
-    ticket = slave.signer.sign(ViewTicket(user, target, "bench-slave", f"session-{user}", cap_kbps))
+    ticket = slave.signer.sign(ViewTicket(user, target, slave.id, f"session-{user}", cap_kbps))
     viewer.transport.write(ViewStart(ticket).encode())
     await viewer.accepted
     return viewer
@@ -222,7 +225,7 @@ class BroadcasterClient(asyncio.Protocol):
 async def open_broadcaster(slave: SlaveProcess, user: str, image: bytes, fps: float | None) -> BroadcasterClient:
     loop = asyncio.get_event_loop()
     _, client = await loop.create_connection(lambda: BroadcasterClient(image, fps), "127.0.0.1", slave.port)
-    ticket = slave.signer.sign(BroadcastTicket(user, "bench-session", "bench-slave", nonce=secrets.token_urlsafe(6)))
+    ticket = slave.signer.sign(BroadcastTicket(user, "bench-session", slave.id, nonce=secrets.token_urlsafe(6)))
     client.transport.write(BroadcastStart(ticket).encode())
     await client.acked.wait()
     return client

@@ -17,6 +17,9 @@ def add_commands(commands) -> None:
     up.add_argument("--port", type=int, default=5100, help="client port (HAProxy)")
     up.add_argument("--web-port", type=int, default=8100, help="the web page and MJPEG players (HAProxy)")
     up.add_argument("--tls", action="store_true", help="TLS on every port, with a local CA made for the cluster")
+    up.add_argument(
+        "--relay-after", type=int, default=0, help="viewers of one broadcast per slave before relays take new ones"
+    )
     up.set_defaults(run=cmd_up)
     master = commands.add_parser("master", help="run one master node")
     master_arguments(master)
@@ -50,8 +53,16 @@ def cmd_up(args) -> int:
     from cli.credentials import save_cluster_secret
     from cli.local_cluster import LocalCluster
 
+    if args.relay_after < 0:
+        raise FramecastError("--relay-after must be 0 (no relays) or more")
+    relay = ["--relay-after", str(args.relay_after)] if args.relay_after else []
     cluster = LocalCluster(
-        masters=args.masters, slaves=args.slaves, port=args.port, web_port=args.web_port, tls=args.tls
+        masters=args.masters,
+        slaves=args.slaves,
+        port=args.port,
+        web_port=args.web_port,
+        tls=args.tls,
+        master_args=relay,
     ).start()
     try:
         print(f"framecast cluster up: {args.masters} masters, {args.slaves} slaves", flush=True)

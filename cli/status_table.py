@@ -34,4 +34,10 @@ def render(status: Status) -> str:
         lines += table(["USER", "SLAVE", "ADDRESS"], [[b.user, b.slave, b.addr] for b in status.broadcasts])
     else:
         lines.append("  (none)")
+    if status.relays:
+        lines += ["", "RELAY TREES (origin, then relays by depth)"]
+        lines += table(
+            ["USER", "SLAVE", "PULLS FROM", "DEPTH", "VIEWERS"],
+            [[r.user, ("  " * r.depth) + r.slave, r.upstream or "(origin)", r.depth, r.viewers] for r in status.relays],
+        )
     return "\n".join(lines)

@@ -147,6 +147,10 @@ class MessageType(enum.IntEnum):
     PEER_HELLO = 106  # viewer -> broadcaster
     PEER_WELCOME = 107  # broadcaster -> viewer
     TURBO_BYTES = 108  # broadcaster -> slave: bytes sent peer to peer since the last report
+    # relay chains (C10)
+    RELAY_START = 110  # relay slave -> upstream slave: pull a broadcast, as a viewer does
+    RELAY_UPSTREAM_REQUEST = 111  # relay slave -> master: where to pull a broadcast from now
+    RELAY_UPSTREAM = 112  # master -> relay slave: the answer
 
 
 class Codec(enum.IntEnum):

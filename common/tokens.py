@@ -8,6 +8,7 @@ record signed with it under a salt of its own, so one kind can never be replayed
 * ``BroadcastTicket`` and ``ViewTicket``, given by a master with a redirect: they name the
   slave chosen, the user and what they may do there, so a slave can check "a master placed
   you here" without asking a master; they live for seconds;
+* ``RelayTicket``, signed by a relay slave to pull a broadcast from another slave;
 * ``SlaveProof``, sent by a slave when it joins a master: it holds the secret;
 * ``OperatorProof``, sent with drain, undrain and rebalance: operators are whoever holds
   the cluster secret (the same trust as running a node).
@@ -26,7 +27,7 @@ from typing import Any, ClassVar, TypeVar
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from common.errors import RequestError
-from common.messages.fields import Kbps, Name, SessionId, UserName
+from common.messages.fields import Address, Count, Kbps, Name, SessionId, UserName
 from common.messages.schema import Record, record
 from common.turbo import Candidates
 
@@ -63,7 +64,9 @@ class BroadcastTicket(Credential):
 @record
 class ViewTicket(Credential):
     """What a viewer may do on ``slave``: watch ``target`` in viewer session ``session``,
-    capped at ``cap_kbps``; ``speed_cap`` and ``allowance`` are the inputs of its budget."""
+    capped at ``cap_kbps``; ``speed_cap`` and ``allowance`` are the inputs of its budget.
+    With ``upstream``, ``slave`` relays the broadcast: it pulls it from there (``depth``
+    hops from the origin) if it does not have it yet."""
 
     KIND = "view ticket"
     user: UserName
@@ -73,6 +76,9 @@ class ViewTicket(Credential):
     cap_kbps: Kbps | None = None
     speed_cap: Kbps | None = None
     allowance: Kbps | None = None
+    upstream: Name = ""  # a relay: the slave to pull ``target`` from, if not pulling yet (C10)
+    upstream_addr: Address = ""
+    depth: Count = 0
 
 
 @record
@@ -86,6 +92,17 @@ class PeerTicket(Credential):
     session: SessionId
     broadcast: SessionId
     cap_kbps: Kbps | None = None
+
+
+@record
+class RelayTicket(Credential):
+    """Lets slave ``relay`` pull ``target``'s broadcast from slave ``slave``. Signed by the
+    relay slave itself: only the servers hold the secret (slave-to-slave trust)."""
+
+    KIND = "relay ticket"
+    target: UserName
+    slave: Name
+    relay: Name
 
 
 @record

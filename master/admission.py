@@ -51,7 +51,8 @@ class Admission:
         if decision == Decision.ADMIT:
             if standing.invited_at is not None:
                 await master.admissions.use_invitation(entry.user, viewer.user, entry.session, now)
-            return master.redirects.view_redirect(viewer, entry, slave, others, request.speed_kbps, request.link)
+            node = await master.relays.place_viewer(entry)
+            return master.redirects.view_redirect(viewer, entry, slave, others, request.speed_kbps, request.link, node)
         if decision == Decision.REFUSE:
             raise RequestError(ErrorCode.ACCESS_REFUSED, refusal(entry.user, standing))
         if decision == Decision.IGNORE:  # dropped: the broadcaster never hears of it

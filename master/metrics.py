@@ -11,6 +11,11 @@ PLACEMENTS = Counter(
     "moved (drain or rebalance), refused, no_slave",
     ["result"],
 )
+RELAY_CHOICES = Counter(
+    "framecast_master_relay_choices_total",
+    "Relay chain decisions: a viewer to the origin, to a relay, to a new relay; an upstream for a relay, or none",
+    ["kind"],
+)
 REDIRECTS = Counter("framecast_master_redirects_total", "Redirects sent to clients", ["kind"])
 LOGINS = Counter("framecast_master_logins_total", "Login attempts", ["result"])
 OPERATIONS = Counter("framecast_master_operations_total", "Operator commands carried out", ["command"])

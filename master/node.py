@@ -3,7 +3,7 @@
 Protocol classes (``client_port``, ``slave_port``) parse messages and call the parts:
 ``accounts`` (register, login, tokens), ``redirects`` (placement), ``registry`` (slave
 reports and the sweep), ``allowances`` (budgets), ``links`` (slave links and the relay
-between masters), ``operators``, ``sessions`` (users' attached sessions, pushed events and
+between masters), ``relays`` (relay chains), ``operators``, ``sessions`` (users' attached sessions, pushed events and
 presence), ``admission`` (who may watch whom), ``social`` (friends, live broadcasts,
 settings) and ``chat`` (messages and rooms). Everything that touches Redis goes through
 ``store``, except the control plane (``registry``, ``redirects``, ``links``, ``allowances``),
@@ -39,6 +39,7 @@ from master.placement import effective_state
 from master.floods import Floods
 from master.redirects import Redirects
 from master.registry import Registry
+from master.relays import Relays
 from master.sessions import UserSessions
 from master.slave_links import SlaveLinks
 from master.social import Social
@@ -61,6 +62,9 @@ class MasterConfig:
     throw_ban: float = 300.0
     message_rate: float = 5.0
     message_burst: int = 20
+    relay_after: int = 0  # viewers of a broadcast per slave before relays take new ones (0: never)
+    relay_fanout: int = 4
+    relay_depth: int = 3
 
 
 class Master:
@@ -89,6 +93,7 @@ class Master:
         self.accounts = Accounts(self.users, signer, clock)
         self.allowances = Allowances(self.control, self.links)
         self.redirects = Redirects(self)
+        self.relays = Relays(self)
         self.floods = Floods(self)
         self.registry = Registry(self)
         self.operators = Operators(self)

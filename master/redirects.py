@@ -15,6 +15,7 @@ from master.budget import session_caps
 from master.floods import check_viewer_sessions
 from master.metrics import PLACEMENTS, REDIRECTS
 from master.placement import choose_slave, effective_state
+from master.relays import ViewerNode
 from master.store import BroadcastEntry, Claim, SlaveRecord, ViewerEntry, stored
 
 if TYPE_CHECKING:
@@ -76,9 +77,11 @@ class Redirects:
         others: list[ViewerEntry],
         speed_kbps: float | None = None,
         link: str | None = None,
+        node: ViewerNode | None = None,
     ) -> Redirect:
-        """Send an admitted viewer to the broadcaster's slave, with a new viewer session and
-        its cap: the viewer's share of its user's allowance, within its speed cap."""
+        """Send an admitted viewer to the broadcaster's slave (or to ``node``, a relay of
+        it), with a new viewer session and its cap: the viewer's share of its user's
+        allowance, within its speed cap."""
         master, config = self.master, self.master.config
         if link is not None and link not in config.speed_policy.link_caps:
             known = ", ".join(sorted(config.speed_policy.link_caps))
@@ -89,8 +92,22 @@ class Redirects:
         session = secrets.token_urlsafe(9)
         caps = session_caps(allowance, {**{e.session: e.speed_cap for e in others}, session: speed_cap})
         REDIRECTS.labels("view").inc()
-        ticket = ViewTicket(viewer.user, entry.user, entry.slave, session, caps[session], speed_cap, allowance)
-        return Redirect(entry.addr, entry.slave, master.signer.sign(ticket), caps[session], slave.web or None)
+        node = node or ViewerNode(entry.slave, entry.addr)
+        master.relays.placed(entry.user, node.slave, session)
+        ticket = ViewTicket(
+            viewer.user,
+            entry.user,
+            node.slave,
+            session,
+            caps[session],
+            speed_cap,
+            allowance,
+            node.upstream,
+            node.upstream_addr,
+            node.depth,
+        )
+        web = slave.web if node.slave == entry.slave else node.web
+        return Redirect(node.addr, node.slave, master.signer.sign(ticket), caps[session], web or None)
 
 
 def _placement_kind(claim: Claim, move_from: str | None, lost: str | None) -> str:

@@ -61,6 +61,8 @@ def to_json(record: Any) -> str:
 
 
 def text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return json.dumps(value)
     return str(int(value)) if isinstance(value, bool) else str(value)
 
 
@@ -98,4 +100,5 @@ def slave_record(slave_id: str, row: dict[str, str], liveness: dict[str, str]) -
         web=live("web", ""),
         master=row.get("master", ""),
         container=row.get("container", ""),
+        relays=tuple((str(target), str(upstream)) for target, upstream in json.loads(row.get("relays") or "[]")),
     )

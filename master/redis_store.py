@@ -43,6 +43,7 @@ _DETAILS = (
     "turbo_viewers",
     "turbo_bytes",
     "exiting",
+    "relays",
 )
 _LIVENESS = ("heartbeat", "state", "wanted", "placed", "web")
 

@@ -58,6 +58,7 @@ class Registry:
             web=link.hello.web,
             master=master.config.id,
             container=link.hello.container,
+            relays=tuple((r.target, r.upstream) for r in beat.relays),
         )
         lacking, wanted = await stored(master.control.record_heartbeat(record))
         if lacking:

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "throw-ban", 300.0, "seconds a thrown-out viewer needs a new request to come back")
     add_option(parser, "message-rate", 5.0, "messages a second each user may send, on average")
     add_option(parser, "message-burst", 20, "messages each user may send at once")
+    add_option(parser, "relay-after", 0, "viewers of one broadcast on one slave before relays take new ones (0: off)")
+    add_option(parser, "relay-fanout", 4, "relays one slave feeds, at most, per broadcast")
+    add_option(parser, "relay-depth", 3, "hops from the broadcaster's slave to a relay, at most")
     add_flag(
         parser,
         "proxy-protocol",
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> None:
         allowances = parse_levels(args.allowances)
     except ValueError as exc:
         raise ConfigError(f"bad bandwidth settings: {exc}") from None
+    if args.relay_after < 0 or args.relay_fanout < 1 or args.relay_depth < 1:
+        raise ConfigError("--relay-after must be 0 or more, --relay-fanout and --relay-depth 1 or more")
     logs.start(args.log_level)
     signer = Signer(load_secret(args), token_ttl=args.token_ttl, ticket_ttl=args.ticket_ttl)
     ensure_database(args.database)
@@ -101,6 +106,9 @@ def run(args: argparse.Namespace) -> None:
         throw_ban=args.throw_ban,
         message_rate=args.message_rate,
         message_burst=args.message_burst,
+        relay_after=args.relay_after,
+        relay_fanout=args.relay_fanout,
+        relay_depth=args.relay_depth,
     )
     tls = tls_server_options(args)
     db = Database(args.database)

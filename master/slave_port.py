@@ -1,4 +1,5 @@
-"""The master's dedicated port for slaves: hello, heartbeats and session reports (C4)."""
+"""The master's dedicated port for slaves: hello, heartbeats and session reports (C4), and
+relays asking where to pull a broadcast from (C10)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from common.messages.cluster import (
     SessionTable,
     SlaveHello,
 )
+from common.messages.relay import RelayUpstreamRequest
 from common.messaging import MessageProtocol, handles
 from common.protocol import Message, MessageType
 from common.tokens import CredentialError, SlaveProof
@@ -74,6 +76,10 @@ class SlaveLinkProtocol(MessageProtocol):
     @handles(handlers, SessionTable)
     async def session_table(self, table: SessionTable) -> None:
         await self.master.registry.session_table(self, table)
+
+    @handles(handlers, RelayUpstreamRequest)
+    async def relay_upstream(self, request: RelayUpstreamRequest) -> None:
+        self.send(await self.master.relays.upstream(self.slave_id, request.target, request.avoid))
 
     @handles(handlers, ViewersReport)
     async def viewers_report(self, report: ViewersReport) -> None:

@@ -3,9 +3,10 @@ everything; a user sees the cluster summary and the broadcasts they may watch.""
 
 from __future__ import annotations
 
-from common.messages.accounts import BroadcastRow, MasterRow, SlaveRow, Status
+from common.messages.accounts import BroadcastRow, MasterRow, RelayRow, SlaveRow, Status
 from common.messages.cluster import SlaveState
 from master.placement import effective_state
+from master.relay_tree import RelayTree
 from master.store import BroadcastEntry, MasterRecord, SlaveRecord, ViewerEntry
 
 
@@ -51,7 +52,29 @@ def project(
             BroadcastRow(b.user, counts.get(b.user, 0), b.slave, b.addr, b.confirmed, _age(now, b.updated))
             for b in sorted(broadcasts, key=lambda b: b.user)
         ),
+        relays=relay_rows(
+            [s for s in slaves if effective_state(s, now, dead_after) != SlaveState.DEAD], broadcasts, viewers
+        ),
     )
+
+
+def relay_rows(slaves: list[SlaveRecord], broadcasts: list[BroadcastEntry], viewers: list[ViewerEntry]) -> tuple:
+    """The relay tree of every broadcast that has relays (as the ``slaves`` not dead report
+    them), origin first, then by depth."""
+    per_node: dict[tuple[str, str], int] = {}
+    for entry in viewers:
+        per_node[entry.target, entry.slave] = per_node.get((entry.target, entry.slave), 0) + 1
+    rows = []
+    for b in sorted(broadcasts, key=lambda b: b.user):
+        tree = RelayTree(b.slave, {s.id: up for s in slaves for user, up in s.relays if user == b.user})
+        relays = [n for n in tree.nodes() if n != b.slave]
+        if relays:
+            rows.append(RelayRow(b.user, b.slave, "", 0, per_node.get((b.user, b.slave), 0)))
+            for node in sorted(relays, key=lambda n: (tree.depth(n), n)):
+                rows.append(
+                    RelayRow(b.user, node, tree.upstream[node], tree.depth(node), per_node.get((b.user, node), 0))
+                )
+    return tuple(rows)
 
 
 def for_user(operators: Status, watchable: dict[str, str]) -> Status:
@@ -77,6 +100,7 @@ def for_user(operators: Status, watchable: dict[str, str]) -> Status:
             for b in operators.broadcasts
             if b.confirmed and b.user in watchable
         ),
+        relays=tuple(r for r in operators.relays if r.user in watchable),
     )
 
 

@@ -49,6 +49,7 @@ class SlaveRecord:
     web: str = ""  # where browsers and players reach it (HTTP)
     master: str = ""
     container: str = ""
+    relays: tuple[tuple[str, str], ...] = ()  # (broadcast, upstream slave) it relays (C10)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The slave's client port: one connection is either a broadcaster or a viewer."""
+"""The slave's client port: one connection is either a broadcaster, a viewer, or another
+slave relaying a broadcast from here (C10)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from twisted.internet.tcp import Server
 from zope.interface import implementer
 
 from common.errors import ErrorCode, RequestError
+from common.messages.relay import RelayStart
 from common.messages.schema import Control
 from common.messages.turbo import TurboAllow, TurboBytes, TurboPath
 from common.messages.streaming import (
@@ -125,12 +127,25 @@ class SlaveClientProtocol(MessageProtocol):
                 return
         super().dataReceived(data)
 
+    def _writer(self):
+        """Plain TCP skips Twisted's queue (``socket_write``); TLS and WebSocket cannot."""
+        return direct_writer(self.transport) if isinstance(self.transport, Server) else self.transport.write
+
+    @handles(handlers, RelayStart)
+    def relay_start(self, start: RelayStart) -> None:
+        """Another slave relays a broadcast from here (C10): it is a viewer to this slave."""
+        self._require_new()
+        slave = self.slave
+        self.broadcast, self.stream = slave.attach_relay(start.ticket, self, self._writer())
+        self.authenticated()
+        self.send(Accepted(self.broadcast.user, slave.config.addr, paused=self.broadcast.paused))
+        self.broadcast.start_viewer(self.stream)
+
     @handles(handlers, ViewStart)
     def view_start(self, start: ViewStart) -> None:
         self._require_new()
         slave = self.slave
-        write = direct_writer(self.transport) if isinstance(self.transport, Server) else self.transport.write
-        self.broadcast, self.stream = slave.attach_viewer(start.ticket, self, write)
+        self.broadcast, self.stream = slave.attach_viewer(start.ticket, self, self._writer())
         self.authenticated()
         broadcast = self.broadcast
         self.send(Accepted(broadcast.user, slave.config.addr, cap_kbps=self.stream.cap_kbps, paused=broadcast.paused))

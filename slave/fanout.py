@@ -240,6 +240,7 @@ class Broadcast:
         self.stats = stats
         self.paused = False
         self.moved = False  # the broadcaster moved to another slave; viewers are following
+        self.relayed = False  # pulled from another slave (C10, ``slave/relay.py``), not uploaded here
         self.latest: Frame | None = None
         self.viewers: dict[object, ViewerStream] = {}
 

@@ -57,7 +57,7 @@ class Lifecycle:
         self.moves["broadcasts"] += 1
         slave.broadcasters.pop(broadcast.user, None)
         self.cancel_orphan_timer(broadcast.user)
-        slave.report(SessionRemove(SessionKind.BROADCAST, broadcast.user, broadcast.session))
+        self._report_gone(broadcast)
         for peer in list(broadcast.viewers):
             peer.send(Move("the broadcast moved to another slave"))
             self.moves["viewers"] += 1
@@ -93,8 +93,13 @@ class Lifecycle:
         for peer in list(broadcast.viewers):
             peer.drop(BroadcastEnded(broadcast.user))
             slave.detach_viewer(broadcast, peer)
-        slave.report(SessionRemove(SessionKind.BROADCAST, broadcast.user, broadcast.session))
+        self._report_gone(broadcast)
         self.log.info("broadcast of {user} ended", user=broadcast.user)
+
+    def _report_gone(self, broadcast: Broadcast) -> None:
+        """The masters' table names the origin of a broadcast, never a relay of it."""
+        if not broadcast.relayed:
+            self.slave.report(SessionRemove(SessionKind.BROADCAST, broadcast.user, broadcast.session))
 
     def disconnect_everyone(self, reason: str) -> None:
         slave = self.slave
@@ -106,6 +111,7 @@ class Lifecycle:
                 peer.drop(Reconnect(reason))
                 slave.detach_viewer(broadcast, peer)
             if not broadcast.moved:
-                slave.report(SessionRemove(SessionKind.BROADCAST, broadcast.user, broadcast.session))
+                self._report_gone(broadcast)
+            slave.relays.stop(broadcast)
             slave.broadcasts.pop(broadcast.user, None)
             self.cancel_orphan_timer(broadcast.user)

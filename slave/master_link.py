@@ -25,6 +25,7 @@ from common.messages.cluster import (
     TableRequest,
     Undrain,
 )
+from common.messages.relay import RelayUpstream
 from common.messages.schema import Control
 from common.messaging import MessageProtocol, handles
 from common.tokens import SlaveProof
@@ -126,6 +127,10 @@ class MasterLinkProtocol(MessageProtocol):
     @handles(handlers, ViewersQuery)
     def viewers_query(self, query: ViewersQuery) -> None:
         self.send(self.slave.viewer_control.report(query))
+
+    @handles(handlers, RelayUpstream)
+    def relay_upstream(self, answer: RelayUpstream) -> None:
+        self.slave.relays.answered(answer)
 
     @handles(handlers, Error)
     def error(self, error: Error) -> None:

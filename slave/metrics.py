@@ -59,6 +59,20 @@ class SlaveCollector:
             "Image bytes broadcasters sent peer to peer, which this slave did not carry",
             slave.turbo.bytes_saved,
         )
+        relays = slave.relays
+        yield GaugeMetricFamily(
+            "framecast_slave_relays", "Broadcasts relayed from other slaves", value=len(relays.pulls)
+        )
+        yield GaugeMetricFamily(
+            "framecast_slave_relay_depth",
+            "Deepest relay here: hops from the broadcaster's slave",
+            value=relays.max_depth(),
+        )
+        yield _counter(
+            "framecast_slave_relay_upstream_switches",
+            "Relays switching to another upstream",
+            relays.upstream_switches(),
+        )
         yield GaugeMetricFamily(
             "framecast_slave_master_connected", "1 while a master link is up", value=int(slave.master is not None)
         )

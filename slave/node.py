@@ -26,10 +26,11 @@ from common.messages.cluster import (
 )
 from common.messages.schema import Control
 from common.messages.streaming import Reconnect
-from common.tokens import CLOCK_SKEW, BroadcastTicket, Credential, CredentialError, Signer, ViewTicket
+from common.tokens import CLOCK_SKEW, BroadcastTicket, Credential, CredentialError, RelayTicket, Signer, ViewTicket
 from slave.drain import Drain
 from slave.fanout import Broadcast, FanoutStats, ViewerStream
 from slave.lifecycle import Lifecycle
+from slave.relay import Relays
 from slave.turbo import TurboSwitch
 from slave.viewer_control import ViewerControl
 
@@ -102,6 +103,8 @@ class Slave:
         self.lifecycle = Lifecycle(self)
         self.viewer_control = ViewerControl(self)
         self.turbo = TurboSwitch(self)
+        self.relays = Relays(self)
+        self.peer_tls = None  # host -> TLS client options, when other slaves serve TLS (relay pulls)
 
     # --- admission --------------------------------------------------------------------
     def check_ticket(self, ticket: str, kind: type[T]) -> T:
@@ -123,6 +126,8 @@ class Slave:
         broadcast = self.broadcasts.get(user)
         if broadcast is not None and broadcast.moved:
             broadcast = None  # it comes back after moving away: a fresh broadcast (old viewers are leaving)
+        if broadcast is not None and broadcast.relayed:
+            self.relays.adopt(broadcast, session)  # it was relayed here: its viewers stay
         if broadcast is not None and broadcast.session != session:
             raise RequestError(
                 ErrorCode.ALREADY_BROADCASTING, f"{user} is already broadcasting (one broadcast per user)"
@@ -151,6 +156,8 @@ class Slave:
     def attach_viewer(self, ticket: str, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
         claims = self.check_ticket(ticket, ViewTicket)
         broadcast = self.broadcasts.get(claims.target)
+        if broadcast is None and claims.upstream and self.state == SlaveState.LIVE:
+            broadcast = self.relays.start(claims)  # the first viewer of a relay here (C10)
         if broadcast is None or broadcast.moved:
             raise RequestError(
                 ErrorCode.NOT_HERE, f"{claims.target} is not broadcasting on this slave; ask a master again"
@@ -168,14 +175,27 @@ class Slave:
         self.viewer_control.announce(broadcast, stream.user, joined=True)
         return broadcast, stream
 
+    def attach_relay(self, ticket: str, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
+        """Another slave pulls a broadcast from here to relay it (C10): a viewer stream like
+        any other (flow control, skipping), but no viewer session of any user."""
+        claims = self._ticket(ticket, RelayTicket)
+        broadcast = self.broadcasts.get(claims.target)
+        if broadcast is None or broadcast.moved or self.state != SlaveState.LIVE:
+            raise RequestError(ErrorCode.NOT_HERE, f"{claims.target} is not relayed from this slave; ask a master")
+        stream = ViewerStream(f"relay:{claims.relay}", write, self.stats, self.reactor)
+        broadcast.add_viewer(peer, stream)
+        self.turbo.viewers_changed(broadcast)
+        return broadcast, stream
+
     def detach_viewer(self, broadcast: Broadcast, peer: Peer) -> None:
         stream = broadcast.remove_viewer(peer)
         if stream is not None:
-            self.viewer_sessions.pop(stream.session, None)
-            self.report(SessionRemove(SessionKind.VIEW, stream.user, stream.session))
-            self.viewer_control.announce(broadcast, stream.user, joined=False)
+            if self.viewer_sessions.pop(stream.session, None) is not None:
+                self.report(SessionRemove(SessionKind.VIEW, stream.user, stream.session))
+                self.viewer_control.announce(broadcast, stream.user, joined=False)
             self.turbo.viewers_changed(broadcast, left=peer)
             self.lifecycle.forget_if_left(broadcast)
+            self.relays.viewers_changed(broadcast)
 
     # --- drain (C7) -------------------------------------------------------------------
     def start_drain(self, deadline: float | None = None, on_empty=None) -> None:
@@ -227,10 +247,11 @@ class Slave:
             exiting,
             turbo.on_peer(),
             turbo.bytes_saved,
+            self.relays.links(),
         )
 
     def session_table(self) -> SessionTable:
         return SessionTable(
-            tuple(BroadcastReport(b.user, b.session) for b in self.broadcasts.values() if not b.moved),
+            tuple(BroadcastReport(b.user, b.session) for b in self.broadcasts.values() if not (b.moved or b.relayed)),
             tuple(v.report for v in self.viewer_sessions.values()),
         )

@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> None:
         container=args.container or container_id(),
     )
     slave = Slave(config, signer, reactor)
+    if tls is not None:  # its fellow slaves serve TLS too: relay pulls verify them with --ca
+        slave.peer_tls = functools.partial(client_creator, ca=args.ca or None)
     REGISTRY.register(SlaveCollector(slave))
 
     def started(ports) -> None:

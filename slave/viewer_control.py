@@ -51,6 +51,7 @@ class ViewerControl:
                 s.user, s.started, round(s.fps, 2), round(s.kbps, 1), slave_id, Path.P2P if s.peer else Path.SERVER
             )
             for s in streams
+            if s.session  # not a relay pulling from here
         )
         return ViewersReport(query.query, query.reply_to, rows)
 

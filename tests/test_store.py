@@ -3,6 +3,7 @@ The fake must behave exactly like Redis (buildbot keeps its fakes honest the sam
 including the decisions of the Lua claim script."""
 
 import asyncio
+import dataclasses
 import json
 import uuid
 
@@ -53,6 +54,8 @@ def test_heartbeats_register_slaves_and_say_when_the_tables_may_lack_them(run):
         assert await store.record_heartbeat(slave("s1", load=4)) == (False, LIVE)
         (record,) = await store.slaves()
         assert (record.id, record.addr, record.load, record.state, record.metrics) == ("s1", "s1:1", 4, LIVE, "s1:9")
+        await store.record_heartbeat(dataclasses.replace(slave("s1"), relays=(("alice", "s2"),)))
+        assert (await store.slaves())[0].relays == (("alice", "s2"),)
         await store.mark_dead("s1")
         assert (await store.slaves())[0].state == DEAD
         assert (await store.record_heartbeat(slave("s1")))[0] is True

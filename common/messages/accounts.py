@@ -128,11 +128,24 @@ class BroadcastRow(Record):
     access: Name | None = None
 
 
+@record
+class RelayRow(Record):
+    """One node of a broadcast's relay tree (C10): its origin (``upstream`` empty, depth 0)
+    or a relay pulling from ``upstream``; ``viewers`` of that broadcast on that node."""
+
+    user: UserName
+    slave: Name
+    upstream: Name
+    depth: Count
+    viewers: Count
+
+
 @control(T.STATUS)
 class Status(Control):
     masters: Annotated[tuple[MasterRow, ...], records(MasterRow)] = ()
     slaves: Annotated[tuple[SlaveRow, ...], records(SlaveRow)] = ()
     broadcasts: Annotated[tuple[BroadcastRow, ...], records(BroadcastRow)] = ()
+    relays: Annotated[tuple[RelayRow, ...], records(RelayRow)] = ()
 
 
 class OperatorCommand(enum.StrEnum):

@@ -54,6 +54,14 @@ class SlaveHello(Control):
     web: Address = ""  # the slave's HTTP port: MJPEG for players, WebSocket for browsers
 
 
+@record
+class RelayLink(Record):
+    """A broadcast this slave relays (C10): ``target``'s stream, pulled from ``upstream``."""
+
+    target: UserName
+    upstream: Name
+
+
 @control(T.HEARTBEAT)
 class Heartbeat(Control):
     """Every second: the slave's load and state; ``exiting`` if it drains to exit (SIGTERM)
@@ -66,6 +74,7 @@ class Heartbeat(Control):
     exiting: Flag = False
     turbo_viewers: Count = 0
     turbo_bytes: Count = 0  # in all, since the slave started
+    relays: Annotated[tuple[RelayLink, ...], records(RelayLink)] = ()
 
 
 @control(T.HEARTBEAT_ECHO)

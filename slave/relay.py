@@ -1,0 +1,216 @@
+"""Relaying a broadcast from another slave (C10; chaincast's receivers re-transmitting).
+
+A master sends a viewer here with a ticket naming an ``upstream`` when this slave is to
+relay the broadcast. The first such viewer starts a ``RelayPull``: a connection to the
+upstream's client port (``relay_link``) whose frames go into a local ``Broadcast`` exactly
+as an upload's do (``Broadcast.publish``), sequence number and capture time unchanged, and
+reach the viewers here through the usual fan-out. The last viewer leaving stops it.
+
+The pull watches its upstream (``UpstreamRate``). Too slow, or lost (closed, moved,
+drained), it asks a master for another upstream over the master link and switches
+make-before-break: the old link feeds the viewers until the new one is accepted, and
+``publish`` drops what one link repeats of the other. If no master knows an upstream for
+``give_up`` seconds (the broadcast ended without a word), the viewers are sent back
+through the masters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.internet import task
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.logger import Logger
+
+from common.addresses import parse_hostport
+from common.messages.cluster import RelayLink
+from common.messages.relay import RelayUpstream, RelayUpstreamRequest
+from common.messages.streaming import ImageFrame, Reconnect
+from common.tokens import RelayTicket, ViewTicket
+from slave.fanout import Broadcast, Frame
+from slave.relay_link import RelayLinkProtocol
+from slave.upstream_rate import UpstreamRate
+
+if TYPE_CHECKING:
+    from slave.node import Slave
+
+CHECK_EVERY = 0.5  # seconds between looks at the upstream's rate
+ASK_AGAIN = 1.0  # seconds before asking a master again (no answer, or no upstream yet)
+ACCEPT_WITHIN = 3.0  # seconds a new upstream has to accept the relay before another is asked for
+
+
+class RelayPull:
+    log = Logger()
+
+    def __init__(self, slave: "Slave", broadcast: Broadcast):
+        self.slave = slave
+        self.broadcast = broadcast
+        self.upstream = ""
+        self.depth = 0
+        self.link: RelayLinkProtocol | None = None
+        self.pending: RelayLinkProtocol | None = None
+        self.pending_since = 0.0
+        self.rate = UpstreamRate()
+        self.switches = 0
+        self.asked_at: float | None = None
+        self.lost_since: float | None = None
+        self.stopped = False
+        self._check = task.LoopingCall(self.check)
+        self._check.clock = slave.reactor
+
+    def start(self, upstream: str, addr: str, depth: int) -> None:
+        self.connect(upstream, addr, depth)
+        self._check.start(CHECK_EVERY, now=False)
+
+    def connect(self, upstream: str, addr: str, depth: int) -> None:
+        slave = self.slave
+        ticket = slave.signer.sign(RelayTicket(self.broadcast.user, upstream, slave.config.id))
+        link = RelayLinkProtocol(self, upstream, ticket)
+        if self.pending is not None:
+            self.pending.close()
+        self.pending, self.depth = link, depth
+        self.pending_since = slave.reactor.seconds()
+        host, port = parse_hostport(addr)
+        endpoint = HostnameEndpoint(slave.reactor, host, port, timeout=2)
+        if slave.peer_tls is not None:  # the cluster's slaves serve TLS
+            endpoint = wrapClientTLS(slave.peer_tls(host), endpoint)
+        connectProtocol(endpoint, link).addErrback(lambda f: self.lost(link, f.getErrorMessage()))
+
+    def accepted(self, link: RelayLinkProtocol) -> None:
+        if link is not self.pending or self.stopped:
+            link.close()
+            return
+        old, self.link, self.pending = self.link, link, None
+        if old is not None:
+            old.close()
+            self.switches += 1
+        self.upstream = link.upstream
+        self.lost_since = self.asked_at = None
+        self.rate.reset(self.slave.reactor.seconds())
+        self.log.info("relaying {user} from {up} (depth {d})", user=self.broadcast.user, up=self.upstream, d=self.depth)
+
+    def frame(self, link: RelayLinkProtocol, frame: ImageFrame) -> None:
+        if link is self.link:
+            self.rate.frame(self.slave.reactor.seconds(), frame.seq)
+        self.broadcast.publish(Frame.from_body(frame.seq, frame.capture_time, frame.body))
+
+    def paused(self, link: RelayLinkProtocol, paused: bool) -> None:
+        if link is self.link and paused != self.broadcast.paused:
+            self.slave.viewer_control.set_broadcast_paused(self.broadcast, paused)
+
+    def ended(self, link: RelayLinkProtocol) -> None:
+        """The broadcaster stopped: the broadcast ends here too."""
+        if link in (self.link, self.pending):
+            self.slave.lifecycle.end(self.broadcast)
+
+    def lost(self, link: RelayLinkProtocol, why: str) -> None:
+        if self.stopped or link not in (self.link, self.pending):
+            return
+        link.close()
+        if link is self.pending:
+            self.pending = None
+        else:
+            self.link = None
+        if self.link is None:
+            self.lost_since = self.lost_since or self.slave.reactor.seconds()
+        self.log.info("relay of {user}: {why}", user=self.broadcast.user, why=why)
+        self.ask(avoid=link.upstream)
+
+    def check(self) -> None:
+        """Every CHECK_EVERY seconds: a slow upstream is replaced; a missing one asked for
+        again; after ``give_up`` seconds without one the viewers go back to the masters."""
+        now = self.slave.reactor.seconds()
+        if self.pending is not None and now - self.pending_since > ACCEPT_WITHIN:
+            self.lost(self.pending, "the new upstream did not accept in time")
+        elif self.link is not None and self.pending is None and self.rate.slow(now):
+            self.log.info("relay of {user}: upstream {up} too slow", user=self.broadcast.user, up=self.upstream)
+            self.rate.reset(now)
+            self.ask(avoid=self.upstream)
+        elif self.link is None and self.pending is None:
+            if self.lost_since is not None and now - self.lost_since > self.slave.config.grace:
+                self.give_up()
+            elif self.asked_at is None or now - self.asked_at > ASK_AGAIN:
+                self.ask(avoid=self.upstream)
+
+    def ask(self, avoid: str) -> None:
+        slave = self.slave
+        self.asked_at = slave.reactor.seconds()
+        if slave.master is not None:
+            slave.master.report(RelayUpstreamRequest(self.broadcast.user, avoid))
+
+    def answered(self, answer: RelayUpstream) -> None:
+        if self.stopped or not answer.slave or answer.slave == self.slave.config.id:
+            return  # none now: check() asks again, or gives up
+        if answer.slave == self.upstream and self.link is not None:
+            return  # no better one: keep it (its rate window was reset)
+        self.connect(answer.slave, answer.addr, answer.depth)
+
+    def give_up(self) -> None:
+        self.log.warn("relay of {user}: no upstream; viewers go back to the masters", user=self.broadcast.user)
+        slave = self.slave
+        for peer in list(self.broadcast.viewers):
+            peer.drop(Reconnect("lost the broadcast's upstream"))
+            slave.detach_viewer(self.broadcast, peer)
+        self.stop()
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self._check.running:
+            self._check.stop()
+        for link in (self.link, self.pending):
+            if link is not None:
+                link.close()
+        self.link = self.pending = None
+
+
+class Relays:
+    """The broadcasts this slave relays, by broadcaster."""
+
+    def __init__(self, slave: "Slave"):
+        self.slave = slave
+        self.pulls: dict[str, RelayPull] = {}
+        self.switches = 0  # upstream switches of pulls since stopped
+
+    def start(self, claims: ViewTicket) -> Broadcast:
+        """A relay of ``claims.target``, pulled from the ticket's upstream (C10)."""
+        slave = self.slave
+        broadcast = Broadcast(claims.target, "", slave.stats)
+        broadcast.relayed = True
+        slave.broadcasts[claims.target] = broadcast
+        pull = self.pulls[claims.target] = RelayPull(slave, broadcast)
+        pull.start(claims.upstream, claims.upstream_addr, claims.depth)
+        return broadcast
+
+    def viewers_changed(self, broadcast: Broadcast) -> None:
+        """After a viewer (or a downstream relay) left: the last one stops the pull."""
+        if broadcast.relayed and not broadcast.viewers:
+            self.stop(broadcast)
+            if self.slave.broadcasts.get(broadcast.user) is broadcast:
+                del self.slave.broadcasts[broadcast.user]
+
+    def adopt(self, broadcast: Broadcast, session: str) -> None:
+        """The broadcaster itself arrived here: this is its origin now, nothing to pull."""
+        self.stop(broadcast)
+        broadcast.relayed = False
+        broadcast.session = session
+
+    def stop(self, broadcast: Broadcast) -> None:
+        pull = self.pulls.get(broadcast.user)
+        if pull is not None and pull.broadcast is broadcast:
+            del self.pulls[broadcast.user]
+            self.switches += pull.switches
+            pull.stop()
+
+    def answered(self, answer: RelayUpstream) -> None:
+        pull = self.pulls.get(answer.target)
+        if pull is not None:
+            pull.answered(answer)
+
+    def links(self) -> tuple[RelayLink, ...]:
+        return tuple(RelayLink(user, p.upstream) for user, p in sorted(self.pulls.items()) if p.upstream)
+
+    def upstream_switches(self) -> int:
+        return self.switches + sum(p.switches for p in self.pulls.values())
+
+    def max_depth(self) -> int:
+        return max((p.depth for p in self.pulls.values()), default=0)
