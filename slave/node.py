@@ -178,7 +178,7 @@ class Slave:
     def attach_relay(self, ticket: str, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
         """Another slave pulls a broadcast from here to relay it (C10): a viewer stream like
         any other (flow control, skipping), but no viewer session of any user."""
-        claims = self._ticket(ticket, RelayTicket)
+        claims = self.check_ticket(ticket, RelayTicket)
         broadcast = self.broadcasts.get(claims.target)
         if broadcast is None or broadcast.moved or self.state != SlaveState.LIVE:
             raise RequestError(ErrorCode.NOT_HERE, f"{claims.target} is not relayed from this slave; ask a master")
