@@ -10,12 +10,23 @@ import pytest
 import requests
 
 from common.tls import make_local_ca
-from tests.conftest import Cli, broadcasting, register_users, start_cluster, stop_cluster
+from tests.conftest import (
+    Cli,
+    Running,
+    broadcasting,
+    cluster_status,
+    json_lines,
+    register_users,
+    start_cluster,
+    stop_cluster,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="module")
 def tls_cluster(tmp_path_factory):
-    cluster = start_cluster(tmp_path_factory.mktemp("tls"), slaves=1, tls=True)
+    home = tmp_path_factory.mktemp("tls")
+    cluster = start_cluster(home, slaves=2, tls=True, master_args=["--relay-after", "1"])
     try:
         yield cluster
     finally:
@@ -35,6 +46,25 @@ def test_broadcast_and_view_over_tls_with_verified_certificates(tls_cluster, tmp
         )
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
         assert snapshot.url.startswith("https://")  # the slave serves its images with TLS too
+    finally:
+        caster.stop()
+
+
+def test_a_relay_pulls_over_tls(tls_cluster, tmp_path):
+    """Past one viewer, the next goes to the other slave, which relays from the origin with
+    TLS between the slaves."""
+    carol, dave, erin = register_users(tls_cluster, tmp_path, "carol", "dave", "erin")
+    caster = broadcasting(carol, "carol", "--size", "320x240")
+    try:
+        first = Running(dave, "view", "carol", "--json", "--duration", "60")
+        wait_until(lambda: json_lines("\n".join(first.out)), 20)
+        second = Running(erin, "view", "carol", "--json", "--duration", "60")
+        wait_until(lambda: any(line.get("frames", 0) >= 5 for line in json_lines("\n".join(second.out))), 30)
+        wait_until(lambda: [r for r in cluster_status(erin)["relays"] if r["user"] == "carol"], 10)
+        slaves = {line["slave"] for viewer in (first, second) for line in json_lines("\n".join(viewer.out))}
+        assert len(slaves) == 2  # the second viewer watches on the relay
+        first.stop()
+        second.stop()
     finally:
         caster.stop()
 
