@@ -23,4 +23,4 @@ test-timing: $(VENV)/.installed
 	$(VENV)/bin/pytest -m timing
 
 bench: $(VENV)/.installed
-	for script in fanout degradation failover drain join messages turbo relay; do $(VENV)/bin/python bench/$$script.py; done
+	for script in fanout degradation failover drain join messages turbo relay fuzz; do $(VENV)/bin/python bench/$$script.py; done

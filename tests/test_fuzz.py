@@ -1,8 +1,6 @@
 """A short seeded fuzz run against the master's and the slave's client protocols, in-process
 (``tests/fuzzing.py``): no crash, only clear refusals. ``bench/fuzz.py`` runs 10^6."""
 
-import asyncio
-
 import pytest
 
 from common.errors import RequestError
@@ -11,17 +9,6 @@ from common.messages.schema import json_object
 from tests.fuzzing import Fuzzer
 
 MESSAGES = 25_000  # per protocol: about 2 s each
-
-
-@pytest.fixture(autouse=True)
-def event_loop():
-    """Master parts hand asyncio work to the loop (``common.reactor.as_deferred``); an earlier
-    test's ``asyncio.run`` leaves none set, so each run gets its own."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.mark.parametrize("target", ["master", "slave"])
