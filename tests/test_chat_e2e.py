@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -182,12 +183,16 @@ def test_oversized_flooding_and_ignored_senders_get_a_clear_error(people, chat_c
     assert oversized.returncode == 1 and oversized.stderr.strip() == "framecast: error: messages are at most 4096 bytes"
     flood = ChatSession(Masters(chat_cluster.server), token_of(quin))
     refused = []
+    started = time.monotonic()
     for i in range(400):
         try:
             flood.send("flrosa", f"flood {i}")
         except FramecastError as exc:
             refused.append(str(exc))
-    assert refused and all(text.startswith("too many messages; wait") for text in refused)
+    elapsed = time.monotonic() - started
+    # The limit (50 a second, 150 at once) holds at whatever pace this machine sends.
+    assert 400 - len(refused) <= 150 + 50 * elapsed + 1
+    assert all(text.startswith("too many messages; wait") for text in refused)
     assert "sent to flrosa" in sam.ok("msg", "flrosa", "others are not affected")
     rosa.ok("ignore", "flsam")
     ignored = sam.run("msg", "flrosa", "hello?")
