@@ -110,7 +110,10 @@ def server_options(cert: str, key: str):
 
 
 def server_factory(factory, options):
-    """``factory``'s protocol behind TLS (under a PROXY-protocol wrapper, if any)."""
+    """``factory``'s protocol behind TLS with ``options`` (None: plain TCP, ``factory`` as it
+    is); the TLS sits inside a PROXY-protocol wrapper, if any, as HAProxy passes TLS through."""
+    if options is None:
+        return factory
     from twisted.protocols.tls import TLSMemoryBIOFactory
 
     return TLSMemoryBIOFactory(options, False, factory)

@@ -125,8 +125,8 @@ def run(args: argparse.Namespace) -> None:
         def public(port):  # behind HAProxy, which passes each client's address
             return proxyEndpoint(endpoint(port)) if args.proxy_protocol else endpoint(port)
 
-        def secured(factory):  # TLS inside the PROXY header, as HAProxy passes TLS through
-            return server_factory(factory, tls) if tls is not None else factory
+        def secured(factory):
+            return server_factory(factory, tls)
 
         listen_all(
             reactor,

@@ -23,6 +23,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 from twisted.web.static import File
 
 from common.errors import ErrorCode, RequestError
+from common.http_refusal import plain, refusal
 from common.messages.accounts import Redirect, ViewRequest
 from common.websocket import websocket_resource
 from master.client_port import MasterClientFactory, MasterClientProtocol
@@ -31,20 +32,6 @@ from master.node import Master
 
 STATIC = Path(__file__).with_name("static")
 ASK_AGAIN = 1.0  # seconds between asks while the broadcaster decides
-HTTP_STATUS = {
-    ErrorCode.BAD_TOKEN: 401,
-    ErrorCode.WRONG_PASSWORD: 401,
-    ErrorCode.UNKNOWN_USER: 401,
-    ErrorCode.ACCESS_REFUSED: 403,
-    ErrorCode.DECLINED: 403,
-    ErrorCode.REMOVED: 403,
-    ErrorCode.REQUEST_EXPIRED: 403,
-    ErrorCode.NOT_BROADCASTING: 404,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.TOO_MANY_SESSIONS: 429,
-    ErrorCode.NO_SLAVE: 503,
-    ErrorCode.UNAVAILABLE: 503,
-}
 
 
 class PlayerRedirect(Resource):
@@ -60,7 +47,8 @@ class PlayerRedirect(Resource):
     def render_GET(self, request):
         name = b"/".join(request.postpath).decode("utf-8", "replace")
         if not name.endswith(self.suffix) or len(name) == len(self.suffix):
-            return _answer(request, 404, f"use /{self.kind}/USER{self.suffix}")
+            request.setResponseCode(404)
+            return plain(request, f"use /{self.kind}/USER{self.suffix}")
         target = name[: -len(self.suffix)]
         ensureDeferred(self._redirect(request, target)).addErrback(self._failed, request)
         return NOT_DONE_YET
@@ -106,24 +94,12 @@ class PlayerRedirect(Resource):
         if request.finished or request._disconnected:
             return
         if failure.check(RequestError):
-            status = HTTP_STATUS.get(failure.value.code, 400)
-            if status == 401:
-                request.setHeader(b"WWW-Authenticate", b'Basic realm="framecast"')
-            _answer(request, status, failure.value.message, finish=True)
+            request.write(refusal(request, failure.value))
         else:
             self.log.failure("web request failed", failure)
-            _answer(request, 500, "internal server error", finish=True)
-
-
-def _answer(request, status: int, text: str, finish: bool = False) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-    body = (text + "\n").encode()
-    if not finish:
-        return body
-    request.write(body)
-    request.finish()
-    return b""
+            request.setResponseCode(500)
+            request.write(plain(request, "internal server error"))
+        request.finish()
 
 
 def web_site(master: Master, clock) -> Site:

@@ -25,6 +25,7 @@ from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
 from common.errors import ErrorCode, RequestError
+from common.http_refusal import refusal
 from common.messages.schema import Control
 from common.protocol import FRAME_HEADER, HEADER, Codec
 from common.tokens import ViewTicket
@@ -78,9 +79,9 @@ class MjpegViewer:
         self.slave.turbo.viewers_changed(self.broadcast)
 
     def _write(self, wire: bytes) -> None:
-        latest = self.broadcast.latest
-        frame = latest if latest is not None and latest.wire is wire else Frame(0, 0.0, wire)
-        self.request.write(http_part(frame))
+        """The fan-out writes ``wire``, the newest frame's message (it replaces a waiting frame
+        as it arrives), so its shared HTTP part is the broadcast's newest frame's."""
+        self.request.write(http_part(self.broadcast.latest))
         if not self.paused:
             self.stream.acknowledged(self.stream.in_flight)
 
@@ -116,31 +117,27 @@ class MjpegViewer:
             self.slave.detach_viewer(self.broadcast, self)
 
 
-class WatchResource(Resource):
-    """``/watch/USER.mjpg?ticket=T``."""
-
+class _SlaveResource(Resource):
     isLeaf = True
 
     def __init__(self, slave: Slave):
         super().__init__()
         self.slave = slave
+
+
+class WatchResource(_SlaveResource):
+    """``/watch/USER.mjpg?ticket=T``."""
 
     def render_GET(self, request):
         try:
             MjpegViewer(self.slave, request).start(_ticket(request))
         except RequestError as exc:
-            return refuse(request, exc)
+            return refusal(request, exc)
         return NOT_DONE_YET
 
 
-class SnapshotResource(Resource):
+class SnapshotResource(_SlaveResource):
     """``/snapshot/USER.jpg?ticket=T``: the newest frame, once per ticket."""
-
-    isLeaf = True
-
-    def __init__(self, slave: Slave):
-        super().__init__()
-        self.slave = slave
 
     def render_GET(self, request):
         try:
@@ -151,7 +148,7 @@ class SnapshotResource(Resource):
             if broadcast is None or broadcast.latest is None:
                 raise RequestError(ErrorCode.NOT_HERE, f"no image of {claims.target} here yet")
         except RequestError as exc:
-            return refuse(request, exc)
+            return refusal(request, exc)
         image, content_type = image_of(broadcast.latest)
         request.setHeader(b"Content-Type", content_type)
         request.setHeader(b"Cache-Control", b"no-store")
@@ -164,9 +161,3 @@ def _ticket(request) -> str:
     if not ticket:
         raise RequestError(ErrorCode.BAD_TICKET, "a ticket is needed: ask a master (/watch/USER.mjpg there)")
     return ticket
-
-
-def refuse(request, error: RequestError) -> bytes:
-    request.setResponseCode(404 if error.code == ErrorCode.NOT_HERE else 403)
-    request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-    return (error.message + "\n").encode()

@@ -81,9 +81,8 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError(f"--masters: {exc}") from None
     signer = Signer(load_secret(args), ticket_ttl=args.ticket_ttl)
     tls = tls_server_options(args)
-    masters_tls = None
-    if args.ca or tls is not None:  # a slave serving TLS reaches its masters with TLS too
-        masters_tls = functools.partial(client_creator, ca=args.ca or None)
+    verified = functools.partial(client_creator, ca=args.ca or None)  # host -> TLS client options
+    masters_tls = verified if args.ca or tls is not None else None
     advertise = args.advertise or args.host
     config = SlaveConfig(
         id=args.id,
@@ -98,8 +97,7 @@ def run(args: argparse.Namespace) -> None:
         container=args.container or container_id(),
     )
     slave = Slave(config, signer, reactor)
-    if tls is not None:  # its fellow slaves serve TLS too: relay pulls verify them with --ca
-        slave.peer_tls = functools.partial(client_creator, ca=args.ca or None)
+    slave.peer_tls = verified if tls is not None else None  # fellow slaves serve TLS as this one does
     REGISTRY.register(SlaveCollector(slave))
 
     def started(ports) -> None:
@@ -117,7 +115,7 @@ def run(args: argparse.Namespace) -> None:
         task.LoopingCall(slave.viewer_control.check).start(1.0, now=False)
 
     def secured(factory):
-        return server_factory(factory, tls) if tls is not None else factory
+        return server_factory(factory, tls)
 
     def start() -> None:
         listen_all(
