@@ -31,6 +31,7 @@ from common.messages.admission import (
 from common.messages.social import AccessList
 from common.tokens import LoginClaims
 from master.access import Decision, decide, refusal
+from master.floods import Flood
 from master.store import BroadcastEntry, stored
 
 if TYPE_CHECKING:
@@ -43,7 +44,9 @@ class Admission:
         self.master = master
 
     async def view(self, viewer: LoginClaims, request: ViewRequest) -> Redirect | ViewPending:
+        """A request to watch (counted against the viewer's flood limit), from any front."""
         master = self.master
+        await master.floods.check(Flood.VIEW_USER, viewer.user)
         entry, slave, others = await master.redirects.find_broadcast(request.target, viewer.user)
         now = master.clock()
         standing = (await master.admissions.standings(viewer.user, {entry.user: entry.session}))[entry.user]

@@ -113,9 +113,7 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, ViewRequest)
     async def view(self, request: ViewRequest) -> None:
-        claims = self._claims(request.token)
-        await self.master.floods.check(Flood.VIEW_USER, claims.user)
-        self.send(await self.master.admission.view(claims, request))
+        self.send(await self.master.admission.view(self._claims(request.token), request))
 
     # --- a user's attached sessions -----------------------------------------------------
     @handles(handlers, Attach)

@@ -27,7 +27,6 @@ from common.http_refusal import plain, refusal
 from common.messages.accounts import Redirect, ViewRequest
 from common.websocket import websocket_resource
 from master.client_port import MasterClientFactory, MasterClientProtocol
-from master.floods import Flood
 from master.node import Master
 
 STATIC = Path(__file__).with_name("static")
@@ -58,12 +57,13 @@ class PlayerRedirect(Resource):
         claims = self.master.accounts.authenticate(token)
         finished = []
         request.notifyFinish().addBoth(finished.append)
-        answer = await self._ask(claims, ViewRequest(token, target))
+        admission = self.master.admission
+        answer = await admission.view(claims, ViewRequest(token, target))
         while not isinstance(answer, Redirect):  # the broadcaster decides (U4): ask again until then
             await deferLater(self.clock, ASK_AGAIN, lambda: None)
             if finished:
                 return
-            answer = await self._ask(claims, ViewRequest(token, target))
+            answer = await admission.view(claims, ViewRequest(token, target))
         if finished:
             return
         if not answer.web:
@@ -85,10 +85,6 @@ class PlayerRedirect(Resource):
         address = request.getClientAddress()
         login = await self.master.floods.login(getattr(address, "host", ""), user, password.decode("utf-8", "replace"))
         return login.token
-
-    async def _ask(self, claims, view: ViewRequest):
-        await self.master.floods.check(Flood.VIEW_USER, claims.user)
-        return await self.master.admission.view(claims, view)
 
     def _failed(self, failure, request) -> None:
         if request.finished or request._disconnected:
