@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from client.broadcaster import Broadcaster  # noqa: E402
 from cli.local_cluster import LocalCluster, free_port  # noqa: E402
+from client.connection import use_tls  # noqa: E402
 from client.masters import Masters  # noqa: E402
 from client.sources import TestPattern  # noqa: E402
 from client.viewer import Viewer  # noqa: E402
@@ -42,6 +43,9 @@ class Watcher:
     error: str = ""
 
 
+use_tls(None)  # the cluster runs --insecure
+
+
 class LoadedCluster:
     def __init__(self, broadcasts: int, viewers: int, slaves: int = 3, fps: float = 10, size=(512, 96)):
         self.tag = uuid.uuid4().hex[:8]
@@ -53,6 +57,7 @@ class LoadedCluster:
             database=f"postgresql://postgres@127.0.0.1:5432/fcbench_{self.tag}",
             workdir=Path(tempfile.mkdtemp(prefix="fcbench-")),
             proxy_protocol=False,  # the benchmarks also talk to masters directly
+            tls=False,  # --insecure: the hot path measured as GStreamer's plain TCP
         )
         self.broadcasts, self.viewers, self.fps, self.size = broadcasts, viewers, fps, size
         self.stop = threading.Event()

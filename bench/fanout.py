@@ -5,10 +5,11 @@ viewer, the mean frame rate per viewer, and latency from capture to viewer recei
 (p50/p99). A last run pushes one broadcast flat out (no frame-rate limit) to many viewers
 to find the slave's ceiling.
 
-    python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15] [--http]
+    python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15] [--http] [--tls]
 
 ``--http`` has the viewers play MJPEG over HTTP (``/watch/USER.mjpg`` on the slave's web
-port, as VLC or a browser's ``<img>`` would) instead of the framecast protocol.
+port, as VLC or a browser's ``<img>`` would) instead of the framecast protocol. The slave
+runs --insecure (plain TCP, as GStreamer's tcpserversink) unless ``--tls``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import time
 from harness import SlaveProcess, jpeg_of_size, open_broadcaster, open_http_viewer, open_viewer, percentile
 
 
-async def measure(viewers: int, fps: float | None, seconds: float, image: bytes, http: bool = False) -> dict:
-    slave = SlaveProcess("--max-upload-kbps", "0")  # measure the fan-out, not the upload cap
+async def measure(
+    viewers: int, fps: float | None, seconds: float, image: bytes, http: bool = False, tls: bool = False
+) -> dict:
+    slave = SlaveProcess("--max-upload-kbps", "0", tls=tls)  # measure the fan-out, not the upload cap
     try:
         broadcaster = await open_broadcaster(slave, "caster", image, fps)
         sending = asyncio.ensure_future(broadcaster.run(seconds + 4))
@@ -64,16 +67,16 @@ def row(result: dict) -> str:
 
 async def main(args) -> None:
     image = jpeg_of_size(args.frame_size)
-    protocol = "MJPEG over HTTP" if args.http else "the framecast protocol"
+    protocol = ("MJPEG over HTTP" if args.http else "the framecast protocol") + (" over TLS" if args.tls else "")
     print(f"frame: 640x480 JPEG, {len(image)} bytes; {args.seconds:g} s per run; viewers use {protocol}")
     print(
         f"{'viewers':>7} {'fps in':>6} {'frames/s':>10} {'MB/s':>8} {'CPU %':>7} {'viewer fps':>10} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'KB/viewer':>9}"
     )
     for viewers in args.viewers:
-        print(row(await measure(viewers, args.fps, args.seconds, image, args.http)), flush=True)
+        print(row(await measure(viewers, args.fps, args.seconds, image, args.http, args.tls)), flush=True)
     if args.flat_out:
-        print(row(await measure(args.flat_out, None, args.seconds, image, args.http)), flush=True)
+        print(row(await measure(args.flat_out, None, args.seconds, image, args.http, args.tls)), flush=True)
 
 
 if __name__ == "__main__":
@@ -84,4 +87,5 @@ if __name__ == "__main__":
     parser.add_argument("--frame-size", type=int, default=39000)
     parser.add_argument("--flat-out", type=int, default=50, help="viewers for the flat-out run (0: skip)")
     parser.add_argument("--http", action="store_true", help="viewers play MJPEG over HTTP")
+    parser.add_argument("--tls", action="store_true", help="the slave serves TLS (the default outside benchmarks)")
     asyncio.run(main(parser.parse_args()))

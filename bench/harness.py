@@ -12,8 +12,10 @@ import asyncio
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,13 +39,18 @@ from common.protocol import (  # noqa: E402
     encode_frame,
     frame_seq_and_time,
 )
+from common.tls import local_certificates  # noqa: E402
 from common.tokens import BroadcastTicket, Signer, ViewTicket  # noqa: E402
 
 
 class SlaveProcess:
     """``secret``, ``id`` and ``masters`` for benchmarks of several slaves (relays)."""
 
-    def __init__(self, *extra: str, secret: str | None = None, id: str = "bench-slave", masters: str = ""):
+    def __init__(
+        self, *extra: str, secret: str | None = None, id: str = "bench-slave", masters: str = "", tls: bool = False
+    ):
+        """``tls``: serve TLS with a certificate of a CA made for this run (clients verify it);
+        else --insecure, plain TCP as GStreamer's tcpserversink."""
         self.secret = secret or secrets.token_urlsafe(24)
         self.signer = Signer(self.secret)
         self.id = id
@@ -64,12 +71,27 @@ class SlaveProcess:
             masters or f"127.0.0.1:{free_port()}",
             "--log-level",
             "warn",
+            *self._tls(tls),
             *extra,
         ]
         env = {**os.environ, "FRAMECAST_SECRET": self.secret}
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, 30, self.process, "slave")
         self.ps = psutil.Process(self.process.pid)
+
+    def _tls(self, tls: bool) -> list[str]:
+        self.client_tls = None  # what clients verify this slave with (None: plain TCP)
+        if not tls:
+            return ["--insecure"]
+        folder = Path(tempfile.mkdtemp(prefix="fcbench-tls-"))
+        files = local_certificates(folder, folder, ["127.0.0.1"])
+        self.client_tls = ssl.create_default_context(cafile=files.ca)
+        return ["--tls-cert", str(files.cert), "--tls-key", str(files.key), "--ca", str(files.ca)]
+
+    def connect(self, factory, port: int):
+        """Open a client connection to ``port`` of this slave, with TLS if it serves TLS."""
+        tls = {"ssl": self.client_tls, "server_hostname": "127.0.0.1"} if self.client_tls else {}
+        return asyncio.get_event_loop().create_connection(factory, "127.0.0.1", port, **tls)
 
     def cpu_seconds(self) -> float:
         times = self.ps.cpu_times()
@@ -142,8 +164,7 @@ class ViewerClient(asyncio.Protocol):
 async def open_viewer(
     slave: SlaveProcess, user: str, target: str, cap_kbps: float | None = None, **options
 ) -> ViewerClient:
-    loop = asyncio.get_event_loop()
-    _, viewer = await loop.create_connection(lambda: ViewerClient(**options), "127.0.0.1", slave.port)
+    _, viewer = await slave.connect(lambda: ViewerClient(**options), slave.port)
     ticket = slave.signer.sign(ViewTicket(user, target, slave.id, f"session-{user}", cap_kbps))
     viewer.transport.write(ViewStart(ticket).encode())
     await viewer.accepted
@@ -181,8 +202,7 @@ class HttpViewerClient(ViewerClient):
 
 
 async def open_http_viewer(slave: SlaveProcess, user: str, target: str, **options) -> HttpViewerClient:
-    loop = asyncio.get_event_loop()
-    _, viewer = await loop.create_connection(lambda: HttpViewerClient(**options), "127.0.0.1", slave.web_port)
+    _, viewer = await slave.connect(lambda: HttpViewerClient(**options), slave.web_port)
     ticket = slave.signer.sign(ViewTicket(user, target, "bench-slave", f"session-{user}"))
     viewer.transport.write(f"GET /watch/{target}.mjpg?ticket={ticket} HTTP/1.0\r\n\r\n".encode())
     if not await viewer.accepted:
@@ -223,8 +243,7 @@ class BroadcasterClient(asyncio.Protocol):
 
 
 async def open_broadcaster(slave: SlaveProcess, user: str, image: bytes, fps: float | None) -> BroadcasterClient:
-    loop = asyncio.get_event_loop()
-    _, client = await loop.create_connection(lambda: BroadcasterClient(image, fps), "127.0.0.1", slave.port)
+    _, client = await slave.connect(lambda: BroadcasterClient(image, fps), slave.port)
     ticket = slave.signer.sign(BroadcastTicket(user, "bench-session", slave.id, nonce=secrets.token_urlsafe(6)))
     client.transport.write(BroadcastStart(ticket).encode())
     await client.acked.wait()

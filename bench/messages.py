@@ -125,6 +125,7 @@ def main() -> None:
         slaves=1,
         port=free_port(),
         use_haproxy=False,
+        tls=False,  # --insecure: this measures the master's own work
         redis_prefix=f"fcbench-{tag}:",
         database=f"postgresql://postgres@127.0.0.1:5432/fcbench_{tag}",
         workdir=Path(tempfile.mkdtemp(prefix="fcbench-")),

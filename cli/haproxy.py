@@ -8,7 +8,6 @@ file) is the same template rendered for the compose services, regenerated with
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -18,15 +17,6 @@ COMPOSE_WEB = ["master1:8101", "master2:8101"]
 DOCKER_RESOLVERS = "resolvers docker\n    nameserver dns 127.0.0.11:53\n"
 
 
-@dataclass(frozen=True)
-class WebTls:
-    """HAProxy terminates the web front's TLS with ``bundle`` (certificate and key) and
-    verifies the masters' web ports against ``ca``."""
-
-    bundle: str
-    ca: str
-
-
 def render(
     client_bind: str,
     masters: list[str],
@@ -34,7 +24,6 @@ def render(
     web: list[str],
     resolvers: str = "",
     send_proxy: bool = True,
-    tls: WebTls | None = None,
 ) -> str:
     """With ``send_proxy``, masters get each client's address in a PROXY header (they run
     with --proxy-protocol)."""
@@ -42,18 +31,14 @@ def render(
         " resolvers docker init-addr last,libc,none" if resolvers else ""
     )
 
-    def servers(addresses: list[str], extra: str = "") -> str:
-        return "\n".join(
-            f"    server master{i} {addr} check{server_options}{extra}" for i, addr in enumerate(addresses, 1)
-        )
+    def servers(addresses: list[str]) -> str:
+        return "\n".join(f"    server master{i} {addr} check{server_options}" for i, addr in enumerate(addresses, 1))
 
-    # With TLS, health checks make a handshake: the masters want the PROXY header before it.
-    web_tls = f" ssl verify required ca-file {tls.ca}" + (" check-send-proxy" if send_proxy else "") if tls else ""
     text = Template(TEMPLATE.read_text()).substitute(
         client_bind=client_bind,
         master_servers=servers(masters),
-        web_bind=web_bind + (f" ssl crt {tls.bundle}" if tls else ""),
-        web_servers=servers(web, web_tls),
+        web_bind=web_bind,
+        web_servers=servers(web),
         resolvers=resolvers,
     )
     return text.rstrip("\n") + "\n"
@@ -65,7 +50,6 @@ def local(
     web_port: int,
     web_ports: list[int],
     send_proxy: bool = True,
-    tls: WebTls | None = None,
 ) -> str:
     return render(
         f"127.0.0.1:{port}",
@@ -73,7 +57,6 @@ def local(
         f"127.0.0.1:{web_port}",
         [f"127.0.0.1:{p}" for p in web_ports],
         send_proxy=send_proxy,
-        tls=tls,
     )
 
 

@@ -24,7 +24,7 @@ from cli.services import free_port, wait_for_port
 from client.errors import FramecastError
 from client.masters import Masters
 from common.messages.cluster import SlaveState
-from common.tls import client_context, make_local_ca
+from common.tls import client_context, local_certificates
 
 
 FRAMECAST = [sys.executable, "-m", "cli"]  # the framecast command, in this Python
@@ -56,7 +56,8 @@ class LocalCluster:
     workdir: Path | None = None
     use_haproxy: bool = True
     proxy_protocol: bool = True  # HAProxy passes client addresses (masters then need it in front)
-    tls: bool = False  # every port TLS, with a local CA made for this cluster (``tls_files``)
+    tls: bool = True  # every port TLS (``tls_files``); False runs every node --insecure
+    ca_folder: Path | None = None  # the local CA that signs this cluster's certificate (default: workdir/tls)
     dead_after: float = 3.0
     master_args: list[str] = field(default_factory=list)
     slave_args: list[str] = field(default_factory=list)
@@ -71,7 +72,7 @@ class LocalCluster:
         self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="framecast-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.secret = secrets.token_urlsafe(32)
-        self.tls_files = make_local_ca(self.workdir / "tls", ["localhost", "127.0.0.1"]) if self.tls else None
+        self.tls_files = self._certificates() if self.tls else None
         try:
             self.redis_url = self.redis_url or services.redis_url(self.workdir, self.services)
             if self.database is None:
@@ -97,17 +98,27 @@ class LocalCluster:
 
     @property
     def web(self) -> str:
-        """The web front's address (the page; /watch/USER.mjpg and /snapshot/USER.jpg)."""
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.web_port}/"
+        """The web front's address on this machine (the page; /watch/USER.mjpg and
+        /snapshot/USER.jpg): plain HTTP from loopback even with TLS (``common/web_tls.py``)."""
+        return f"http://127.0.0.1:{self.web_port}/"
+
+    @property
+    def secure_web(self) -> str:
+        return f"https://localhost:{self.web_port}/"
 
     @property
     def ca(self) -> str:
         """The CA certificate clients verify this cluster with ("" without TLS)."""
         return str(self.tls_files.ca) if self.tls_files else ""
 
-    def _tls_args(self, role: str) -> list[str]:
+    def _certificates(self):
+        """A certificate for this host, signed by the local CA (made on first use)."""
+        tls = self.workdir / "tls"
+        return local_certificates(self.ca_folder or tls, tls, ["localhost", "127.0.0.1"])
+
+    def tls_args(self, role: str) -> list[str]:
         if self.tls_files is None:
-            return []
+            return ["--insecure"]
         files = self.tls_files
         return [
             "--tls-cert",
@@ -153,7 +164,7 @@ class LocalCluster:
             "--dead-after",
             str(self.dead_after),
             *(["--proxy-protocol"] if self.use_haproxy and self.proxy_protocol else []),
-            *self._tls_args("master"),
+            *self.tls_args("master"),
             *self.master_args,
         ]
         node = self._spawn(Node("master", f"master-{index}", argv, ports))
@@ -178,7 +189,7 @@ class LocalCluster:
             str(ports["web"]),
             "--masters",
             masters,
-            *self._tls_args("slave"),
+            *self.tls_args("slave"),
             *self.slave_args,
         ]
         node = self._spawn(Node("slave", f"slave-{index}", argv, ports))
@@ -230,17 +241,6 @@ class LocalCluster:
         return node.process is not None and node.process.poll() is None
 
     # --- HAProxy ----------------------------------------------------------------------
-    def _haproxy_tls(self) -> haproxy.WebTls | None:
-        """HAProxy terminates the web front's TLS (it needs certificate and key in one file)
-        and reaches the masters' web ports with TLS, verified; the client port passes TLS
-        through to the masters."""
-        if self.tls_files is None:
-            return None
-        bundle = self.workdir / "tls" / "haproxy.pem"
-        bundle.write_bytes(self.tls_files.cert.read_bytes() + self.tls_files.key.read_bytes())
-        bundle.chmod(0o600)
-        return haproxy.WebTls(str(bundle), self.ca)
-
     def _haproxy(self) -> subprocess.Popen | None:
         binary = shutil.which("haproxy")
         if binary is None:
@@ -254,7 +254,6 @@ class LocalCluster:
                 self.web_port,
                 [n.ports["web"] for n in masters],
                 self.proxy_protocol,
-                self._haproxy_tls(),
             )
         )
         process = subprocess.Popen(

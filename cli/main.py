@@ -12,7 +12,9 @@ import signal
 import sys
 
 from cli import accounts, admission, chat, operators, servers, social, streaming
+from cli.credentials import home
 from client.connection import use_tls
+from common.tls import client_context
 from client.errors import FramecastError
 
 DEFAULT_SERVER = "127.0.0.1:5100"
@@ -26,10 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in ("master", "slave"):  # servers let Twisted handle signals
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        if args.command not in ("master", "slave", "up") and (args.ca or args.tls):
-            from common.tls import client_context
-
-            use_tls(client_context(args.ca or None))
+        if args.command not in ("master", "slave", "up"):
+            use_tls(None if args.plain_tcp else client_context(args.ca or None, local_ca=home() / "tls" / "ca.pem"))
         return args.run(args) or 0
     except FramecastError as exc:
         print(f"framecast: error: {exc}", file=sys.stderr)
@@ -59,13 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ca",
         default=os.environ.get("FRAMECAST_CA", ""),
-        help="connect with TLS, verifying the servers against this CA certificate (env FRAMECAST_CA)",
+        help="verify the servers against this CA certificate (env FRAMECAST_CA; default: the system's"
+        " trusted roots and the local CA of `framecast up`)",
     )
     parser.add_argument(
-        "--tls",
+        "--insecure",
+        dest="plain_tcp",
         action="store_true",
-        default=os.environ.get("FRAMECAST_TLS", "").lower() in ("1", "true", "yes"),
-        help="connect with TLS, verifying the servers against the system's trusted roots (env FRAMECAST_TLS)",
+        default=os.environ.get("FRAMECAST_INSECURE", "").lower() in ("1", "true", "yes"),
+        help="plain TCP without TLS, for a cluster run with --insecure (env FRAMECAST_INSECURE)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:

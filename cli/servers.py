@@ -16,7 +16,9 @@ def add_commands(commands) -> None:
     up.add_argument("--slaves", type=int, default=2)
     up.add_argument("--port", type=int, default=5100, help="client port (HAProxy)")
     up.add_argument("--web-port", type=int, default=8100, help="the web page and MJPEG players (HAProxy)")
-    up.add_argument("--tls", action="store_true", help="TLS on every port, with a local CA made for the cluster")
+    up.add_argument(
+        "--insecure", action="store_true", help="plain TCP on every port instead of TLS with this user's local CA"
+    )
     up.add_argument(
         "--relay-after", type=int, default=0, help="viewers of one broadcast per slave before relays take new ones"
     )
@@ -50,7 +52,7 @@ def cmd_slave(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from cli.credentials import save_cluster_secret
+    from cli.credentials import home, save_cluster_secret
     from cli.local_cluster import LocalCluster
 
     if args.relay_after < 0:
@@ -61,7 +63,8 @@ def cmd_up(args) -> int:
         slaves=args.slaves,
         port=args.port,
         web_port=args.web_port,
-        tls=args.tls,
+        tls=not args.insecure,
+        ca_folder=home() / "tls",
         master_args=relay,
     ).start()
     try:
@@ -71,7 +74,7 @@ def cmd_up(args) -> int:
         masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in cluster.nodes if n.role == "master")
         print(
             "add a slave: framecast slave --port 0 --metrics-port 0 --web-port 0"
-            f" --masters {masters} --secret-file {secret_file}",
+            f" --masters {masters} --secret-file {secret_file} {' '.join(cluster.tls_args('slave'))}",
             flush=True,
         )
         if cluster.haproxy is None:
@@ -79,7 +82,10 @@ def cmd_up(args) -> int:
         print(f"clients connect to {cluster.server}   (export FRAMECAST_SERVER={cluster.server})", flush=True)
         print(f"web page and MJPEG players: {cluster.web}", flush=True)
         if cluster.ca:
-            print(f"TLS: clients verify with the local CA (export FRAMECAST_CA={cluster.ca})", flush=True)
+            print(f"TLS on every port: clients here trust this user's local CA, {cluster.ca}", flush=True)
+            print(f"  (browsers that trust it too can use {cluster.secure_web})", flush=True)
+        else:
+            print("--insecure: plain TCP on every port; clients need --insecure too", flush=True)
         print(f"logs in {cluster.workdir}; Ctrl-C stops the cluster", flush=True)
         while all(cluster.is_running(n) for n in cluster.nodes if n.role == "master"):
             time.sleep(0.5)

@@ -18,13 +18,19 @@ from common.messages.basic import Error
 from common.protocol import Decoder
 
 IO_TIMEOUT = 10.0
-_tls: ssl.SSLContext | None = None  # the servers speak TLS (``--ca``, ``--tls``)
+_tls: list[ssl.SSLContext | None] = []  # as ``use_tls`` said; unsaid: the system's roots
 
 
 def use_tls(context: ssl.SSLContext | None) -> None:
-    """Connect to the servers with TLS, verifying them with ``context`` (None: plain TCP)."""
-    global _tls
-    _tls = context
+    """Connect to the servers with TLS, verifying them with ``context`` (None: plain TCP,
+    ``--insecure``). Until this is called, servers are verified against the system's roots."""
+    _tls[:] = [context]
+
+
+def _default_tls() -> ssl.SSLContext | None:
+    if not _tls:
+        use_tls(ssl.create_default_context())
+    return _tls[0]
 
 
 M = TypeVar("M")
@@ -35,14 +41,18 @@ class Connection:
         """``tls``: True to do as ``use_tls`` said, False for plain TCP (a peer link in turbo
         mode), or the TLS context to verify this server with."""
         address = format_hostport(host, port)
-        context = _tls if tls is True else tls or None
+        context = _default_tls() if tls is True else tls or None
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
             if context is not None:
                 sock = context.wrap_socket(sock, server_hostname=host)
-        except ssl.SSLError as exc:  # a certificate that does not verify, or no TLS there
-            reason = getattr(exc, "verify_message", None) or exc.reason or exc
-            raise ConnectionLost(f"cannot connect to {address} with TLS: {reason}") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectionLost(
+                f"cannot connect to {address} with TLS: certificate not trusted ({exc.verify_message});"
+                " --ca names the CA that signed it"
+            ) from None
+        except ssl.SSLError as exc:  # no TLS there (a cluster run --insecure), say
+            raise ConnectionLost(f"cannot connect to {address} with TLS: {exc.reason or exc}") from None
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to {address}: {exc.strerror or exc}") from None
         self._use(sock, address)

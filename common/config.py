@@ -40,17 +40,23 @@ def add_flag(parser: argparse.ArgumentParser, option: str, help: str) -> None:
 
 
 def add_tls_options(parser: argparse.ArgumentParser) -> None:
-    """A server's certificate (chain) and key: with them it serves TLS (``common/tls.py``)."""
+    """A server's certificate (chain) and key, or --insecure: plain TCP is never a default."""
     add_option(parser, "tls-cert", "", "PEM certificate (chain) to serve TLS with (with --tls-key)")
     add_option(parser, "tls-key", "", "PEM private key of --tls-cert")
+    add_flag(parser, "insecure", "plain TCP without TLS, for local development only")
 
 
 def tls_server_options(args: argparse.Namespace):
-    """Twisted's TLS options from --tls-cert and --tls-key, or None for plain TCP."""
-    if not args.tls_cert and not args.tls_key:
+    """Twisted's TLS options from --tls-cert and --tls-key, or None with --insecure."""
+    if args.insecure:
+        if args.tls_cert or args.tls_key:
+            raise ConfigError("--insecure serves plain TCP: leave out --tls-cert and --tls-key")
         return None
     if not (args.tls_cert and args.tls_key):
-        raise ConfigError("--tls-cert and --tls-key go together")
+        raise ConfigError(
+            "no certificate: give --tls-cert and --tls-key (FRAMECAST_TLS_CERT, FRAMECAST_TLS_KEY),"
+            " or --insecure to serve plain TCP for local development"
+        )
     from common.tls import server_options
 
     return server_options(args.tls_cert, args.tls_key)

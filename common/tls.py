@@ -1,10 +1,12 @@
 """TLS for the cluster (issue 13): certificates, server contexts and client verification.
 
-Servers given ``--tls-cert`` and ``--tls-key`` serve TLS on every client-facing port and on
-the masters' slave port; slaves verify their masters against ``--ca``. Clients verify the
-servers' certificates against ``--ca FILE`` (``FRAMECAST_CA``), or the system's trusted
-roots with ``--tls``. ``framecast up --tls`` makes a local CA and one certificate for this
-host (``make_local_ca``), as a development stand-in for real certificates.
+Every client-facing port and the slaves' links to masters and to other slaves speak TLS;
+plain TCP needs an explicit ``--insecure`` (local development). Servers take
+``--tls-cert`` and ``--tls-key``; slaves verify their masters against ``--ca`` or the
+system's roots. Clients verify the servers against ``--ca FILE`` (``FRAMECAST_CA``), else
+the system's roots together with the local CA ``framecast up`` keeps for this user
+(``local_certificates``: a CA made once, like mkcert's, and a fresh certificate for this
+host per cluster).
 
 Twisted's TLS (pyOpenSSL, service-identity) on the servers; Python's ``ssl`` in the
 blocking client.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,21 +58,38 @@ def _pem_key(key) -> bytes:
     )
 
 
-def make_local_ca(folder: Path, hosts: list[str]) -> TlsFiles:
-    """A new CA and a certificate signed by it for ``hosts`` (names or IP addresses)."""
+def _local_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The CA kept in ``folder`` (``ca.pem``, ``ca.key``), made there on first use."""
+    cert_file, key_file = folder / "ca.pem", folder / "ca.key"
+    if cert_file.exists() and key_file.exists():
+        ca = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        if ca.not_valid_after_utc > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1):
+            return ca, serialization.load_pem_private_key(key_file.read_bytes(), None)
     now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()
         .subject_name(_name("framecast local CA"))
         .issuer_name(_name("framecast local CA"))
-        .public_key(ca_key.public_key())
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALID_FOR)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
+        .sign(key, hashes.SHA256())
     )
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write(key_file, _pem_key(key), private=True)
+    _write(cert_file, ca.public_bytes(serialization.Encoding.PEM))
+    return ca, key
+
+
+def local_certificates(ca_folder: Path, folder: Path, hosts: list[str]) -> TlsFiles:
+    """A certificate for ``hosts`` (names or IP addresses), written to ``folder`` and signed
+    by the local CA in ``ca_folder``, which is made on first use and kept, so a browser or
+    a client told to trust it once goes on trusting the clusters it signs."""
+    ca, ca_key = _local_ca(ca_folder)
+    now = datetime.datetime.now(datetime.timezone.utc)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
@@ -78,18 +98,23 @@ def make_local_ca(folder: Path, hosts: list[str]) -> TlsFiles:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + VALID_FOR)
+        .not_valid_after(min(now + VALID_FOR, ca.not_valid_after_utc))
         .add_extension(x509.SubjectAlternativeName(_alt_names(hosts)), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key")
-    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(_pem_key(key))
-    files.key.chmod(0o600)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    files = TlsFiles(ca_folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
+    _write(files.key, _pem_key(key), private=True)
     return files
+
+
+def _write(path: Path, data: bytes, private: bool = False) -> None:
+    """Write ``path``; a private one is never readable by others, not even for a moment."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
 
 
 def _read(path: str, what: str) -> bytes:
@@ -127,9 +152,13 @@ def client_creator(host: str, ca: str | None):
     return optionsForClientTLS(host, trustRoot=trust)
 
 
-def client_context(ca: str | None) -> ssl.SSLContext:
-    """The blocking client's TLS: verify the server against ``ca``, or the system's roots."""
+def client_context(ca: str | None, local_ca: Path | None = None) -> ssl.SSLContext:
+    """The blocking client's TLS: verify the servers against ``ca`` alone; without it,
+    against the system's roots and ``local_ca`` (the CA ``framecast up`` keeps), if there."""
     try:
-        return ssl.create_default_context(cafile=ca)
+        context = ssl.create_default_context(cafile=ca)
+        if not ca and local_ca is not None and local_ca.exists():
+            context.load_verify_locations(cafile=local_ca)
+        return context
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot use the CA certificate {ca}: {exc}") from None
+        raise ConfigError(f"cannot use the CA certificate {ca or local_ca}: {exc}") from None

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> None:
     from master.web import ServiceDiscovery
     from master.web_front import web_site
     from common.tls import server_factory
+    from common.web_tls import web_server_factory
 
     try:
         speed_policy = SpeedPolicy.parse(args.speed_policy, args.link_caps)
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError(f"bad bandwidth settings: {exc}") from None
     if args.relay_after < 0 or args.relay_fanout < 1 or args.relay_depth < 1:
         raise ConfigError("--relay-after must be 0 or more, --relay-fanout and --relay-depth 1 or more")
+    tls = tls_server_options(args)
     logs.start(args.log_level)
     signer = Signer(load_secret(args), token_ttl=args.token_ttl, ticket_ttl=args.ticket_ttl)
     ensure_database(args.database)
@@ -110,7 +112,6 @@ def run(args: argparse.Namespace) -> None:
         relay_fanout=args.relay_fanout,
         relay_depth=args.relay_depth,
     )
-    tls = tls_server_options(args)
     db = Database(args.database)
     redis_client = redis_connector(args.redis)
 
@@ -132,7 +133,11 @@ def run(args: argparse.Namespace) -> None:
             reactor,
             [
                 (public(args.client_port), secured(MasterClientFactory(master)), f"clients on port {args.client_port}"),
-                (public(args.web_port), secured(web_site(master, reactor)), f"web on port {args.web_port}"),
+                (
+                    public(args.web_port),
+                    web_server_factory(web_site(master, reactor), tls),
+                    f"web on port {args.web_port}",
+                ),
                 (endpoint(args.slave_port), secured(SlaveLinkFactory(master)), f"slaves on port {args.slave_port}"),
                 (
                     endpoint(args.metrics_port),

@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "upload-window", 32, "samples in the upload throttle's sliding window")
     add_option(parser, "log-level", "info", "log level")
     add_tls_options(parser)
-    add_option(parser, "ca", "", "CA certificate to verify the masters with: the link to them is TLS")
+    add_option(parser, "ca", "", "CA certificate to verify the masters and other slaves with (else the system's roots)")
+    add_option(parser, "masters-name", "", "the name the masters' certificates are for (default: each --masters host)")
     add_secret_option(parser)
 
 
@@ -73,16 +74,17 @@ def run(args: argparse.Namespace) -> None:
     from slave.node import Slave, SlaveConfig
     from slave.web import web_site
     from common.tls import client_creator, server_factory
+    from common.web_tls import web_server_factory
 
+    tls = tls_server_options(args)
     logs.start(args.log_level)
     try:
         masters = parse_hostport_list(args.masters)
     except ValueError as exc:
         raise ConfigError(f"--masters: {exc}") from None
     signer = Signer(load_secret(args), ticket_ttl=args.ticket_ttl)
-    tls = tls_server_options(args)
     verified = functools.partial(client_creator, ca=args.ca or None)  # host -> TLS client options
-    masters_tls = verified if args.ca or tls is not None else None
+    masters_tls = None if tls is None else lambda host: verified(args.masters_name or host)
     advertise = args.advertise or args.host
     config = SlaveConfig(
         id=args.id,
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> None:
         container=args.container or container_id(),
     )
     slave = Slave(config, signer, reactor)
-    slave.peer_tls = verified if tls is not None else None  # fellow slaves serve TLS as this one does
+    slave.peer_tls = None if tls is None else verified  # fellow slaves serve TLS as this one does
     REGISTRY.register(SlaveCollector(slave))
 
     def started(ports) -> None:
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> None:
                 ),
                 (
                     TCP4ServerEndpoint(reactor, args.web_port, interface=args.host),
-                    secured(web_site(slave)),
+                    web_server_factory(web_site(slave), tls),
                     f"web on port {args.web_port}",
                 ),
             ],

@@ -19,6 +19,12 @@ import pytest
 import redis
 
 from cli.local_cluster import FRAMECAST, LocalCluster, free_port
+from client.connection import use_tls
+
+# In this process, clients talk plain TCP to the test clusters, which run --insecure unless a
+# test asks for TLS (``start_cluster(tls=True)``, what ``framecast up`` runs) and gives its
+# clients the cluster's CA.
+use_tls(None)
 
 REDIS_URL = os.environ.get("FRAMECAST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG_ADMIN = os.environ.get("FRAMECAST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -40,8 +46,10 @@ def clear_redis(prefix: str) -> None:
 
 
 def start_cluster(tmp: Path, **options) -> LocalCluster:
+    """A cluster of its own Redis prefix and database; --insecure unless ``tls=True``."""
     tag = uuid.uuid4().hex[:10]
     options.setdefault("redis_url", REDIS_URL)
+    options.setdefault("tls", False)
     cluster = LocalCluster(
         port=free_port(),
         web_port=free_port(),
@@ -85,15 +93,18 @@ class Cli:
     """Runs the ``framecast`` command as a user would, with a home of its own; ``operator``
     runs it as an operator (with the cluster secret)."""
 
-    def __init__(self, server: str, home: Path, secret: str = "", ca: str = ""):
+    def __init__(self, server: str, home: Path, secret: str = "", ca: str = "", insecure: bool | None = None):
         self.server = server
         self.home = home
         self.secret = secret
         self.ca = ca  # the cluster's CA certificate, when it serves TLS
+        self.insecure = not ca if insecure is None else insecure  # --insecure: plain TCP
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, "FRAMECAST_SERVER": self.server, "FRAMECAST_HOME": str(self.home)}
-        return {**env, "FRAMECAST_CA": self.ca} if self.ca else env
+        if self.ca:
+            env["FRAMECAST_CA"] = self.ca
+        return {**env, "FRAMECAST_INSECURE": "1"} if self.insecure else env
 
     def argv(self, *args: str) -> list[str]:
         return [*FRAMECAST, *args]

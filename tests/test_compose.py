@@ -14,6 +14,7 @@ import yaml
 from cli import haproxy
 from cli.local_cluster import FRAMECAST, free_port, wait_for_port
 from client.masters import Masters
+from common.tls import client_context, local_certificates
 from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,6 +57,9 @@ def compose_command():
     pytest.fail("neither docker-compose nor the docker compose plugin is installed (.ci/run installs it)")
 
 
+PUBLIC_HOST = "localhost"  # the name the test's stand-in for a real certificate is for
+
+
 @pytest.fixture(scope="module")
 def compose():
     env = {
@@ -63,6 +67,7 @@ def compose():
         "FRAMECAST_SECRET": "compose-test-secret",
         "POSTGRES_PASSWORD": "compose-test",
         "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana",
+        "FRAMECAST_PUBLIC_HOST": PUBLIC_HOST,
     }
     result = subprocess.run(
         compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env, capture_output=True, text=True
@@ -77,6 +82,20 @@ def test_compose_has_every_role(compose):
     assert services["slave"]["network_mode"] == "host"
     framecast = [s for s in services.values() if s.get("image") == "framecast:latest"]
     assert framecast and all(s["build"]["dockerfile"] == "deploy/Dockerfile" for s in framecast)
+
+
+def test_every_framecast_service_serves_the_mounted_certificate(compose):
+    for name in ("master1", "master2", "slave"):
+        service = compose["services"][name]
+        assert service["environment"]["FRAMECAST_TLS_CERT"] == "/certs/fullchain.pem"
+        assert service["environment"]["FRAMECAST_TLS_KEY"] == "/certs/privkey.pem"
+        (volume,) = service["volumes"]  # "source:target:ro" from docker-compose 1, a mapping from 2
+        if isinstance(volume, str):
+            assert volume.endswith("/deploy/certs:/certs:ro")
+        else:
+            assert volume["source"].endswith("/deploy/certs") and volume["target"] == "/certs" and volume["read_only"]
+    assert compose["services"]["slave"]["environment"]["FRAMECAST_MASTERS_NAME"] == PUBLIC_HOST
+    assert "--insecure" not in json.dumps(compose)
 
 
 def test_compose_requires_secrets_instead_of_shipping_them():
@@ -137,10 +156,20 @@ def option(argv, name):
 
 
 def test_every_service_command_runs_without_docker(compose, tmp_path):
+    """With a certificate for PUBLIC_HOST from a CA the system trusts (SSL_CERT_FILE stands
+    in for the system's roots), as a public CA's would be."""
     services = compose["services"]
     tag = uuid.uuid4().hex[:8]
     database = PG_ADMIN.rsplit("/", 1)[0] + f"/fccompose_{tag}"
-    local = {"FRAMECAST_REDIS": REDIS_URL, "FRAMECAST_DATABASE": database, "FRAMECAST_REDIS_PREFIX": f"fcc-{tag}:"}
+    certs = local_certificates(tmp_path / "ca", tmp_path / "certs", [PUBLIC_HOST])
+    local = {
+        "FRAMECAST_REDIS": REDIS_URL,
+        "FRAMECAST_DATABASE": database,
+        "FRAMECAST_REDIS_PREFIX": f"fcc-{tag}:",
+        "FRAMECAST_TLS_CERT": str(certs.cert),
+        "FRAMECAST_TLS_KEY": str(certs.key),
+        "SSL_CERT_FILE": str(certs.ca),
+    }
     processes = []
 
     def start(name, argv):
@@ -169,19 +198,21 @@ def test_every_service_command_runs_without_docker(compose, tmp_path):
         )
         processes.append(proxy)
         wait_for_port(port, 10, proxy, "haproxy")
-        server = f"127.0.0.1:{port}"
+        server = f"{PUBLIC_HOST}:{port}"
+        os.environ["SSL_CERT_FILE"] = str(certs.ca)  # this process's client trusts it the same way
         status = wait_until(
             lambda: (
-                (s := Masters(server).status(secret="compose-test-secret"))
+                (s := Masters(server, tls=client_context(None)).status(secret="compose-test-secret"))
                 and [x.state for x in s.slaves] == ["live", "live"]
                 and s
             ),
             30,
         )
         assert sorted(m.id for m in status.masters) == ["master-1", "master-2"]
-        assert all(s.addr.startswith("127.0.0.1:") for s in status.slaves)  # FRAMECAST_ADVERTISE
+        assert all(s.addr.startswith(f"{PUBLIC_HOST}:") for s in status.slaves)  # FRAMECAST_ADVERTISE
         assert len({s.addr for s in status.slaves}) == 2  # each replica at its own port
     finally:
+        os.environ.pop("SSL_CERT_FILE", None)
         for process in processes:
             process.terminate()
             process.wait(10)

@@ -1,15 +1,20 @@
 """TLS end to end (issue 13): a cluster whose every port serves TLS with a local CA, the
-slaves' links to the masters included; clients verify the certificates and refuse a wrong
-one with one clear line."""
+slaves' links to the masters included, as ``framecast up`` runs by default; clients verify
+the certificates by default and refuse a wrong one with one clear line; servers do not
+start without a certificate unless told --insecure."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
 
 import pytest
 import requests
 
-from common.tls import make_local_ca
+from cli.local_cluster import FRAMECAST
+from common.tls import local_certificates
 from tests.conftest import (
     Cli,
     Running,
@@ -42,10 +47,21 @@ def test_broadcast_and_view_over_tls_with_verified_certificates(tls_cluster, tmp
         assert json.loads(viewer.stdout.splitlines()[-1])["frames"] >= 5
         token = json.loads((bob.home / "credentials.json").read_text())["token"]
         snapshot = requests.get(
-            tls_cluster.web + "snapshot/alice.jpg", params={"token": token}, verify=tls_cluster.ca, timeout=10
+            tls_cluster.secure_web + "snapshot/alice.jpg", params={"token": token}, verify=tls_cluster.ca, timeout=10
         )
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
         assert snapshot.url.startswith("https://")  # the slave serves its images with TLS too
+        # The product's address, http://127.0.0.1:8100/, still works for this machine (a
+        # relay started for this viewer may not have its first image yet: ask again).
+        local = wait_until(
+            lambda: (
+                (r := requests.get(tls_cluster.web + "snapshot/alice.jpg", params={"token": token}, timeout=10))
+                and r.status_code == 200
+                and r
+            ),
+            20,
+        )
+        assert local.url.startswith("http://127.0.0.1:") and local.content[:2] == b"\xff\xd8"
     finally:
         caster.stop()
 
@@ -70,7 +86,7 @@ def test_a_relay_pulls_over_tls(tls_cluster, tmp_path):
 
 
 def test_a_client_refuses_a_certificate_its_ca_did_not_sign(tls_cluster, tmp_path):
-    stranger_ca = make_local_ca(tmp_path / "other", ["localhost", "127.0.0.1"]).ca
+    stranger_ca = local_certificates(tmp_path / "other", tmp_path / "other", ["localhost", "127.0.0.1"]).ca
     cli = Cli(tls_cluster.server, tmp_path / "home", ca=str(stranger_ca))
     result = cli.run("register", "mallory", "--password", "password-mallory")
     assert result.returncode != 0
@@ -78,5 +94,40 @@ def test_a_client_refuses_a_certificate_its_ca_did_not_sign(tls_cluster, tmp_pat
 
 
 def test_a_plain_client_cannot_talk_to_a_tls_cluster(tls_cluster, tmp_path):
-    result = Cli(tls_cluster.server, tmp_path / "home").run("register", "plain", "--password", "password-plain")
+    cli = Cli(tls_cluster.server, tmp_path / "home", insecure=True)
+    result = cli.run("register", "plain", "--password", "password-plain")
     assert result.returncode != 0 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_a_client_with_no_options_trusts_the_local_ca_and_nothing_else(tls_cluster, tmp_path):
+    """What ``framecast up`` leaves in the user's home is trusted without --ca; a home
+    without it verifies against the system's roots only, which did not sign the cluster."""
+    stranger = Cli(tls_cluster.server, tmp_path / "stranger", insecure=False)
+    result = stranger.run("register", "frank", "--password", "password-frank")
+    assert result.returncode != 0 and result.stderr.count("\n") == 1
+    assert "with TLS: certificate not trusted" in result.stderr
+    (tmp_path / "local" / "tls").mkdir(parents=True)
+    shutil.copy(tls_cluster.ca, tmp_path / "local" / "tls" / "ca.pem")
+    Cli(tls_cluster.server, tmp_path / "local", insecure=False).ok("register", "frank", "--password", "password-frank")
+
+
+def test_plain_http_is_for_this_machine_only(tls_cluster):
+    """A browser elsewhere (here: a PROXY header naming another address, as HAProxy sends)
+    is told to use https; the same request from this machine gets the page."""
+    master = next(n for n in tls_cluster.nodes if n.role == "master")
+
+    def get_page(source: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", master.ports["web"]), timeout=10) as conn:
+            header = f"PROXY TCP4 {source} 127.0.0.1 40000 {tls_cluster.web_port}\r\n"
+            conn.sendall(header.encode() + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return b"".join(iter(lambda: conn.recv(65536), b""))
+
+    assert b"use https://" in get_page("203.0.113.9") and b"<html" not in get_page("203.0.113.9")
+    assert get_page("127.0.0.1").startswith(b"HTTP/1.1 200") and b"<html" in get_page("127.0.0.1").lower()
+
+
+@pytest.mark.parametrize("role", ["master", "slave"])
+def test_a_server_needs_a_certificate_or_insecure(role):
+    result = subprocess.run([*FRAMECAST, role], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0 and result.stderr.count("\n") == 1
+    assert "--tls-cert and --tls-key" in result.stderr and "--insecure" in result.stderr
