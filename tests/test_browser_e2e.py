@@ -1,10 +1,13 @@
 """The web page in a real browser (O5): Debian's Chromium driven by Playwright against a real
-cluster (masters behind HAProxy in HTTP mode, a slave, Redis, PostgreSQL), with CLI users on
+cluster with TLS as ``framecast up`` runs it (masters behind HAProxy, a slave, Redis,
+PostgreSQL), at its plain-HTTP address for this machine and over HTTPS, with CLI users on
 the other side. Chromium's fake camera stands in for a webcam. Screenshots are kept under
 ``test-artifacts/`` (or ``$FRAMECAST_ARTIFACTS``)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -12,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from client.sources import read_code
 from tests.conftest import Running, broadcasting, json_lines, register_users, start_cluster, stop_cluster, wait_until
@@ -30,33 +35,42 @@ BROWSER_ARGS = [
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = start_cluster(tmp_path_factory.mktemp("browser"), slaves=1)
+    cluster = start_cluster(tmp_path_factory.mktemp("browser"), slaves=1, tls=True)
     try:
         yield cluster
     finally:
         stop_cluster(cluster)
 
 
+def trusted_key(cluster) -> str:
+    """Chromium's pin of the cluster's certificate (its public key's SHA-256), so the page
+    can use https:// and wss:// as a browser that trusts the local CA would."""
+    cert = x509.load_pem_x509_certificate(cluster.tls_files.cert.read_bytes())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(cluster):
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        pin = f"--ignore-certificate-errors-spki-list={trusted_key(cluster)}"
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*BROWSER_ARGS, pin])
         try:
             yield browser
         finally:
             browser.close()
 
 
-def open_page(browser, cluster, user: str, register: bool = False):
+def open_page(browser, cluster, user: str, register: bool = False, secure: bool = False):
     """A page of ``cluster``'s web front, logged in as ``user`` (registered by the CLI, or
-    in the page with ``register``)."""
+    in the page with ``register``), at http://127.0.0.1 or, ``secure``, https://localhost."""
     page = browser.new_page()
     page.on("console", lambda message: print(f"[{user} console] {message.text}"))
-    page.goto(cluster.web)
+    page.goto(cluster.secure_web if secure else cluster.web)
     page.fill("#user", user)
     page.fill("#password", f"password-{user}")
     page.click("#register" if register else "#login")
@@ -76,13 +90,16 @@ def code_on_screen(page) -> int:
     return read_code(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
 
 
-def test_a_page_watches_a_cli_broadcast(cluster, browser, tmp_path):
-    alice, _ = register_users(cluster, tmp_path, "alice", "bob")
-    caster = broadcasting(alice, "alice", "--size", "640x480", "--fps", "15")
-    page = open_page(browser, cluster, "bob")
+@pytest.mark.parametrize("secure", [False, True], ids=["http-on-this-machine", "https"])
+def test_a_page_watches_a_cli_broadcast(cluster, browser, tmp_path, secure):
+    caster_name, viewer_name = ("heidi", "ivan") if secure else ("alice", "bob")
+    caster_cli, _ = register_users(cluster, tmp_path, caster_name, viewer_name)
+    caster = broadcasting(caster_cli, caster_name, "--size", "640x480", "--fps", "15")
+    page = open_page(browser, cluster, viewer_name, secure=secure)
     try:
-        page.wait_for_selector("#live li:has-text('alice') button[data-action=watch]", timeout=15000)
-        page.click("#live li:has-text('alice') button[data-action=watch]")
+        watch = f"#live li:has-text('{caster_name}') button[data-action=watch]"
+        page.wait_for_selector(watch, timeout=15000)
+        page.click(watch)
         page.wait_for_function("Number(document.querySelector('#screen').dataset.seq || 0) > 0", timeout=15000)
         first_seq = int(page.get_attribute("#screen", "data-seq"))
         first = code_on_screen(page)
@@ -90,9 +107,10 @@ def test_a_page_watches_a_cli_broadcast(cluster, browser, tmp_path):
         second = code_on_screen(page)
         assert 0 < first < second  # the image itself moves on
         assert "fps" in page.inner_text("#status-line") and "last image --" not in page.inner_text("#status-line")
+        assert page.url.startswith("https://" if secure else "http://127.0.0.1:")
         page.select_option("#zoom", "200")
         assert page.eval_on_selector("#screen", "c => c.getBoundingClientRect().width") == 1280
-        screenshot(page, "watching-a-cli-broadcast")
+        screenshot(page, f"watching-a-cli-broadcast-{'https' if secure else 'http'}")
     finally:
         page.close()
         caster.stop()

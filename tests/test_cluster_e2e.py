@@ -1,5 +1,6 @@
 """The whole cluster as users drive it: HAProxy, 2 masters, 2 slaves, real Redis and
-PostgreSQL, the ``framecast`` command line (S1-S4, C2, C5, U1, U2, O4)."""
+PostgreSQL, the ``framecast`` command line (S1-S4, C2, C5, U1, U2, O4), with TLS on every
+port as ``framecast up`` runs it."""
 
 import json
 import time
@@ -8,7 +9,23 @@ import cv2
 import pytest
 
 from client.sources import TestPattern, read_code
-from tests.conftest import broadcast_entry, cluster_status, json_lines, slave_row, wait_until
+from tests.conftest import (
+    broadcast_entry,
+    cluster_status,
+    json_lines,
+    slave_row,
+    start_cluster,
+    stop_cluster,
+    wait_until,
+)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """This module's cluster runs TLS, the default (the shared one runs --insecure)."""
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"), tls=True)
+    yield cluster
+    stop_cluster(cluster)
 
 
 def test_one_broadcaster_two_viewers(cluster, user, tmp_path):

@@ -22,7 +22,7 @@ from tests.conftest import broadcasting, register_users, start_cluster, stop_clu
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mjpeg")
-    cluster = start_cluster(tmp, slaves=1)
+    cluster = start_cluster(tmp, slaves=1, tls=True)  # as ``framecast up``: plain HTTP for this machine
     alice, bob = register_users(cluster, tmp, "alice", "bob")
     caster = broadcasting(alice, "alice", "--fps", "15", "--size", "640x480")
     try:
