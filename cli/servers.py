@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from client.errors import FramecastError
@@ -59,6 +60,10 @@ def cmd_up(args) -> int:
         raise FramecastError("--relay-after must be 0 (no relays) or more")
     relay = ["--relay-after", str(args.relay_after)] if args.relay_after else []
     cluster = LocalCluster(
+        # The machine's Redis and PostgreSQL (or private ones), unless the environment names others.
+        redis_url=os.environ.get("FRAMECAST_REDIS"),
+        database=os.environ.get("FRAMECAST_DATABASE"),
+        redis_prefix=os.environ.get("FRAMECAST_REDIS_PREFIX", "fc:"),
         masters=args.masters,
         slaves=args.slaves,
         port=args.port,

@@ -1,0 +1,69 @@
+"""``framecast up`` as a new user runs it (O2): the commands of SPEC, with no certificate
+options, then work against it over verified TLS, and its web address is plain HTTP on
+this machine. Only the Redis prefix and the database are the test's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import uuid
+
+import requests
+
+from cli.local_cluster import FRAMECAST, free_port
+from tests.conftest import PG_ADMIN, REDIS_URL, Cli, broadcasting, clear_redis, drop_database, wait_until
+
+
+def test_up_then_the_spec_commands_with_no_tls_options(tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    port, web_port = free_port(), free_port()
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "FRAMECAST_HOME": str(home),
+        "FRAMECAST_REDIS": REDIS_URL,
+        "FRAMECAST_REDIS_PREFIX": f"fcup-{tag}:",
+        "FRAMECAST_DATABASE": PG_ADMIN.rsplit("/", 1)[0] + f"/fcup_{tag}",
+    }
+    env.pop("FRAMECAST_INSECURE", None)
+    up = subprocess.Popen(
+        [*FRAMECAST, "up", "--masters", "1", "--slaves", "1", "--port", str(port), "--web-port", str(web_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    printed: list[str] = []
+    threading.Thread(target=lambda: printed.extend(up.stdout), daemon=True).start()
+    try:
+        wait_until(lambda: any("Ctrl-C stops the cluster" in line for line in printed) or up.poll() is not None, 90)
+        assert up.poll() is None, "".join(printed)
+        assert any(f"http://127.0.0.1:{web_port}/" in line for line in printed)  # SPEC: printed by up
+        assert (home / "tls" / "ca.pem").exists() and (home / "tls" / "ca.key").stat().st_mode & 0o077 == 0
+
+        secret = (home / "cluster-secret").read_text()  # for the test's operator status
+        alice = Cli(f"127.0.0.1:{port}", home, secret, insecure=False)  # FRAMECAST_HOME as up's: no --ca
+        bob = Cli(f"127.0.0.1:{port}", tmp_path / "bob", insecure=False)
+        (bob.home / "tls").mkdir(parents=True)
+        (bob.home / "tls" / "ca.pem").write_bytes((home / "tls" / "ca.pem").read_bytes())  # another user, same CA
+        for cli, name in ((alice, "alice"), (bob, "bob")):
+            cli.ok("register", name, "--password", f"password-{name}")
+            cli.ok("login", name, "--password", f"password-{name}")
+        caster = broadcasting(alice, "alice", "--source", "test")
+        try:
+            viewer = bob.run("view", "alice", "--frames", "3", "--json", timeout=60)
+            assert viewer.returncode == 0, viewer.stderr
+            assert json.loads(viewer.stdout.splitlines()[-1])["frames"] >= 3
+            page = requests.get(f"http://127.0.0.1:{web_port}/", timeout=10)
+            assert page.status_code == 200 and "<html" in page.text.lower()
+        finally:
+            caster.stop()
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(60) == 0, "".join(printed)
+        clear_redis(f"fcup-{tag}:")
+        drop_database(f"fcup_{tag}")
