@@ -135,7 +135,7 @@ class Broadcaster:
             self.slave.conn.send(BroadcastPause())
         self._turbo_joined()
 
-    def _turbo_request(self) -> tuple[int, tuple[str, ...]] | None:
+    def _turbo_request(self) -> tuple[int, tuple[str, ...], str] | None:
         return self.turbo.request(self.masters.local_host()) if self.turbo else None
 
     def _turbo_joined(self) -> None:

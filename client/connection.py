@@ -11,6 +11,7 @@ import time
 from typing import Callable, TypeVar
 
 from client.errors import ConnectionLost, ServerError
+from client.peer_tls import fingerprint
 from common.addresses import format_hostport
 from common.errors import ProtocolError, RequestError
 from common.messages import Control, parse
@@ -37,15 +38,21 @@ M = TypeVar("M")
 
 
 class Connection:
-    def __init__(self, host: str, port: int, timeout: float = 5.0, tls: bool | ssl.SSLContext = True):
-        """``tls``: True to do as ``use_tls`` said, False for plain TCP (a peer link in turbo
-        mode), or the TLS context to verify this server with."""
+    def __init__(
+        self, host: str, port: int, timeout: float = 5.0, tls: bool | ssl.SSLContext = True, pin: str | None = None
+    ):
+        """``tls``: True to do as ``use_tls`` said, False for plain TCP, or the TLS context to
+        verify this server with; ``pin``: the fingerprint its certificate must have (turbo
+        mode's peer link, ``client/peer_tls.py``)."""
         address = format_hostport(host, port)
         context = _default_tls() if tls is True else tls or None
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
             if context is not None:
                 sock = context.wrap_socket(sock, server_hostname=host)
+                if pin is not None and fingerprint(sock.getpeercert(binary_form=True)) != pin:
+                    sock.close()
+                    raise ConnectionLost(f"{address} showed a certificate other than the one announced")
         except ssl.SSLCertVerificationError as exc:
             raise ConnectionLost(
                 f"cannot connect to {address} with TLS: certificate not trusted ({exc.verify_message});"

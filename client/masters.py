@@ -155,11 +155,12 @@ class Masters:
         session: str,
         move_from: str | None = None,
         lost: str | None = None,
-        turbo: tuple[int, tuple[str, ...]] | None = None,
+        turbo: tuple[int, tuple[str, ...], str] | None = None,
     ) -> Redirect:
-        """Where to broadcast; ``turbo``: the port and hosts a lone viewer may reach us at."""
-        port, hosts = turbo or (None, ())
-        return self.request(BroadcastRequest(token, session, move_from, lost, port, hosts), Redirect)
+        """Where to broadcast; ``turbo``: the port and hosts a lone viewer may reach us at,
+        and the fingerprint of the peer link's certificate."""
+        port, hosts, fingerprint = turbo or (None, (), "")
+        return self.request(BroadcastRequest(token, session, move_from, lost, port, hosts, fingerprint), Redirect)
 
     def local_host(self) -> str | None:
         """This machine's address on the way to the masters (a turbo mode candidate)."""

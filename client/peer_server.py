@@ -2,6 +2,8 @@
 checks each one's peer ticket, and sends it images as the slave would: the newest frame
 once the previous one is acknowledged, within the viewer's cap, nothing while it pauses.
 
+The link is TLS with a certificate made for this broadcaster, which viewers pin by its
+fingerprint (``client/peer_tls.py``); the handshake runs without blocking the broadcast.
 A connection that does not show a valid ticket for this broadcast within a few seconds
 is closed without a word: a stranger gets nothing. The broadcaster never holds the
 cluster secret, only this broadcast's turbo key (``common.turbo.turbo_key``).
@@ -10,11 +12,13 @@ cluster secret, only this broadcast's turbo key (``common.turbo.turbo_key``).
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 
 from client.connection import Connection
 from client.errors import ConnectionLost, ServerError
+from client.peer_tls import make_identity
 from common.addresses import format_hostport
 from common.messages.streaming import Ack, Keepalive, ViewerCap, ViewerPause, ViewerResume
 from common.messages.turbo import PeerHello, PeerWelcome
@@ -32,6 +36,7 @@ class Peer:
     """One viewer on the peer link."""
 
     conn: Connection
+    secured: bool = False  # the TLS handshake is done
     ticket: PeerTicket | None = None
     joined: float = field(default_factory=time.monotonic)
     in_flight: int | None = None
@@ -55,6 +60,7 @@ class PeerServer:
         self.sock.listen(16)
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
+        self.identity = make_identity()  # viewers pin its fingerprint
         self.signer: Signer | None = None
         self.session = ""
         self.peers: list[Peer] = []
@@ -78,6 +84,8 @@ class PeerServer:
         for peer in list(self.peers):
             if peer.ticket is None and now - peer.joined > HELLO_WITHIN:
                 self._close(peer)
+            elif not peer.secured:
+                self._handshake(peer)
             elif peer.conn.sock in readable or peer.conn.pending():
                 self._read(peer, events)
         return events
@@ -133,9 +141,22 @@ class PeerServer:
             if sum(1 for peer in self.peers if peer.ticket is None) >= MAX_WAITING:
                 sock.close()
                 continue
-            conn = Connection.accepted(sock, format_hostport(*address[:2]))
-            conn.sock.settimeout(SEND_TIMEOUT)
+            secure = self.identity.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            conn = Connection.accepted(secure, format_hostport(*address[:2]))
+            conn.sock.setblocking(False)  # until the handshake is done (``_handshake``)
             self.peers.append(Peer(conn))
+
+    def _handshake(self, peer: Peer) -> None:
+        """The next step of a peer's TLS handshake, as far as its data has come."""
+        try:
+            peer.conn.sock.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return
+        except OSError:  # not TLS, or not our viewer's client: nothing to say to it
+            self._close(peer)
+            return
+        peer.secured = True
+        peer.conn.sock.settimeout(SEND_TIMEOUT)
 
     def _read(self, peer: Peer, events: list[str]) -> None:
         try:

@@ -42,11 +42,11 @@ class BroadcastTurbo:
         self.conn: Connection | None = None
         self._report_at = time.monotonic() + REPORT_EVERY
 
-    def request(self, local_host: str | None) -> tuple[int, tuple[str, ...]]:
-        """The port and host candidates to report: the address this machine reaches the
-        servers from, loopback, and any the user named."""
+    def request(self, local_host: str | None) -> tuple[int, tuple[str, ...], str]:
+        """The port and host candidates to report (the address this machine reaches the
+        servers from, loopback, and any the user named), and the peer link's fingerprint."""
         hosts = tuple(h for h in (local_host, "127.0.0.1", *self.hosts) if h)
-        return self.server.port, hosts
+        return self.server.port, hosts, self.server.identity.fingerprint
 
     def joined(self, conn: Connection, key: str | None, session: str) -> None:
         """The slave accepted the broadcast: images go there until it says otherwise."""

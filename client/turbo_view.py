@@ -14,12 +14,14 @@ from typing import Callable
 
 from client.connection import Connection
 from client.errors import ConnectionLost, FramecastError
+from client.peer_tls import pinned_context
 from common.addresses import parse_hostport
 from common.messages.admission import Path
 from common.messages.streaming import ViewerCap, ViewerPause, ViewerResume
 from common.messages.turbo import PeerHello, PeerWelcome, TurboEnd, TurboOffer, TurboPath
 
 CONNECT_TIMEOUT = 1.0
+PEER_TLS = pinned_context()
 SILENCE_LIMIT = 3.0  # the broadcaster sends keepalives on a quiet peer link every second
 
 SERVER, P2P = Path.SERVER, Path.P2P
@@ -131,7 +133,9 @@ class ViewerTurbo:
         failures = []
         for candidate in offer.candidates:
             try:
-                conn = Connection(*parse_hostport(candidate), timeout=CONNECT_TIMEOUT, tls=False)
+                conn = Connection(
+                    *parse_hostport(candidate), timeout=CONNECT_TIMEOUT, tls=PEER_TLS, pin=offer.fingerprint
+                )
             except ConnectionLost as exc:
                 failures.append(str(exc))
                 continue

@@ -29,7 +29,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from common.errors import RequestError
 from common.messages.fields import Address, Count, Kbps, Name, SessionId, UserName
 from common.messages.schema import Record, record
-from common.turbo import Candidates
+from common.turbo import Candidates, Fingerprint
 
 
 class CredentialError(Exception):
@@ -50,8 +50,9 @@ class LoginClaims(Credential):
 
 @record
 class BroadcastTicket(Credential):
-    """``turbo``: the broadcaster's peer-to-peer candidates (none: no turbo mode); the slave
-    takes each ``nonce`` once (single use)."""
+    """``turbo``: the broadcaster's peer-to-peer candidates (none: no turbo mode), whose
+    TLS certificate has ``turbo_fingerprint``; the slave takes each ``nonce`` once (single
+    use)."""
 
     KIND = "broadcast ticket"
     user: UserName
@@ -59,6 +60,7 @@ class BroadcastTicket(Credential):
     slave: Name
     turbo: Candidates = ()
     nonce: Name = ""
+    turbo_fingerprint: Fingerprint = ""
 
 
 @record

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 from typing import Annotated, Any
 
 from common.messages.schema import Check
@@ -49,6 +50,10 @@ def join(host: str, port: int) -> str:
 
 Candidates = Annotated[tuple[str, ...], Check(list_of(candidate, MAX_CANDIDATES))]
 Hosts = Annotated[tuple[str, ...], Check(list_of(text(45), MAX_CANDIDATES))]  # as reported; admissible() checks
+# The SHA-256 of the certificate the broadcaster's peer link shows (client/peer_tls.py), in hex.
+Fingerprint = Annotated[
+    str, Check(text(64, re.compile(r"(?:[0-9a-f]{64})?"), "a certificate fingerprint is 64 hexadecimal digits"))
+]
 
 
 def admissible(reported: tuple[str, ...], port: int, seen_from: str) -> tuple[str, ...]:

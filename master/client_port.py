@@ -106,10 +106,14 @@ class MasterClientProtocol(MessageProtocol):
     async def broadcast(self, request: BroadcastRequest) -> None:
         user = self._user(request.token)
         turbo = ()
-        if request.turbo_port:  # the broadcaster listens for a lone viewer (turbo mode)
+        if request.turbo_port and request.turbo_fingerprint:  # listening for a lone viewer (turbo mode)
             turbo = admissible(request.turbo_hosts, request.turbo_port, self._address())
         redirects = self.master.redirects
-        self.send(await redirects.place_broadcast(user, request.session, request.move_from, request.lost, turbo))
+        self.send(
+            await redirects.place_broadcast(
+                user, request.session, request.move_from, request.lost, turbo, request.turbo_fingerprint
+            )
+        )
 
     @handles(handlers, ViewRequest)
     async def view(self, request: ViewRequest) -> None:

@@ -27,7 +27,13 @@ class Redirects:
         self.master = master
 
     async def place_broadcast(
-        self, user: str, session: str, move_from: str | None = None, lost: str | None = None, turbo: Candidates = ()
+        self,
+        user: str,
+        session: str,
+        move_from: str | None = None,
+        lost: str | None = None,
+        turbo: Candidates = (),
+        turbo_fingerprint: str = "",
     ) -> Redirect:
         """Place a broadcast on the least-loaded live slave.
 
@@ -56,7 +62,8 @@ class Redirects:
             )
         PLACEMENTS.labels(_placement_kind(claim, move_from, lost)).inc()
         REDIRECTS.labels("broadcast").inc()
-        ticket = master.signer.sign(BroadcastTicket(user, session, entry.slave, turbo, secrets.token_urlsafe(9)))
+        nonce = secrets.token_urlsafe(9)
+        ticket = master.signer.sign(BroadcastTicket(user, session, entry.slave, turbo, nonce, turbo_fingerprint))
         web = next((s.web for s in slaves if s.id == entry.slave), "")
         return Redirect(entry.addr, entry.slave, ticket, web=web or None)
 

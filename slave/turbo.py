@@ -29,6 +29,7 @@ class TurboState:
     """One broadcast's turbo mode."""
 
     candidates: tuple[str, ...]
+    fingerprint: str  # of the broadcaster's peer-link certificate
     broadcaster_host: str
     signer: Signer
     allowed: bool = False
@@ -48,10 +49,10 @@ class TurboSwitch:
     def started(self, broadcast: Broadcast, claims: BroadcastTicket, broadcaster_host: str) -> str | None:
         """A broadcaster (re)joined: its turbo key if it may use turbo mode."""
         self.ended(broadcast)
-        if not claims.turbo:
+        if not claims.turbo or not claims.turbo_fingerprint:
             return None
         key = turbo_key(self.slave.signer.secret, claims.session)
-        self.states[broadcast.user] = TurboState(claims.turbo, broadcaster_host, Signer(key))
+        self.states[broadcast.user] = TurboState(claims.turbo, claims.turbo_fingerprint, broadcaster_host, Signer(key))
         return key
 
     def ended(self, broadcast: Broadcast) -> None:
@@ -142,7 +143,7 @@ class TurboSwitch:
             return
         ticket = state.signer.sign(PeerTicket(stream.user, stream.session, broadcast.session, stream.cap_kbps))
         state.offered = viewer
-        viewer.send(TurboOffer(candidates, ticket))
+        viewer.send(TurboOffer(candidates, ticket, state.fingerprint))
         self.slave.log.info(
             "turbo offered to {viewer} of {user}: {candidates}",
             viewer=stream.user,

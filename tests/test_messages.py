@@ -15,7 +15,7 @@ from common.messages.schema import REGISTRY, Control, Record
 from common.messages.chat import ClientId, LineText, MessageText, Recipient
 from common.messages.social import RoomName
 from common.prefs import ROOM_NAME
-from common.turbo import Candidates, Hosts
+from common.turbo import Candidates, Fingerprint, Hosts
 from common.protocol import Decoder, MessageType, encode
 
 CHECKED = {
@@ -41,6 +41,7 @@ CHECKED = {
     ClientId: st.text(max_size=64),
     Candidates: st.lists(st.ip_addresses(v=4).map(lambda ip: f"{ip}:4000"), max_size=8).map(tuple),
     Hosts: st.lists(st.ip_addresses(v=4).map(str), max_size=8).map(tuple),
+    Fingerprint: st.just("") | st.binary(min_size=32, max_size=32).map(bytes.hex),
 }
 
 

@@ -3,6 +3,8 @@ and who gets images from the turbo port (only a viewer with a valid, unexpired t
 this broadcast, one frame at a time)."""
 
 import select
+import socket
+import threading
 import time
 
 import pytest
@@ -12,6 +14,7 @@ from itsdangerous.timed import TimestampSigner
 from client.connection import Connection
 from client.errors import ConnectionLost, FramecastError
 from client.peer_server import PeerServer
+from client.peer_tls import pinned_context
 from common.messages.streaming import Ack
 from common.messages.turbo import PeerHello, PeerWelcome
 from common.protocol import FrameInfo, encode_frame
@@ -61,9 +64,37 @@ def server():
     peer_server.close()
 
 
+def serve_until(server, done, seconds: float = 5) -> None:
+    give_up = time.monotonic() + seconds
+    while not done() and time.monotonic() < give_up:
+        server.serve(select.select(server.sockets(), [], [], 0.05)[0])
+
+
+def connect(server, pin: str | None = None) -> Connection:
+    """A viewer's TLS connection to the peer link, pinning ``pin`` (default: the right
+    fingerprint); the server serves meanwhile (its handshake does not block)."""
+    made: dict = {}
+
+    def reach() -> None:
+        try:
+            made["conn"] = Connection(
+                "127.0.0.1", server.port, tls=pinned_context(), pin=pin or server.identity.fingerprint
+            )
+        except FramecastError as exc:
+            made["error"] = exc
+
+    thread = threading.Thread(target=reach)
+    thread.start()
+    serve_until(server, lambda: not thread.is_alive())
+    thread.join()
+    if "error" in made:
+        raise made["error"]
+    return made["conn"]
+
+
 def hello(server, ticket):
     """Connect and say hello; the server serves until it welcomed or hung up."""
-    conn = Connection("127.0.0.1", server.port)
+    conn = connect(server)
     conn.send(PeerHello(ticket))
     give_up, seen = time.monotonic() + 5, False
     while time.monotonic() < give_up:
@@ -76,6 +107,20 @@ def hello(server, ticket):
 
 def ticket(key=KEY, session="viewer-1", broadcast="broadcast-1", cap=None):
     return Signer(key).sign(PeerTicket("bob", session, broadcast, cap))
+
+
+def test_the_peer_link_is_tls_with_the_announced_certificate(server):
+    with pytest.raises(ConnectionLost, match="a certificate other than the one announced"):
+        connect(server, pin="0" * 64)
+    plain = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    plain.sendall(PeerHello(ticket()).encode())  # a viewer without TLS gets nothing
+    serve_until(server, lambda: bool(server.peers))
+    serve_until(server, lambda: not server.peers)
+    assert not server.peers
+    try:
+        assert plain.recv(100) == b""
+    except ConnectionResetError:
+        pass  # closed with the hello unread: a reset, as good as a close
 
 
 def test_a_valid_ticket_gets_a_welcome_and_one_frame_at_a_time(server):

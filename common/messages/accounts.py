@@ -28,7 +28,7 @@ from common.messages.fields import (
 from common.messages.schema import Check, Control, Record, control, record
 from common.errors import ErrorCode
 from common.protocol import MessageType as T
-from common.turbo import Hosts
+from common.turbo import Fingerprint, Hosts
 
 
 @control(T.REGISTER)
@@ -61,6 +61,7 @@ class BroadcastRequest(Control):
     lost: Name | None = None
     turbo_port: Count | None = None  # listening for peer-to-peer viewers (turbo mode)
     turbo_hosts: Hosts = ()
+    turbo_fingerprint: Fingerprint = ""  # of the peer link's certificate: viewers pin it
 
 
 @control(T.VIEW_REQUEST)

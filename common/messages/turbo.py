@@ -18,7 +18,7 @@ from __future__ import annotations
 from common.messages.fields import Count, Flag, Name, SessionId, Ticket, UserName
 from common.messages.schema import Control, control
 from common.protocol import MessageType as T
-from common.turbo import Candidates
+from common.turbo import Candidates, Fingerprint
 
 
 @control(T.TURBO_ALLOW)
@@ -28,10 +28,12 @@ class TurboAllow(Control):
 
 @control(T.TURBO_OFFER)
 class TurboOffer(Control):
-    """Try these addresses of the broadcaster, in order, with this peer ticket."""
+    """Try these addresses of the broadcaster, in order, with this peer ticket; the peer
+    link's TLS certificate must have this fingerprint."""
 
     candidates: Candidates
     ticket: Ticket
+    fingerprint: Fingerprint
 
 
 @control(T.TURBO_PATH)
