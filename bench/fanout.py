@@ -27,10 +27,10 @@ async def measure(
     slave = SlaveProcess("--max-upload-kbps", "0", tls=tls)  # measure the fan-out, not the upload cap
     try:
         broadcaster = await open_broadcaster(slave, "caster", image, fps)
-        sending = asyncio.ensure_future(broadcaster.run(seconds + 4))
         rss_before = slave.rss()
         opener = open_http_viewer if http else open_viewer
         clients = [await opener(slave, f"viewer{i}", "caster", record_latency=fps is not None) for i in range(viewers)]
+        sending = asyncio.ensure_future(broadcaster.run(seconds + 4))  # once all are in (TLS handshakes take a while)
         await asyncio.sleep(2)
         for client in clients:
             client.reset()

@@ -139,9 +139,19 @@ def server_factory(factory, options):
     is); the TLS sits inside a PROXY-protocol wrapper, if any, as HAProxy passes TLS through."""
     if options is None:
         return factory
-    from twisted.protocols.tls import TLSMemoryBIOFactory
+    return _whole_writes_factory()(options, False, factory)
 
-    return TLSMemoryBIOFactory(options, False, factory)
+
+def _whole_writes_factory():
+    """Twisted's TLS without its aggregation of small writes (``BufferingTLSTransport``):
+    the servers write whole frames and whole messages, and a flush deferred to the next
+    reactor turn for each of them cost more than it saved (``bench/fanout.py --tls``)."""
+    from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+
+    class WholeWritesTLSFactory(TLSMemoryBIOFactory):
+        protocol = TLSMemoryBIOProtocol
+
+    return WholeWritesTLSFactory
 
 
 def client_creator(host: str, ca: str | None):
