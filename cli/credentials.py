@@ -25,6 +25,15 @@ def home() -> Path:
     return Path(os.environ.get("FRAMECAST_HOME") or Path.home() / ".framecast")
 
 
+def local_ca_folder() -> Path:
+    """Where ``framecast up`` keeps this OS user's local CA, which clients trust by default.
+
+    In the real home, not ``FRAMECAST_HOME``: that one says which framecast user a command
+    runs as (two users on one machine each have their own), the CA which servers this
+    machine's user trusts."""
+    return Path.home() / ".framecast" / "tls"
+
+
 def _write_private(name: str, text: str) -> Path:
     """Write a file in the framecast home that only this user can read."""
     directory = home()

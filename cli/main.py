@@ -12,7 +12,7 @@ import signal
 import sys
 
 from cli import accounts, admission, chat, operators, servers, social, streaming
-from cli.credentials import home
+from cli.credentials import local_ca_folder
 from client.connection import use_tls
 from common.tls import client_context
 from client.errors import FramecastError
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command not in ("master", "slave", "up"):
-            use_tls(None if args.plain_tcp else client_context(args.ca or None, local_ca=home() / "tls" / "ca.pem"))
+            use_tls(None if args.plain_tcp else client_context(args.ca or None, local_ca=local_ca_folder() / "ca.pem"))
         return args.run(args) or 0
     except FramecastError as exc:
         print(f"framecast: error: {exc}", file=sys.stderr)

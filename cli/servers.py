@@ -53,7 +53,7 @@ def cmd_slave(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from cli.credentials import home, save_cluster_secret
+    from cli.credentials import local_ca_folder, save_cluster_secret
     from cli.local_cluster import LocalCluster
 
     if args.relay_after < 0:
@@ -69,7 +69,7 @@ def cmd_up(args) -> int:
         port=args.port,
         web_port=args.web_port,
         tls=not args.insecure,
-        ca_folder=home() / "tls",
+        ca_folder=local_ca_folder(),
         master_args=relay,
     ).start()
     try:

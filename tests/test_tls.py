@@ -99,16 +99,18 @@ def test_a_plain_client_cannot_talk_to_a_tls_cluster(tls_cluster, tmp_path):
     assert result.returncode != 0 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_a_client_with_no_options_trusts_the_local_ca_and_nothing_else(tls_cluster, tmp_path):
-    """What ``framecast up`` leaves in the user's home is trusted without --ca; a home
-    without it verifies against the system's roots only, which did not sign the cluster."""
-    stranger = Cli(tls_cluster.server, tmp_path / "stranger", insecure=False)
-    result = stranger.run("register", "frank", "--password", "password-frank")
+def test_a_client_with_no_options_trusts_the_local_ca_and_nothing_else(tls_cluster, tmp_path, monkeypatch):
+    """The local CA ``framecast up`` keeps in the OS user's ~/.framecast/tls is trusted
+    without --ca; without it, clients verify against the system's roots only, which did
+    not sign the cluster."""
+    monkeypatch.setenv("HOME", str(tmp_path / "os-user"))
+    cli = Cli(tls_cluster.server, tmp_path / "frank", insecure=False)
+    result = cli.run("register", "frank", "--password", "password-frank")
     assert result.returncode != 0 and result.stderr.count("\n") == 1
     assert "with TLS: certificate not trusted" in result.stderr
-    (tmp_path / "local" / "tls").mkdir(parents=True)
-    shutil.copy(tls_cluster.ca, tmp_path / "local" / "tls" / "ca.pem")
-    Cli(tls_cluster.server, tmp_path / "local", insecure=False).ok("register", "frank", "--password", "password-frank")
+    (tmp_path / "os-user" / ".framecast" / "tls").mkdir(parents=True)
+    shutil.copy(tls_cluster.ca, tmp_path / "os-user" / ".framecast" / "tls" / "ca.pem")
+    cli.ok("register", "frank", "--password", "password-frank")
 
 
 def test_plain_http_is_for_this_machine_only(tls_cluster):

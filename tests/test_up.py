@@ -1,6 +1,8 @@
 """``framecast up`` as a new user runs it (O2): the commands of SPEC, with no certificate
-options, then work against it over verified TLS, and its web address is plain HTTP on
-this machine. Only the Redis prefix and the database are the test's own."""
+options, then work against it over verified TLS, for two framecast users of one OS user
+(each with a FRAMECAST_HOME of their own, as the README does), and its web address is plain
+HTTP on this machine. The OS user's home, the Redis prefix and the database are the test's
+own."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from cli.local_cluster import FRAMECAST, free_port
 from tests.conftest import PG_ADMIN, REDIS_URL, Cli, broadcasting, clear_redis, drop_database, wait_until
 
 
-def test_up_then_the_spec_commands_with_no_tls_options(tmp_path):
+def test_up_then_the_spec_commands_with_no_tls_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "os-user"))  # where up keeps the local CA
     tag = uuid.uuid4().hex[:8]
     port, web_port = free_port(), free_port()
     home = tmp_path / "home"
@@ -43,13 +46,12 @@ def test_up_then_the_spec_commands_with_no_tls_options(tmp_path):
         wait_until(lambda: any("Ctrl-C stops the cluster" in line for line in printed) or up.poll() is not None, 90)
         assert up.poll() is None, "".join(printed)
         assert any(f"http://127.0.0.1:{web_port}/" in line for line in printed)  # SPEC: printed by up
-        assert (home / "tls" / "ca.pem").exists() and (home / "tls" / "ca.key").stat().st_mode & 0o077 == 0
+        ca_folder = tmp_path / "os-user" / ".framecast" / "tls"
+        assert (ca_folder / "ca.pem").exists() and (ca_folder / "ca.key").stat().st_mode & 0o077 == 0
 
         secret = (home / "cluster-secret").read_text()  # for the test's operator status
-        alice = Cli(f"127.0.0.1:{port}", home, secret, insecure=False)  # FRAMECAST_HOME as up's: no --ca
-        bob = Cli(f"127.0.0.1:{port}", tmp_path / "bob", insecure=False)
-        (bob.home / "tls").mkdir(parents=True)
-        (bob.home / "tls" / "ca.pem").write_bytes((home / "tls" / "ca.pem").read_bytes())  # another user, same CA
+        alice = Cli(f"127.0.0.1:{port}", home, secret, insecure=False)  # no --ca, no --insecure
+        bob = Cli(f"127.0.0.1:{port}", tmp_path / "home-bob", insecure=False)  # FRAMECAST_HOME=~/.framecast-bob
         for cli, name in ((alice, "alice"), (bob, "bob")):
             cli.ok("register", name, "--password", f"password-{name}")
             cli.ok("login", name, "--password", f"password-{name}")
