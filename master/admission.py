@@ -32,6 +32,7 @@ from common.messages.social import AccessList
 from common.tokens import LoginClaims
 from master.access import Decision, decide, refusal
 from master.floods import Flood
+from master.relays import ViewerNode
 from master.store import BroadcastEntry, stored
 
 if TYPE_CHECKING:
@@ -43,8 +44,10 @@ class Admission:
     def __init__(self, master: "Master"):
         self.master = master
 
-    async def view(self, viewer: LoginClaims, request: ViewRequest) -> Redirect | ViewPending:
-        """A request to watch (counted against the viewer's flood limit), from any front."""
+    async def view(self, viewer: LoginClaims, request: ViewRequest, relay: bool = True) -> Redirect | ViewPending:
+        """A request to watch (counted against the viewer's flood limit), from any front.
+        ``relay`` False sends it to the broadcast's own slave: a snapshot takes one image,
+        which a relay started for it would not have yet."""
         master = self.master
         await master.floods.check(Flood.VIEW_USER, viewer.user)
         entry, slave, others = await master.redirects.find_broadcast(request.target, viewer.user)
@@ -54,7 +57,7 @@ class Admission:
         if decision == Decision.ADMIT:
             if standing.invited_at is not None:
                 await master.admissions.use_invitation(entry.user, viewer.user, entry.session, now)
-            node = await master.relays.place_viewer(entry)
+            node = await master.relays.place_viewer(entry) if relay else ViewerNode(entry.slave, entry.addr)
             return master.redirects.view_redirect(viewer, entry, slave, others, request.speed_kbps, request.link, node)
         if decision == Decision.REFUSE:
             raise RequestError(ErrorCode.ACCESS_REFUSED, refusal(entry.user, standing))

@@ -58,12 +58,13 @@ class PlayerRedirect(Resource):
         finished = []
         request.notifyFinish().addBoth(finished.append)
         admission = self.master.admission
-        answer = await admission.view(claims, ViewRequest(token, target))
+        relay = self.kind == "watch"  # a snapshot goes to the broadcast's own slave
+        answer = await admission.view(claims, ViewRequest(token, target), relay)
         while not isinstance(answer, Redirect):  # the broadcaster decides (U4): ask again until then
             await deferLater(self.clock, ASK_AGAIN, lambda: None)
             if finished:
                 return
-            answer = await admission.view(claims, ViewRequest(token, target))
+            answer = await admission.view(claims, ViewRequest(token, target), relay)
         if finished:
             return
         if not answer.web:
