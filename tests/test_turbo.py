@@ -94,14 +94,9 @@ def connect(server, pin: str | None = None) -> Connection:
 
 def hello(server, ticket):
     """Connect and say hello; the server serves until it welcomed or hung up."""
-    conn = connect(server)
+    conn = connect(server)  # the server holds it now, its handshake done
     conn.send(PeerHello(ticket))
-    give_up, seen = time.monotonic() + 5, False
-    while time.monotonic() < give_up:
-        server.serve(select.select(server.sockets(), [], [], 0.05)[0])
-        seen = seen or bool(server.peers)
-        if any(peer.ticket for peer in server.peers) or (seen and not server.peers):
-            break
+    serve_until(server, lambda: any(peer.ticket for peer in server.peers) or not server.peers)
     return conn
 
 
