@@ -63,12 +63,14 @@ class Connection:
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to {address}: {exc.strerror or exc}") from None
         self._use(sock, address)
+        self.heard = context is not None  # over plain TCP: whether the server said anything yet
 
     @classmethod
     def accepted(cls, sock: socket.socket, address: str) -> "Connection":
         """A connection someone made to us (a viewer reaching a broadcaster in turbo mode)."""
         conn = cls.__new__(cls)
         conn._use(sock, address)
+        conn.heard = True
         return conn
 
     def _use(self, sock: socket.socket, address: str) -> None:
@@ -113,7 +115,10 @@ class Connection:
         except OSError as exc:
             raise ConnectionLost(f"connection to {self.address} lost: {exc.strerror or exc}") from None
         if not data:
-            raise ConnectionLost(f"{self.address} closed the connection")
+            # A TLS server hangs up on a client that starts in plain text.
+            hint = "" if self.heard else " (it may want TLS: leave out --insecure)"
+            raise ConnectionLost(f"{self.address} closed the connection{hint}")
+        self.heard = True
         self.last_data = time.monotonic()
         try:
             for raw in self.decoder.feed(data):

@@ -105,6 +105,7 @@ def test_a_plain_client_cannot_talk_to_a_tls_cluster(tls_cluster, tmp_path):
     cli = Cli(tls_cluster.server, tmp_path / "home", insecure=True)
     result = cli.run("register", "plain", "--password", "password-plain")
     assert result.returncode != 0 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "leave out --insecure" in result.stderr
 
 
 def test_a_client_with_no_options_trusts_the_local_ca_and_nothing_else(tls_cluster, tmp_path, monkeypatch):
