@@ -27,10 +27,12 @@ async def measure(
     slave = SlaveProcess("--max-upload-kbps", "0", tls=tls)  # measure the fan-out, not the upload cap
     try:
         broadcaster = await open_broadcaster(slave, "caster", image, fps)
+        # Sending until cancelled: MJPEG players hear nothing before a frame, and opening
+        # hundreds of TLS viewers takes longer than a run.
+        sending = asyncio.ensure_future(broadcaster.run(3600))
         rss_before = slave.rss()
         opener = open_http_viewer if http else open_viewer
         clients = [await opener(slave, f"viewer{i}", "caster", record_latency=fps is not None) for i in range(viewers)]
-        sending = asyncio.ensure_future(broadcaster.run(seconds + 4))  # once all are in (TLS handshakes take a while)
         await asyncio.sleep(2)
         for client in clients:
             client.reset()

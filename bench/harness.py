@@ -56,6 +56,7 @@ class SlaveProcess:
         self.id = id
         self.port = free_port()
         self.web_port = free_port()
+        self.client_tls, tls_args = _tls(tls)  # what clients verify this slave with (None: plain TCP)
         argv = [
             *FRAMECAST,
             "slave",
@@ -71,22 +72,13 @@ class SlaveProcess:
             masters or f"127.0.0.1:{free_port()}",
             "--log-level",
             "warn",
-            *self._tls(tls),
+            *tls_args,
             *extra,
         ]
         env = {**os.environ, "FRAMECAST_SECRET": self.secret}
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, 30, self.process, "slave")
         self.ps = psutil.Process(self.process.pid)
-
-    def _tls(self, tls: bool) -> list[str]:
-        self.client_tls = None  # what clients verify this slave with (None: plain TCP)
-        if not tls:
-            return ["--insecure"]
-        folder = Path(tempfile.mkdtemp(prefix="fcbench-tls-"))
-        files = local_certificates(folder, folder, ["127.0.0.1"])
-        self.client_tls = ssl.create_default_context(cafile=files.ca)
-        return ["--tls-cert", str(files.cert), "--tls-key", str(files.key), "--ca", str(files.ca)]
 
     def connect(self, factory, port: int):
         """Open a client connection to ``port`` of this slave, with TLS if it serves TLS."""
@@ -108,6 +100,16 @@ class SlaveProcess:
             print(f"slave {self.process.pid} still running 10 s after SIGINT; killed", file=sys.stderr)
             self.process.kill()
             self.process.wait(10)
+
+
+def _tls(tls: bool) -> tuple[ssl.SSLContext | None, list[str]]:
+    """A slave's TLS for a benchmark: a certificate of a CA made for this run, or --insecure."""
+    if not tls:
+        return None, ["--insecure"]
+    folder = Path(tempfile.mkdtemp(prefix="fcbench-tls-"))
+    files = local_certificates(folder, folder, ["127.0.0.1"])
+    context = ssl.create_default_context(cafile=files.ca)
+    return context, ["--tls-cert", str(files.cert), "--tls-key", str(files.key), "--ca", str(files.ca)]
 
 
 def jpeg_of_size(target: int) -> bytes:

@@ -104,6 +104,7 @@ class LocalCluster:
 
     @property
     def secure_web(self) -> str:
+        """The web front over HTTPS (the certificate is for localhost and 127.0.0.1)."""
         return f"https://localhost:{self.web_port}/"
 
     @property

@@ -19,19 +19,21 @@ from common.messages.basic import Error
 from common.protocol import Decoder
 
 IO_TIMEOUT = 10.0
-_tls: list[ssl.SSLContext | None] = []  # as ``use_tls`` said; unsaid: the system's roots
+SYSTEM_ROOTS = "the system's roots"  # what clients verify servers with until ``use_tls``
+_tls: ssl.SSLContext | None | str = SYSTEM_ROOTS
 
 
 def use_tls(context: ssl.SSLContext | None) -> None:
     """Connect to the servers with TLS, verifying them with ``context`` (None: plain TCP,
     ``--insecure``). Until this is called, servers are verified against the system's roots."""
-    _tls[:] = [context]
+    global _tls
+    _tls = context
 
 
 def _default_tls() -> ssl.SSLContext | None:
-    if not _tls:
+    if _tls is SYSTEM_ROOTS:
         use_tls(ssl.create_default_context())
-    return _tls[0]
+    return _tls
 
 
 M = TypeVar("M")
@@ -62,19 +64,19 @@ class Connection:
             raise ConnectionLost(f"cannot connect to {address} with TLS: {exc.reason or exc}") from None
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to {address}: {exc.strerror or exc}") from None
-        self._use(sock, address)
-        self.heard = context is not None  # over plain TCP: whether the server said anything yet
+        self._use(sock, address, heard=context is not None)
 
     @classmethod
     def accepted(cls, sock: socket.socket, address: str) -> "Connection":
         """A connection someone made to us (a viewer reaching a broadcaster in turbo mode)."""
         conn = cls.__new__(cls)
         conn._use(sock, address)
-        conn.heard = True
         return conn
 
-    def _use(self, sock: socket.socket, address: str) -> None:
+    def _use(self, sock: socket.socket, address: str, heard: bool = True) -> None:
+        """``heard``: False over plain TCP until the server says something (see ``_read``)."""
         self.address = address
+        self.heard = heard
         self.sock = sock
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.settimeout(IO_TIMEOUT)  # a send into a vanished peer fails instead of hanging

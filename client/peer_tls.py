@@ -16,10 +16,9 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+
+from common.tls import pem_key, self_signed
 
 
 def fingerprint(der: bytes) -> str:
@@ -35,19 +34,7 @@ class PeerIdentity:
 
 def make_identity() -> PeerIdentity:
     """A key and a self-signed certificate for one broadcast, and the context serving them."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "framecast turbo peer")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = self_signed("framecast turbo peer", datetime.timedelta(days=2))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     # ssl loads a key only from a file: a private folder of our own, gone at once.
@@ -55,12 +42,7 @@ def make_identity() -> PeerIdentity:
         path = os.path.join(folder, "peer.pem")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
-            file.write(cert.public_bytes(serialization.Encoding.PEM))
-            file.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-                )
-            )
+            file.write(cert.public_bytes(serialization.Encoding.PEM) + pem_key(key))
         context.load_cert_chain(path)
     return PeerIdentity(context, fingerprint(cert.public_bytes(serialization.Encoding.DER)))
 

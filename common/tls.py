@@ -52,10 +52,29 @@ def _alt_names(hosts: list[str]) -> list[x509.GeneralName]:
     return names
 
 
-def _pem_key(key) -> bytes:
+def pem_key(key) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+
+
+def self_signed(common_name: str, valid_for: datetime.timedelta, ca: bool = False):
+    """A new key and a certificate it signs itself (a CA's with ``ca``); valid from five
+    minutes ago, so a node whose clock is a little behind accepts it."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + valid_for)
+    )
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+    return builder.sign(key, hashes.SHA256()), key
 
 
 def _local_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -65,21 +84,9 @@ def _local_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
         ca = x509.load_pem_x509_certificate(cert_file.read_bytes())
         if ca.not_valid_after_utc > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1):
             return ca, serialization.load_pem_private_key(key_file.read_bytes(), None)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("framecast local CA"))
-        .issuer_name(_name("framecast local CA"))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + VALID_FOR)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    ca, key = self_signed("framecast local CA", VALID_FOR, ca=True)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _write(key_file, _pem_key(key), private=True)
+    _write(key_file, pem_key(key), private=True)
     _write(cert_file, ca.public_bytes(serialization.Encoding.PEM))
     return ca, key
 
@@ -106,7 +113,7 @@ def local_certificates(ca_folder: Path, folder: Path, hosts: list[str]) -> TlsFi
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     files = TlsFiles(ca_folder / "ca.pem", folder / "server.pem", folder / "server.key")
     _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
-    _write(files.key, _pem_key(key), private=True)
+    _write(files.key, pem_key(key), private=True)
     return files
 
 
@@ -144,19 +151,14 @@ def server_factory(factory, options):
     is); the TLS sits inside a PROXY-protocol wrapper, if any, as HAProxy passes TLS through."""
     if options is None:
         return factory
-    return _whole_writes_factory()(options, False, factory)
-
-
-def _whole_writes_factory():
-    """Twisted's TLS without its aggregation of small writes (``BufferingTLSTransport``):
-    the servers write whole frames and whole messages, and a flush deferred to the next
-    reactor turn for each of them cost more than it saved (``bench/fanout.py --tls``)."""
     from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 
-    class WholeWritesTLSFactory(TLSMemoryBIOFactory):
-        protocol = TLSMemoryBIOProtocol
-
-    return WholeWritesTLSFactory
+    tls = TLSMemoryBIOFactory(options, False, factory)
+    # Not Twisted's default BufferingTLSTransport: it defers every write under 64 KB to the
+    # next reactor turn to merge small ones, and the servers write whole frames and whole
+    # messages, for which that cost more than it saved (bench/fanout.py --tls).
+    tls.protocol = TLSMemoryBIOProtocol
+    return tls
 
 
 def client_creator(host: str, ca: str | None):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import ipaddress
 
 from twisted.internet.protocol import Factory, Protocol
-from twisted.protocols.tls import TLSMemoryBIOFactory
+
+from common.tls import server_factory
 
 TLS_HANDSHAKE = 0x16  # the content type of a TLS record that opens a connection
 FIRST_BYTE_WITHIN = 10.0  # seconds a new connection has to say something
@@ -70,7 +71,7 @@ class HttpsOrLocalHttp(Factory):
         if clock is None:
             from twisted.internet import reactor as clock
         self.plain = site
-        self.tls = TLSMemoryBIOFactory(options, False, site)
+        self.tls = server_factory(site, options)
         self.clock = clock
 
     def doStart(self) -> None:

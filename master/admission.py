@@ -32,7 +32,6 @@ from common.messages.social import AccessList
 from common.tokens import LoginClaims
 from master.access import Decision, decide, refusal
 from master.floods import Flood
-from master.relays import ViewerNode
 from master.store import BroadcastEntry, stored
 
 if TYPE_CHECKING:
@@ -57,7 +56,7 @@ class Admission:
         if decision == Decision.ADMIT:
             if standing.invited_at is not None:
                 await master.admissions.use_invitation(entry.user, viewer.user, entry.session, now)
-            node = await master.relays.place_viewer(entry) if relay else ViewerNode(entry.slave, entry.addr)
+            node = await master.relays.place_viewer(entry) if relay else None  # None: the origin
             return master.redirects.view_redirect(viewer, entry, slave, others, request.speed_kbps, request.link, node)
         if decision == Decision.REFUSE:
             raise RequestError(ErrorCode.ACCESS_REFUSED, refusal(entry.user, standing))

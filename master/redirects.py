@@ -99,7 +99,7 @@ class Redirects:
         session = secrets.token_urlsafe(9)
         caps = session_caps(allowance, {**{e.session: e.speed_cap for e in others}, session: speed_cap})
         REDIRECTS.labels("view").inc()
-        node = node or ViewerNode(entry.slave, entry.addr)
+        node = node or ViewerNode.origin(entry)
         master.relays.placed(entry.user, node.slave, session)
         ticket = ViewTicket(
             viewer.user,

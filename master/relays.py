@@ -31,6 +31,11 @@ class ViewerNode:
     depth: int = 0
     web: str = ""  # the node's HTTP address, for browsers and players
 
+    @classmethod
+    def origin(cls, entry: BroadcastEntry) -> "ViewerNode":
+        """The broadcast's own slave."""
+        return cls(entry.slave, entry.addr)
+
 
 PENDING_FOR = 5.0  # seconds a viewer sent to a node counts there before its slave reports it
 
@@ -56,14 +61,14 @@ class Relays:
     async def place_viewer(self, entry: BroadcastEntry) -> ViewerNode:
         """The broadcast's own slave, or (past ``relay_after`` viewers there) a relay."""
         if self.master.config.relay_after <= 0:
-            return ViewerNode(entry.slave, entry.addr)
+            return ViewerNode.origin(entry)
         tree, viewers, slaves = await self._gather(entry)
         live = self._live(slaves)
         loads = {s.id: s.load + s.placed for s in live.values()}
         placement = place_viewer(tree, self.limits, viewers, loads)
         if placement.node == entry.slave or placement.node not in live:
             RELAY_CHOICES.labels("origin").inc()
-            return ViewerNode(entry.slave, entry.addr)
+            return ViewerNode.origin(entry)
         if placement.upstream is None:
             RELAY_CHOICES.labels("relay").inc()
             return ViewerNode(placement.node, live[placement.node].addr, web=live[placement.node].web)
