@@ -140,7 +140,7 @@ class Broadcaster:
 
     def _turbo_joined(self) -> None:
         if self.turbo is not None:
-            self.turbo.joined(self.slave.conn, self.slave.accepted.turbo_key, self.session_id)
+            self.turbo.joined(self.slave.conn, self.slave.accepted.turbo_key)
 
     def apply(self, settings: Settings) -> None:
         """Use the stored settings (U8), except those the command line fixed for this run."""
@@ -220,7 +220,7 @@ class Broadcaster:
         conn = self.slave.conn
         if self.turbo is None or conn.pending():
             return conn.recv(timeout)
-        readable = select.select([conn.sock, *self.turbo.server.sockets()], [], [], timeout)[0]
+        readable = select.select([conn.sock, *self.turbo.server.sockets()], self.turbo.server.writers(), [], timeout)[0]
         self.turbo.serve(readable)
         return conn.recv(0) if conn.sock in readable else None
 

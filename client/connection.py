@@ -114,6 +114,8 @@ class Connection:
             data = self.sock.recv(1 << 18)
             while isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():  # so select() sees all
                 data += self.sock.recv(self.sock.pending())
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return  # a non-blocking TLS socket (the peer link) has only part of a record yet
         except OSError as exc:
             raise ConnectionLost(f"connection to {self.address} lost: {exc.strerror or exc}") from None
         if not data:

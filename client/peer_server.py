@@ -3,10 +3,16 @@ checks each one's peer ticket, and sends it images as the slave would: the newes
 once the previous one is acknowledged, within the viewer's cap, nothing while it pauses.
 
 The link is TLS with a certificate made for this broadcaster, which viewers pin by its
-fingerprint (``client/peer_tls.py``); the handshake runs without blocking the broadcast.
-A connection that does not show a valid ticket for this broadcast within a few seconds
-is closed without a word: a stranger gets nothing. The broadcaster never holds the
-cluster secret, only this broadcast's turbo key (``common.turbo.turbo_key``).
+fingerprint (``client/peer_tls.py``). Every socket is non-blocking, the handshake and each
+write included, so no peer, however slow or silent, holds up the broadcast: what a peer's
+socket does not take waits in that peer's own small outbox, and a peer that takes nothing
+for ``STALL_LIMIT`` seconds is closed. A connection that does not show a valid ticket
+within a few seconds is closed without a word: a stranger gets nothing. The port listens
+only while turbo mode may be used.
+
+The slave decides who is served: the one viewer session it names (PEER_ALLOW), never a
+session it ended (PEER_DROP), whatever ticket a peer shows. The broadcaster never holds the
+cluster secret, only the key its slave drew for this broadcast (``common.turbo``).
 """
 
 from __future__ import annotations
@@ -25,10 +31,10 @@ from common.messages.turbo import PeerHello, PeerWelcome
 from common.throttle import Throttle, kbps_to_bytes
 from common.tokens import CredentialError, PeerTicket, Signer
 
-HELLO_WITHIN = 5.0  # seconds a new connection has to show its ticket
-MAX_WAITING = 16  # connections at once that have not shown one
+HELLO_WITHIN = 5.0  # seconds a new connection has to show its ticket and be let in
+MAX_WAITING = 16  # connections at once that have not been let in
 KEEPALIVE_EVERY = 1.0  # the viewer tells a quiet link from a lost one by these
-SEND_TIMEOUT = 2.0
+STALL_LIMIT = 5.0  # seconds a peer may leave written bytes untaken before it is closed
 
 
 @dataclass(eq=False)
@@ -37,68 +43,124 @@ class Peer:
 
     conn: Connection
     secured: bool = False  # the TLS handshake is done
-    ticket: PeerTicket | None = None
+    ticket: PeerTicket | None = None  # checked, but served only once the slave names it
+    welcomed: bool = False
     joined: float = field(default_factory=time.monotonic)
     in_flight: int | None = None
     paused: bool = False
     throttle: Throttle | None = None
     sent_at: float = 0.0
+    outbox: bytearray = field(default_factory=bytearray)
+    writing: bytes = b""  # what OpenSSL was last asked to write: a retry offers the same bytes
+    stuck_since: float | None = None
 
     def set_cap(self, cap_kbps: float | None) -> None:
+        """The viewer's cap, never above the one its ticket carries (a viewer cannot lift it)."""
+        limit = self.ticket.cap_kbps if self.ticket is not None else None
+        if limit is not None:
+            cap_kbps = limit if cap_kbps is None else min(cap_kbps, limit)
         self.throttle = Throttle(kbps_to_bytes(cap_kbps)) if cap_kbps else None
 
     def may_send(self) -> bool:
-        return self.ticket is not None and self.in_flight is None and not self.paused
+        return self.welcomed and self.in_flight is None and not self.paused and not self.unsent()
+
+    def unsent(self) -> int:
+        return len(self.writing) + len(self.outbox)
 
 
 class PeerServer:
     def __init__(self, user: str, port: int = 0, host: str = "0.0.0.0"):
         self.user = user
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.sock.setblocking(False)
+        self.host = host
+        self.sock = self._bind(port)
         self.port = self.sock.getsockname()[1]
+        self.listening = False
         self.identity = make_identity()  # viewers pin its fingerprint
         self.signer: Signer | None = None
-        self.session = ""
+        self.serving: tuple[str, str] | None = None  # (viewer, peer name) the slave lets in now
         self.peers: list[Peer] = []
-        self.dropped: set[str] = set()  # viewer sessions thrown out: their tickets are void
+        self.dropped: set[str] = set()  # peer names of ended viewer sessions: their tickets are void
         self.unreported_bytes = 0
 
-    def use_key(self, key: str | None, session: str) -> None:
-        """The turbo key of the broadcast session the slave accepted (None: turbo is off)."""
+    def _bind(self, port: int) -> socket.socket:
+        """The port, held but not listening: a connection to it is refused outright."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, port))
+        sock.setblocking(False)
+        return sock
+
+    def use_key(self, key: str | None) -> None:
+        """The turbo key the slave drew for this broadcast (None: turbo is off there)."""
         self.signer = Signer(key) if key else None
-        self.session = session
+        self.serving = None
+
+    def listen(self, on: bool) -> None:
+        """Accept viewers only while turbo mode may be used; off closes every peer link."""
+        if on and not self.listening:
+            self.sock.listen(16)
+            self.listening = True
+        elif not on and self.listening:
+            for peer in list(self.peers):
+                self._close(peer)
+            self.sock.close()
+            self.sock = self._bind(self.port)
+            self.listening = False
+
+    def allow(self, viewer: str | None, peer: str) -> list[str]:
+        """The slave names the viewer session the link may serve now (none: ``peer`` empty)."""
+        self.serving = (viewer, peer) if viewer and peer else None
+        events: list[str] = []
+        for waiting in list(self.peers):
+            if waiting.ticket is not None and not waiting.welcomed and self._serves(waiting.ticket):
+                self._welcome(waiting, events)
+        return events
+
+    def drop(self, viewer: str, peer: str) -> str | None:
+        """The slave ended that viewer session: close its peer link; its ticket stays void."""
+        self.dropped.add(peer)
+        if self.serving is not None and self.serving[1] == peer:
+            self.serving = None
+        for candidate in list(self.peers):
+            if candidate.ticket is not None and candidate.ticket.peer == peer:
+                self._close(candidate)
+                return viewer
+        return None
 
     def sockets(self) -> list[socket.socket]:
-        return [self.sock, *(peer.conn.sock for peer in self.peers)]
+        """What to wait on for reading."""
+        return [*([self.sock] if self.listening else []), *(peer.conn.sock for peer in self.peers)]
+
+    def writers(self) -> list[socket.socket]:
+        """What to wait on for writing: peers with bytes their socket has not taken yet."""
+        return [peer.conn.sock for peer in self.peers if peer.unsent()]
 
     def serve(self, readable: list) -> list[str]:
-        """Accept and read what is ready; returns lines worth showing the user."""
+        """Accept, read and write what is ready; returns lines worth showing the user."""
         events: list[str] = []
-        if self.sock in readable:
+        if self.listening and self.sock in readable:
             self._accept()
         now = time.monotonic()
         for peer in list(self.peers):
-            if peer.ticket is None and now - peer.joined > HELLO_WITHIN:
+            if not peer.welcomed and now - peer.joined > HELLO_WITHIN:
                 self._close(peer)
             elif not peer.secured:
                 self._handshake(peer)
-            elif peer.conn.sock in readable or peer.conn.pending():
-                self._read(peer, events)
+            else:
+                self._flush(peer, events)
+                if peer in self.peers and (peer.conn.sock in readable or peer.conn.pending()):
+                    self._read(peer, events)
         return events
 
     def want_frame(self) -> bool:
-        return any(peer.may_send() for peer in self.peers)
+        return any(self._ready(peer) for peer in self.peers)
 
     def send_frame(self, seq: int, wire: bytes) -> list[str]:
         """Offer an encoded FRAME message to every peer ready for one."""
         events: list[str] = []
         now = time.monotonic()
         for peer in list(self.peers):
-            if not peer.may_send():
+            if not self._ready(peer):
                 continue
             if peer.throttle is not None:
                 if peer.throttle.delay(now, len(wire)) > 0:
@@ -112,38 +174,33 @@ class PeerServer:
     def keep_alive(self) -> None:
         now = time.monotonic()
         for peer in list(self.peers):
-            if peer.ticket is not None and now - peer.sent_at >= KEEPALIVE_EVERY:
+            if peer.welcomed and not peer.unsent() and now - peer.sent_at >= KEEPALIVE_EVERY:
                 peer.sent_at = now
                 self._send(peer, Keepalive().encode(), [])
-
-    def drop(self, session: str) -> str | None:
-        """Close a viewer session's peer link (thrown out, or gone); its ticket stays void."""
-        self.dropped.add(session)
-        for peer in self.peers:
-            if peer.ticket is not None and peer.ticket.session == session:
-                self._close(peer)
-                return peer.ticket.viewer
-        return None
 
     def close(self) -> None:
         for peer in list(self.peers):
             self._close(peer)
         self.sock.close()
 
+    def _ready(self, peer: Peer) -> bool:
+        return peer.may_send() and self._serves(peer.ticket)
+
+    def _serves(self, ticket: PeerTicket | None) -> bool:
+        return ticket is not None and self.serving == (ticket.viewer, ticket.peer) and ticket.peer not in self.dropped
+
     def _accept(self) -> None:
         while True:
             try:
                 sock, address = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
+            except OSError:  # nothing more to accept (or the port went away)
                 return
-            except OSError:
-                return
-            if sum(1 for peer in self.peers if peer.ticket is None) >= MAX_WAITING:
+            if sum(1 for peer in self.peers if not peer.welcomed) >= MAX_WAITING:
                 sock.close()
                 continue
             secure = self.identity.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             conn = Connection.accepted(secure, format_hostport(*address[:2]))
-            conn.sock.setblocking(False)  # until the handshake is done (``_handshake``)
+            conn.sock.setblocking(False)
             self.peers.append(Peer(conn))
 
     def _handshake(self, peer: Peer) -> None:
@@ -156,22 +213,21 @@ class PeerServer:
             self._close(peer)
             return
         peer.secured = True
-        peer.conn.sock.settimeout(SEND_TIMEOUT)
 
     def _read(self, peer: Peer, events: list[str]) -> None:
         try:
             message = peer.conn.recv(0)
-            while message is not None:
+            while message is not None and peer in self.peers:
                 self._handle(peer, message, events)
-                message = peer.conn.recv(0) if peer in self.peers and peer.conn.pending() else None
+                message = peer.conn.recv(0) if peer.conn.pending() else None
         except (ConnectionLost, ServerError):
-            if peer.ticket is not None:
-                events.append(f"{peer.ticket.viewer}'s peer link closed")
-            self._close(peer)
+            self._lost(peer, events)
 
     def _handle(self, peer: Peer, message, events: list[str]) -> None:
         if peer.ticket is None:
             self._hello(peer, message, events)
+        elif not peer.welcomed:
+            return  # nothing counts before the slave lets this viewer in
         elif isinstance(message, Ack):
             if message.seq == peer.in_flight:
                 peer.in_flight = None
@@ -186,12 +242,17 @@ class PeerServer:
             self._close(peer)
             return
         for other in self.peers:
-            if other is not peer and other.ticket is not None and other.ticket.session == ticket.session:
+            if other is not peer and other.ticket is not None and other.ticket.peer == ticket.peer:
                 self._close(other)  # the same viewer session again: the newer link wins
         peer.ticket = ticket
-        peer.set_cap(ticket.cap_kbps)
+        if self._serves(ticket):
+            self._welcome(peer, events)
+
+    def _welcome(self, peer: Peer, events: list[str]) -> None:
+        peer.welcomed = True
+        peer.set_cap(None)
         if self._send(peer, PeerWelcome(self.user).encode(), events):
-            events.append(f"{ticket.viewer} connected peer to peer")
+            events.append(f"{peer.ticket.viewer} connected peer to peer")
 
     def _check(self, message) -> PeerTicket | None:
         if not isinstance(message, PeerHello) or self.signer is None:
@@ -200,19 +261,42 @@ class PeerServer:
             ticket = self.signer.check(message.ticket, PeerTicket)
         except CredentialError:
             return None
-        if ticket.broadcast != self.session or ticket.session in self.dropped:
-            return None
-        return ticket
+        return None if ticket.peer in self.dropped else ticket
 
     def _send(self, peer: Peer, data: bytes, events: list[str]) -> bool:
-        try:
-            peer.conn.send_bytes(data)
-            return True
-        except ConnectionLost:
+        """Queue ``data`` for the peer and write what its socket takes now."""
+        peer.outbox += data
+        self._flush(peer, events)
+        return peer in self.peers
+
+    def _flush(self, peer: Peer, events: list[str]) -> None:
+        while peer.unsent():
+            if not peer.writing:
+                peer.writing, peer.outbox = bytes(peer.outbox), bytearray()
+            try:
+                sent = peer.conn.sock.send(peer.writing)
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                self._stuck(peer, events)
+                return
+            except OSError:
+                self._lost(peer, events)
+                return
+            peer.writing = peer.writing[sent:]
+        peer.stuck_since = None
+
+    def _stuck(self, peer: Peer, events: list[str]) -> None:
+        now = time.monotonic()
+        if peer.stuck_since is None:
+            peer.stuck_since = now
+        elif now - peer.stuck_since > STALL_LIMIT:
             if peer.ticket is not None:
-                events.append(f"{peer.ticket.viewer}'s peer link closed")
+                events.append(f"{peer.ticket.viewer}'s peer link took nothing for {STALL_LIMIT:g} s; closed")
             self._close(peer)
-            return False
+
+    def _lost(self, peer: Peer, events: list[str]) -> None:
+        if peer.welcomed:
+            events.append(f"{peer.ticket.viewer}'s peer link closed")
+        self._close(peer)
 
     def _close(self, peer: Peer) -> None:
         if peer in self.peers:

@@ -4,7 +4,8 @@ a second viewer came (upload again). The peer links themselves are ``PeerServer`
 
 ``always`` allows turbo from the start; ``ask`` puts the question once, when the broadcast
 first has a lone viewer, and allows it once the user says yes (``y``, or ``turbo on`` at any
-time); ``never`` does not even listen.
+time); ``never`` does not even listen. The peer port accepts connections only while turbo
+mode is allowed and the slave has given this broadcast a key.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Callable
 from client.connection import Connection
 from client.errors import ConnectionLost
 from client.peer_server import PeerServer
-from common.messages.turbo import PeerDrop, TurboAllow, TurboBytes, TurboUpload
+from common.messages.turbo import PeerAllow, PeerDrop, TurboAllow, TurboBytes, TurboUpload
 from common.prefs import Turbo
 
 REPORT_EVERY = 1.0
@@ -48,13 +49,12 @@ class BroadcastTurbo:
         hosts = tuple(h for h in (local_host, "127.0.0.1", *self.hosts) if h)
         return self.server.port, hosts, self.server.identity.fingerprint
 
-    def joined(self, conn: Connection, key: str | None, session: str) -> None:
+    def joined(self, conn: Connection, key: str | None) -> None:
         """The slave accepted the broadcast: images go there until it says otherwise."""
         self.conn, self.uploading = conn, True
-        self.server.use_key(key, session)
-        if key is None:
-            return
-        if self.allowed:
+        self.server.use_key(key)
+        self.server.listen(self.allowed and key is not None)
+        if key is not None and self.allowed:
             self._tell_slave(TurboAllow(True))
 
     def viewers(self, viewer: str, count: int) -> None:
@@ -67,6 +67,7 @@ class BroadcastTurbo:
         self.asking = False
         self.allowed = allowed
         self.on_event(f"turbo mode {'on' if allowed else 'off'}")
+        self.server.listen(allowed and self.server.signer is not None)
         self._tell_slave(TurboAllow(allowed))
 
     def handle(self, message) -> bool:
@@ -78,8 +79,13 @@ class BroadcastTurbo:
             else:
                 self.on_event(f"{message.viewer} gets images peer to peer (turbo)")
             return True
+        if isinstance(message, PeerAllow):
+            for line in self.server.allow(message.viewer, message.peer):
+                self.on_event(line)
+            return True
         if isinstance(message, PeerDrop):
-            self.server.drop(message.session)
+            if self.server.drop(message.viewer, message.peer):
+                self.on_event(f"{message.viewer}'s peer link closed: their session on the slave ended")
             return True
         return False
 

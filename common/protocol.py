@@ -143,10 +143,11 @@ class MessageType(enum.IntEnum):
     TURBO_PATH = 102  # viewer -> slave: on the peer link now, or not
     TURBO_END = 103  # slave -> viewer: back through the slave
     TURBO_UPLOAD = 104  # slave -> broadcaster: upload to the slave, or not
-    PEER_DROP = 105  # slave -> broadcaster: close a viewer's peer link (thrown, gone)
+    PEER_DROP = 105  # slave -> broadcaster: close a viewer's peer link (its session ended)
     PEER_HELLO = 106  # viewer -> broadcaster
     PEER_WELCOME = 107  # broadcaster -> viewer
     TURBO_BYTES = 108  # broadcaster -> slave: bytes sent peer to peer since the last report
+    PEER_ALLOW = 109  # slave -> broadcaster: the one viewer session the peer link may serve now
     # relay chains (C10)
     RELAY_START = 110  # relay slave -> upstream slave: pull a broadcast, as a viewer does
     RELAY_UPSTREAM_REQUEST = 111  # relay slave -> master: where to pull a broadcast from now

@@ -85,14 +85,15 @@ class ViewTicket(Credential):
 
 @record
 class PeerTicket(Credential):
-    """Lets viewer session ``session`` of ``viewer`` take images of broadcast session
-    ``broadcast`` straight from the broadcaster, at most ``cap_kbps``. Signed by a slave
-    with the broadcast's turbo key (``common.turbo.turbo_key``), which the broadcaster holds."""
+    """Lets ``viewer`` take images straight from the broadcaster as ``peer`` (its viewer
+    session's name on the peer link, ``common.turbo.peer_id``), at most ``cap_kbps``.
+    Signed by a slave with the turbo key it drew for this broadcast
+    (``common.turbo.new_turbo_key``), which only that broadcaster holds; no session id is
+    in it, so its readable payload gives nobody a key or a session to claim."""
 
     KIND = "peer ticket"
     viewer: UserName
-    session: SessionId
-    broadcast: SessionId
+    peer: Name
     cap_kbps: Kbps | None = None
 
 

@@ -1,5 +1,5 @@
 """Turbo mode (P1-P3): which addresses a viewer tries to reach a broadcaster directly, and
-the key that lets a broadcaster check a peer ticket. Pure: no I/O.
+the keys that let a broadcaster check a peer ticket.
 
 A broadcaster in turbo mode listens on a TCP port and reports its own interface addresses
 (host candidates, as in ICE). The master keeps the ones that can make sense to others and
@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import secrets
 from typing import Annotated, Any
 
 from common.messages.schema import Check
@@ -88,11 +89,18 @@ def order_for(candidates: tuple[str, ...], viewer_host: str, broadcaster_host: s
     return tuple(address for address in sorted(candidates, key=rank) if rank(address) != NEVER)
 
 
-def turbo_key(secret: str, session: str) -> str:
-    """The key that signs peer tickets for one broadcast session: the servers derive it
-    from the cluster secret; the broadcaster gets it from its slave and can check tickets
-    without ever holding the secret."""
-    return hmac.new(secret.encode(), b"framecast.turbo:" + session.encode(), hashlib.sha256).hexdigest()
+def new_turbo_key() -> str:
+    """A fresh key that signs one broadcast's peer tickets: the slave draws it at random
+    when the broadcast starts there (nothing a client chose goes into it) and gives it only
+    to that broadcaster, which checks tickets with it and never holds the cluster secret."""
+    return secrets.token_urlsafe(32)
+
+
+def peer_id(key: str, viewer_session: str) -> str:
+    """The name a viewer session has on one broadcast's peer link: the broadcaster tells
+    peers apart by it without ever learning the session id, and it means nothing under
+    another broadcast's key."""
+    return hmac.new(key.encode(), b"framecast.peer:" + viewer_session.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

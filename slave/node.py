@@ -193,6 +193,7 @@ class Slave:
             if self.viewer_sessions.pop(stream.session, None) is not None:
                 self.report(SessionRemove(SessionKind.VIEW, stream.user, stream.session))
                 self.viewer_control.announce(broadcast, stream.user, joined=False)
+                self.turbo.session_ended(broadcast, stream)
             self.turbo.viewers_changed(broadcast, left=peer)
             self.lifecycle.forget_if_left(broadcast)
             self.relays.viewers_changed(broadcast)

@@ -4,8 +4,10 @@ viewer count, and keeps the switch gap-free (see ``common.messages.turbo`` for t
 
 While a viewer is on the peer link its stream here holds frames (``ViewerStream.peer``)
 and the broadcaster uploads nothing; control (pause, cap, throw) still arrives here and
-reaches the peer link: the viewer forwards pause and cap, and a throw closes the peer link
-at the broadcaster (PEER_DROP).
+reaches the peer link: the viewer forwards pause and cap, and the end of the viewer's
+session here, however it ends (left, thrown, connection lost), closes the peer link at the
+broadcaster (PEER_DROP). The broadcaster's peer link serves only the one viewer session the
+slave names (PEER_ALLOW): the one offered turbo mode, or on the peer path, or none.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from common.messages.turbo import PeerDrop, TurboEnd, TurboOffer, TurboUpload
+from common.messages.turbo import PeerAllow, PeerDrop, TurboEnd, TurboOffer, TurboUpload
 from common.tokens import BroadcastTicket, PeerTicket, Signer
-from common.turbo import order_for, turbo_key
+from common.turbo import new_turbo_key, order_for, peer_id
 from slave.fanout import Broadcast, ViewerStream
 
 if TYPE_CHECKING:
@@ -31,13 +33,18 @@ class TurboState:
     candidates: tuple[str, ...]
     fingerprint: str  # of the broadcaster's peer-link certificate
     broadcaster_host: str
-    signer: Signer
+    key: str  # drawn here for this broadcast (``new_turbo_key``); only its broadcaster has it
     allowed: bool = False
     peer: object | None = None  # the viewer connection whose images go peer to peer
     uploading: bool = True  # what the broadcaster was last told
     ending: object | None = None  # a viewer to send back through here on the next upload
     offered: object | None = None
     retry_at: float = 0.0
+    serving: str = ""  # the peer name the broadcaster was last told to serve (PEER_ALLOW)
+
+    @property
+    def signer(self) -> Signer:
+        return Signer(self.key)
 
 
 class TurboSwitch:
@@ -51,8 +58,8 @@ class TurboSwitch:
         self.ended(broadcast)
         if not claims.turbo or not claims.turbo_fingerprint:
             return None
-        key = turbo_key(self.slave.signer.secret, claims.session)
-        self.states[broadcast.user] = TurboState(claims.turbo, claims.turbo_fingerprint, broadcaster_host, Signer(key))
+        key = new_turbo_key()
+        self.states[broadcast.user] = TurboState(claims.turbo, claims.turbo_fingerprint, broadcaster_host, key)
         return key
 
     def ended(self, broadcast: Broadcast) -> None:
@@ -81,6 +88,7 @@ class TurboSwitch:
             state.ending, state.peer = state.peer, None
             self._tell_broadcaster(broadcast, state, upload=True)
         self._offer(broadcast, state)
+        self._name_served(broadcast, state)
 
     def path(self, broadcast: Broadcast, viewer: object, p2p: bool) -> None:
         """The viewer says where its images come from now."""
@@ -100,13 +108,14 @@ class TurboSwitch:
             if state.peer is viewer:
                 self._back_through_here(broadcast, state, stream)
                 self._tell_broadcaster(broadcast, state, upload=True)
-            self.slave.reactor.callLater(RETRY_AFTER, self._offer, broadcast, state)
+            self.slave.reactor.callLater(RETRY_AFTER, self._retry, broadcast, state)
         elif state.peer is None and state.ending is None and self._lone(broadcast, state) is viewer:
             state.peer = viewer
             stream.peer = True
             self._tell_broadcaster(broadcast, state, upload=False)
         elif state.peer is not viewer:
             viewer.send(TurboEnd())
+        self._name_served(broadcast, state)
 
     def uploaded(self, broadcast: Broadcast) -> None:
         """A frame arrived: a viewer waiting to come back through here does so with it."""
@@ -117,11 +126,13 @@ class TurboSwitch:
                 self._back_through_here(broadcast, state, stream)
             state.ending = None
 
-    def dropped(self, broadcast: Broadcast, stream: ViewerStream) -> None:
-        """A viewer was thrown: close its peer link at the broadcaster too."""
+    def session_ended(self, broadcast: Broadcast, stream: ViewerStream) -> None:
+        """A viewer session of this broadcast ended here, however it ended: its peer link,
+        if any, is closed at the broadcaster and its ticket void there."""
+        state = self.states.get(broadcast.user)
         broadcaster = self.slave.broadcasters.get(broadcast.user)
-        if broadcast.user in self.states and broadcaster is not None:
-            broadcaster.send(PeerDrop(stream.session))
+        if state is not None and broadcaster is not None and stream.session:
+            broadcaster.send(PeerDrop(stream.user, peer_id(state.key, stream.session)))
 
     def on_peer(self) -> int:
         return sum(1 for state in self.states.values() if state.peer is not None)
@@ -130,6 +141,10 @@ class TurboSwitch:
         if state.allowed and len(broadcast.viewers) == 1:
             return next(iter(broadcast.viewers))
         return None
+
+    def _retry(self, broadcast: Broadcast, state: TurboState) -> None:
+        self._offer(broadcast, state)
+        self._name_served(broadcast, state)
 
     def _offer(self, broadcast: Broadcast, state: TurboState) -> None:
         viewer = self._lone(broadcast, state)
@@ -141,7 +156,7 @@ class TurboSwitch:
         candidates = order_for(state.candidates, viewer.transport.getPeer().host, state.broadcaster_host)
         if not candidates:
             return
-        ticket = state.signer.sign(PeerTicket(stream.user, stream.session, broadcast.session, stream.cap_kbps))
+        ticket = state.signer.sign(PeerTicket(stream.user, peer_id(state.key, stream.session), stream.cap_kbps))
         state.offered = viewer
         viewer.send(TurboOffer(candidates, ticket, state.fingerprint))
         self.slave.log.info(
@@ -167,5 +182,19 @@ class TurboSwitch:
         state.uploading = upload
         viewer = state.peer or state.ending
         stream = broadcast.viewers.get(viewer) if viewer is not None else None
-        user, session = (stream.user, stream.session) if stream else (broadcast.user, broadcast.session)
-        broadcaster.send(TurboUpload(upload, user, session))
+        broadcaster.send(TurboUpload(upload, stream.user if stream else broadcast.user))
+
+    def _name_served(self, broadcast: Broadcast, state: TurboState) -> None:
+        """Tell the broadcaster which viewer session its peer link may serve: the one on the
+        peer path, else the lone viewer offered turbo mode, else none."""
+        if self.states.get(broadcast.user) is not state:
+            return
+        viewer = state.peer
+        if viewer is None and state.offered is not None and state.offered is self._lone(broadcast, state):
+            viewer = state.offered
+        stream = broadcast.viewers.get(viewer) if viewer is not None else None
+        serving = peer_id(state.key, stream.session) if stream is not None else ""
+        broadcaster = self.slave.broadcasters.get(broadcast.user)
+        if serving != state.serving and broadcaster is not None:
+            state.serving = serving
+            broadcaster.send(PeerAllow(stream.user, serving) if stream is not None else PeerAllow())

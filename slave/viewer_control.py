@@ -32,7 +32,6 @@ class ViewerControl:
         broadcast = slave.broadcasts.get(target)
         for peer, stream in list(broadcast.viewers.items()) if broadcast else ():
             if stream.user == viewer:
-                slave.turbo.dropped(broadcast, stream)
                 peer.drop(Removed(target))
                 slave.detach_viewer(broadcast, peer)
 

@@ -2,8 +2,10 @@
 and who gets images from the turbo port (only a viewer with a valid, unexpired ticket for
 this broadcast, one frame at a time)."""
 
+import os
 import select
 import socket
+import ssl
 import threading
 import time
 
@@ -15,13 +17,15 @@ from client.connection import Connection
 from client.errors import ConnectionLost, FramecastError
 from client.peer_server import PeerServer
 from client.peer_tls import pinned_context
-from common.messages.streaming import Ack
+from common.messages.streaming import Ack, ViewerCap
 from common.messages.turbo import PeerHello, PeerWelcome
 from common.protocol import FrameInfo, encode_frame
+from common.throttle import kbps_to_bytes
 from common.tokens import PeerTicket, Signer
-from common.turbo import MAX_CANDIDATES, admissible, candidate, order_for, turbo_key
+from common.turbo import MAX_CANDIDATES, admissible, candidate, new_turbo_key, order_for
 
-KEY = turbo_key("cluster secret", "broadcast-1")
+KEY = new_turbo_key()
+PEER = "peer-of-viewer-1"
 
 
 def test_the_master_keeps_usable_hosts_and_adds_the_one_it_saw():
@@ -59,7 +63,9 @@ def test_a_bad_candidate_is_refused(bad):
 @pytest.fixture
 def server():
     peer_server = PeerServer("alice", host="127.0.0.1")
-    peer_server.use_key(KEY, "broadcast-1")
+    peer_server.use_key(KEY)
+    peer_server.listen(True)
+    peer_server.allow("bob", PEER)  # the slave offered turbo mode to bob's session
     yield peer_server
     peer_server.close()
 
@@ -100,8 +106,8 @@ def hello(server, ticket):
     return conn
 
 
-def ticket(key=KEY, session="viewer-1", broadcast="broadcast-1", cap=None):
-    return Signer(key).sign(PeerTicket("bob", session, broadcast, cap))
+def ticket(key=KEY, peer=PEER, cap=None, viewer="bob"):
+    return Signer(key).sign(PeerTicket(viewer, peer, cap))
 
 
 def test_the_peer_link_is_tls_with_the_announced_certificate(server):
@@ -137,7 +143,6 @@ def test_a_valid_ticket_gets_a_welcome_and_one_frame_at_a_time(server):
     "forged",
     [
         ticket(key="someone else's key"),
-        ticket(broadcast="another-broadcast"),
         "not a ticket at all",
     ],
 )
@@ -160,9 +165,108 @@ def test_an_expired_ticket_gets_nothing(server, monkeypatch):
 def test_a_dropped_viewer_is_cut_off_and_its_ticket_is_void(server):
     conn = hello(server, ticket())
     assert isinstance(conn.recv(5), PeerWelcome)
-    assert server.drop("viewer-1") == "bob"
+    assert server.drop("bob", PEER) == "bob"
     with pytest.raises(ConnectionLost):
         conn.recv(5)
     again = hello(server, ticket())
     with pytest.raises(ConnectionLost):
         again.recv(5)
+
+
+def test_the_port_accepts_nothing_while_turbo_mode_is_off():
+    quiet = PeerServer("alice", host="127.0.0.1")
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", quiet.port), timeout=5)
+        quiet.use_key(KEY)
+        quiet.listen(True)
+        socket.create_connection(("127.0.0.1", quiet.port), timeout=5).close()
+        quiet.listen(False)  # turbo switched off: the port refuses again, and keeps its number
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", quiet.port), timeout=5)
+    finally:
+        quiet.close()
+
+
+def test_a_valid_ticket_for_a_session_the_slave_does_not_name_gets_nothing(server, monkeypatch):
+    monkeypatch.setattr("client.peer_server.HELLO_WITHIN", 0.5)
+    conn = hello(server, ticket(peer="an older session of bob", viewer="bob"))
+    serve_until(server, lambda: not server.peers)
+    assert not server.peers, "never welcomed, closed at the hello deadline"
+    with pytest.raises(ConnectionLost):
+        conn.recv(5)
+
+
+def test_a_hello_before_the_slave_names_the_session_waits_for_it(server):
+    server.allow(None, "")
+    conn = hello(server, ticket())
+    (peer,) = server.peers
+    assert peer.ticket is not None and not peer.welcomed, "no welcome before the slave names this session"
+    server.allow("bob", PEER)
+    assert isinstance(conn.recv(5), PeerWelcome)
+
+
+def test_frames_stop_when_the_slave_names_no_one(server):
+    conn = hello(server, ticket())
+    assert isinstance(conn.recv(5), PeerWelcome)
+    server.allow(None, "")  # a second viewer came: the link is kept, but carries no images
+    assert not server.want_frame()
+    server.send_frame(1, encode_frame(FrameInfo(1, time.time(), 4, 4, 0), b"jpeg"))
+    assert [peer.in_flight for peer in server.peers] == [None]
+
+
+def test_a_dropped_session_cannot_come_back_even_if_named_again(server):
+    conn = hello(server, ticket())
+    assert isinstance(conn.recv(5), PeerWelcome)
+    server.drop("bob", PEER)
+    server.allow("bob", PEER)  # a stale name: the session ended on the slave
+    again = hello(server, ticket())
+    with pytest.raises(ConnectionLost):
+        again.recv(5)
+    assert not server.want_frame()
+
+
+def test_a_viewer_cannot_lift_the_cap_its_ticket_carries(server):
+    conn = hello(server, ticket(cap=100))
+    assert isinstance(conn.recv(5), PeerWelcome)
+    conn.send(ViewerCap(None))
+    serve_until(server, lambda: False, seconds=0.3)
+    (peer,) = server.peers
+    assert peer.throttle is not None and peer.throttle.cap == kbps_to_bytes(100)
+    conn.send(ViewerCap(50))  # lowering it is fine
+    serve_until(server, lambda: peer.throttle.cap == kbps_to_bytes(50), seconds=2)
+    assert peer.throttle.cap == kbps_to_bytes(50)
+
+
+def test_a_stranger_holding_back_part_of_a_record_does_not_stall_the_broadcaster(server):
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    stranger = pinned_context().wrap_socket(raw, server_hostname="127.0.0.1", do_handshake_on_connect=False)
+    stranger.setblocking(False)
+    serve_until(server, lambda: _handshake_step(stranger))
+    serve_until(server, lambda: all(peer.secured for peer in server.peers))
+    (peer,) = server.peers
+    assert peer.secured and peer.conn.sock.gettimeout() == 0.0, "non-blocking after the handshake too"
+    os.write(stranger.fileno(), b"\x17\x03\x03")  # under TLS: the first bytes of an application-data record, and no more
+    server.serve(select.select(server.sockets(), [], [], 1)[0])
+    assert peer in server.peers, "the partial record waits; serve() returned without reading on"
+
+
+def test_a_viewer_that_reads_nothing_holds_one_frame_and_is_closed_when_stalled(server, monkeypatch):
+    monkeypatch.setattr("client.peer_server.STALL_LIMIT", 0.3)
+    conn = hello(server, ticket())
+    assert isinstance(conn.recv(5), PeerWelcome)
+    big = encode_frame(FrameInfo(1, time.time(), 4, 4, 0), b"x" * (8 << 20))  # more than the socket buffers
+    server.send_frame(1, big)
+    (peer,) = server.peers
+    assert peer.unsent() and server.writers() == [peer.conn.sock], "the rest waits in the peer's outbox"
+    assert not server.want_frame(), "nothing more for it meanwhile"
+    serve_until(server, lambda: not server.peers)
+    assert not server.peers
+
+
+def _handshake_step(sock) -> bool:
+    try:
+        sock.do_handshake()
+        return True
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        return False

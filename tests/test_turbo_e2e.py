@@ -91,7 +91,7 @@ def test_a_stranger_and_a_forged_ticket_get_nothing(people, turbo_cluster):
             assert stranger.recv(100) == b"", "a stranger is cut off without a word"
         except ConnectionResetError:
             pass  # closed with the request unread: a reset, as good as a close
-        forged = Signer("not the turbo key").sign(PeerTicket("mallory", "session-xyz", "session-abc"))
+        forged = Signer("not the turbo key").sign(PeerTicket("mallory", "a-peer-name"))
         conn = Connection("127.0.0.1", port, tls=pinned_context())  # TLS, but no ticket of ours
         with pytest.raises(FramecastError):
             conn.request(PeerHello(forged), PeerWelcome, timeout=10)

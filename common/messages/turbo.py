@@ -11,11 +11,15 @@ The switch, as the slave drives it (``slave/turbo.py``):
    uploaded TURBO_END to the first viewer, which pauses its peer link (it stays open);
 4. back to one viewer: a new TURBO_OFFER; the viewer resumes its peer link.
 A lost peer link: the viewer sends TURBO_PATH(server) and the slave has uploads resume.
+Whatever the step, the slave tells the broadcaster with PEER_ALLOW which one viewer session
+its peer link may serve (the one offered or on the peer path, or none), and with PEER_DROP
+whenever a viewer session ends however it ends, so the peer link never serves anyone the
+slave does not count as watching.
 """
 
 from __future__ import annotations
 
-from common.messages.fields import Count, Flag, Name, SessionId, Ticket, UserName
+from common.messages.fields import Count, Flag, Name, Ticket, UserName
 from common.messages.schema import Control, control
 from common.protocol import MessageType as T
 from common.turbo import Candidates, Fingerprint
@@ -55,14 +59,24 @@ class TurboUpload(Control):
 
     upload: Flag
     viewer: UserName
-    session: SessionId
+
+
+@control(T.PEER_ALLOW)
+class PeerAllow(Control):
+    """The peer link may send images to ``viewer``'s session named ``peer`` (the one the
+    slave offered turbo mode to, or has on the peer path), and to no other; empty: to none."""
+
+    viewer: UserName | None = None
+    peer: Name = ""
 
 
 @control(T.PEER_DROP)
 class PeerDrop(Control):
-    """Close this viewer session's peer link (the viewer was thrown or left)."""
+    """Close the peer link of ``viewer``'s session named ``peer``: that session ended on the
+    slave (the viewer left, was thrown, or its connection died); its ticket is void."""
 
-    session: SessionId
+    viewer: UserName
+    peer: Name
 
 
 @control(T.PEER_HELLO)
