@@ -14,7 +14,7 @@ import collections
 import inspect
 from typing import Callable, ClassVar
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
@@ -33,13 +33,20 @@ PRE_AUTH_MAX_BODY = 64 * 1024  # nothing a client says before it is known needs 
 AUTH_TIMEOUT = 10.0  # seconds a client connection has to show who it is
 MAX_IN_FLIGHT = 8  # requests a known client may have open at once (one before that)
 ABORT_AFTER = 2.0  # seconds a rejected peer has to read its error before it is cut
+# Bytes a guarded connection may be sent while its transport says it is full (past the
+# transport's own buffer, 64 KiB) before it is cut: events pushed to a client that does not
+# read must not pile up in the server.
+MAX_UNSENT = 1 << 20
 
 
 class MessageProtocol(Protocol):
     """``guarded`` protocols face the public (client ports): until ``authenticated()`` is
     called they get small bodies, one request at a time and ``AUTH_TIMEOUT`` seconds; after
     it, ``max_body`` and ``MAX_IN_FLIGHT`` requests. Either way they stop reading while their
-    replies cannot be written, so a client that never reads cannot grow the server's memory."""
+    replies cannot be written, and a connection sent more than ``MAX_UNSENT`` bytes while its
+    transport is full is cut, so a client that never reads cannot grow the server's memory,
+    whatever is pushed to it. The bound is the same on TCP, TLS and WebSocket: each tells its
+    producer (this protocol) when its buffer is full."""
 
     log = Logger()
     handlers: ClassVar[dict[type, Handler]] = {}
@@ -54,8 +61,10 @@ class MessageProtocol(Protocol):
         self._held: collections.deque[Message] = collections.deque()
         self._in_flight = 0
         self._write_blocked = self._reading_paused = False
+        self._unsent = 0  # bytes sent since the transport said it was full
         self._auth_timer = None
         self._auth_overdue = False
+        self._drain_waiters: list[Deferred] = []
         if self.guarded:
             self.clock = self.clock or _reactor()
             self._auth_timer = self.clock.callLater(AUTH_TIMEOUT, self._auth_expired)
@@ -111,8 +120,20 @@ class MessageProtocol(Protocol):
         self._update_reading()
 
     def resumeProducing(self) -> None:
-        self._write_blocked = False
+        self._write_blocked, self._unsent = False, 0
         self._update_reading()
+        for waiting in self._drain_waiters:
+            waiting.callback(None)
+        self._drain_waiters.clear()
+
+    def drained(self) -> Deferred:
+        """Fires once the transport takes more (at once if it does): a long answer sent in
+        parts (a catch-up) waits on it rather than piling up."""
+        if not self._write_blocked or not self.connected:
+            return succeed(None)
+        waiting = Deferred()
+        self._drain_waiters.append(waiting)
+        return waiting
 
     def stopProducing(self) -> None:
         pass
@@ -132,6 +153,9 @@ class MessageProtocol(Protocol):
 
     def connectionLost(self, reason) -> None:
         self._cancel_auth_timer()
+        waiters, self._drain_waiters = getattr(self, "_drain_waiters", []), []
+        for waiting in waiters:
+            waiting.callback(None)
 
     def dispatch(self, message: Message) -> Deferred | None:
         """Parse the message and run its handler; a coroutine handler's Deferred is returned
@@ -161,7 +185,21 @@ class MessageProtocol(Protocol):
             self.send_error(ErrorCode.INTERNAL, "internal server error; the request was not completed")
 
     def send(self, message: Control) -> None:
-        self.transport.write(message.encode())
+        data = message.encode()
+        if self._write_blocked:
+            self._unsent += len(data)
+            if self._unsent > MAX_UNSENT:
+                self._cut_unread()
+                return
+        self.transport.write(data)
+
+    def _cut_unread(self) -> None:
+        """The peer reads nothing of what it is sent: cut it, with a line in the log (it
+        would not read an ERROR)."""
+        if not self.transport.disconnecting:
+            peer, limit = self.transport.getPeer(), MAX_UNSENT
+            self.log.info("cutting connection from {peer}: more than {limit} bytes unread", peer=peer, limit=limit)
+            self.transport.abortConnection()
 
     def send_error(self, code: ErrorCode, message: str) -> None:
         self.send(Error(code, message))

@@ -69,3 +69,4 @@ class Chat:
         for line in await self.master.messages.after(user, since):
             if sent_once(session, line.id):
                 session.send(ChatMessage(line))
+                await session.drained()  # up to 1,000 messages: as fast as the session reads them

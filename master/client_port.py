@@ -125,6 +125,7 @@ class MasterClientProtocol(MessageProtocol):
         user = self._user(request.token)
         if self.attached is not None:
             raise RequestError(ErrorCode.ALREADY_STARTED, "this connection is attached already")
+        self.master.sessions.check_room_for(user)
         self.attached, self.user = request, user
         await self.master.sessions.attach(self, user)
 

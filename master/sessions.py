@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Protocol
 
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.logger import Logger
 
-from common.errors import ProtocolError, RequestError
+from common.errors import ErrorCode, ProtocolError, RequestError
 from common.messages import parse
 from common.messages.chat import ChatMessage
 from common.messages.schema import Control
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 
 REORDER_WINDOW = 1000  # message ids a catch-up after an outage looks back, for late commits
+MAX_ATTACHED = 32  # sessions one user may have attached to one master at once
 
 
 class AttachedSession(Protocol):
@@ -38,6 +39,8 @@ class AttachedSession(Protocol):
 
     def send(self, message: Control) -> None: ...
 
+    def drained(self) -> Deferred: ...
+
 
 class UserSessions:
     log = Logger()
@@ -47,6 +50,13 @@ class UserSessions:
         self.local: dict[str, set[AttachedSession]] = {}
 
     # --- attaching ----------------------------------------------------------------------
+    def check_room_for(self, user: str) -> None:
+        """Refuse a session past ``MAX_ATTACHED`` of one user here: each holds buffers."""
+        if len(self.local.get(user, ())) >= MAX_ATTACHED:
+            raise RequestError(
+                ErrorCode.RATE_LIMITED, f"{user} has {MAX_ATTACHED} sessions attached to this master already; end one"
+            )
+
     async def attach(self, session: AttachedSession, user: str) -> None:
         was_online = await self.online([user])
         session.catching_up = []  # from now on messages pushed to the session wait for its catch-up

@@ -2,7 +2,11 @@
 transport: small bodies and one request at a time before, a deadline to show who it is,
 no reading while replies cannot be written, and a rejected peer is cut."""
 
+import datetime
+
+from cryptography.hazmat.primitives import serialization
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -10,8 +14,17 @@ from common.errors import ErrorCode
 from common.messages import parse
 from common.messages.accounts import Login, StatusRequest
 from common.messages.basic import Ok
-from common.messaging import ABORT_AFTER, AUTH_TIMEOUT, MAX_IN_FLIGHT, PRE_AUTH_MAX_BODY, MessageProtocol, handles
+from common.messaging import (
+    ABORT_AFTER,
+    AUTH_TIMEOUT,
+    MAX_IN_FLIGHT,
+    MAX_UNSENT,
+    PRE_AUTH_MAX_BODY,
+    MessageProtocol,
+    handles,
+)
 from common.protocol import Decoder, MessageType, encode
+from common.tls import pem_key, self_signed, server_factory, server_options
 
 
 class Guarded(MessageProtocol):
@@ -92,3 +105,58 @@ def test_no_reading_while_replies_cannot_be_written():
     assert transport.producerState == "paused"
     protocol.resumeProducing()
     assert transport.producerState == "producing"
+
+
+def test_a_client_that_reads_nothing_is_cut_once_its_unsent_output_passes_the_bound():
+    """The attack: attached sessions that never read, and events pushed to them."""
+    protocol, transport, _ = connected()
+    protocol.dataReceived(Login("alice", "password").encode())
+    aborted = []
+    transport.abortConnection = lambda: aborted.append(True) or setattr(transport, "disconnecting", True)
+    protocol.pauseProducing()  # the transport's buffer is full: the client reads nothing
+    pushed = Ok("x" * 4000)
+    for _ in range(2 * MAX_UNSENT // 4000):
+        protocol.send(pushed)
+    assert aborted, "cut"
+    assert len(transport.value()) <= MAX_UNSENT + len(pushed.encode())
+
+
+def test_a_client_that_reads_again_is_not_cut():
+    protocol, transport, _ = connected()
+    protocol.dataReceived(Login("alice", "password").encode())
+    for _ in range(3):
+        protocol.pauseProducing()
+        for _ in range(MAX_UNSENT // 4000 - 1):
+            protocol.send(Ok("x" * 3900))
+        protocol.resumeProducing()  # it read: the count starts again
+    assert not transport.disconnecting
+
+
+def test_the_bound_holds_over_tls_too(tmp_path):
+    """TLS passes its transport's "full" on to the protocol, so the same count applies."""
+    cert, key = self_signed("localhost", datetime.timedelta(days=1))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(pem_key(key))
+    inner = Guarded()
+    inner.clock = Clock()
+    options = server_options(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    tls = server_factory(Factory.forProtocol(lambda: inner), options).buildProtocol(None)
+    transport = StringTransport()
+    tls.makeConnection(transport)
+    inner.dataReceived(Login("alice", "password").encode())
+    aborted = []
+    transport.abortConnection = lambda: aborted.append(True)
+    transport.producer.pauseProducing()  # the socket under TLS is full
+    for _ in range(2 * MAX_UNSENT // 4000):
+        inner.send(Ok("x" * 4000))
+    assert aborted
+
+
+def test_drained_waits_for_the_transport_to_take_more():
+    protocol, _, _ = connected()
+    assert protocol.drained().called
+    protocol.pauseProducing()
+    waiting = protocol.drained()
+    assert not waiting.called
+    protocol.resumeProducing()
+    assert waiting.called
