@@ -10,6 +10,7 @@ import time
 
 from client.errors import ConnectionLost
 from client.masters import Masters
+from client.printable import printable
 from common.messages.chat import ChatLine, ChatMessage, MsgAccepted, MsgSeen, MsgSend
 
 SEEN_EVERY = 1.0  # seconds between reports of the messages shown
@@ -54,7 +55,8 @@ class ChatSession:
 
 def describe_line(line: ChatLine, me: str) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(line.sent_at))
+    text = printable(line.text)  # another user's words: no escapes, no fake lines
     if line.sender == me:
-        return f"[{stamp}] you -> {line.to}: {line.text}"
+        return f"[{stamp}] you -> {line.to}: {text}"
     where = f"{line.to} " if line.to.startswith("#") else ""
-    return f"[{stamp}] {where}{line.sender}: {line.text}"
+    return f"[{stamp}] {where}{line.sender}: {text}"

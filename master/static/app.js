@@ -5,6 +5,7 @@
 import { Connection, T, json } from "./framecast.js";
 import { Camera } from "./camera.js";
 import { Watcher, clock } from "./watch.js";
+import { printable } from "./printable.js";
 
 const $ = (id) => document.getElementById(id);
 const page = { master: null, token: "", user: "", watcher: null, camera: null, shown: new Set() };
@@ -225,7 +226,7 @@ function showLine(line) {
   if (page.shown.has(line.id)) return;
   page.shown.add(line.id);
   const li = document.createElement("li");
-  li.textContent = `${clock(line.sent_at).slice(0, 5)} ${line.sender} → ${line.to}: ${line.text}`;
+  li.textContent = `${clock(line.sent_at).slice(0, 5)} ${line.sender} → ${line.to}: ${printable(line.text)}`;
   $("chat").append(li);
   li.scrollIntoView({ block: "nearest" });
 }
