@@ -29,7 +29,13 @@ def recipient(value: Any) -> str:
 def message_text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("a message needs some text")
-    if len(value.encode()) > MAX_MESSAGE_BYTES:
+    if "\x00" in value:
+        raise ValueError("a message cannot contain a NUL character")
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:
+        raise ValueError("a message must be valid Unicode text (no lone surrogate)") from None
+    if size > MAX_MESSAGE_BYTES:
         raise ValueError(f"messages are at most {MAX_MESSAGE_BYTES} bytes")
     return value
 

@@ -1,7 +1,7 @@
 """The checked field types of control messages: each one says what a valid value is, once.
 
-Strings are bounded and names are matched whole (``fullmatch``: "alice\\n" is not a user
-name); numbers must be finite, and integers of absurd size are refused rather than turned
+Strings are bounded, hold no NUL (PostgreSQL's text cannot) and names are matched whole
+(``fullmatch``: "alice\\n" is not a user name); numbers must be finite, and integers of absurd size are refused rather than turned
 into infinities.
 """
 
@@ -30,6 +30,8 @@ def text(max_length: int = MAX_TEXT, pattern: re.Pattern | None = None, rule: st
             raise ValueError(rule or "must be text")
         if len(value) > max_length:
             raise ValueError(rule or f"must be at most {max_length} characters")
+        if "\x00" in value:
+            raise ValueError(rule or "must not contain a NUL character")
         if not value.isascii():
             _check_unicode(value)
         if pattern is not None and not pattern.fullmatch(value):
