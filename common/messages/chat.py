@@ -116,6 +116,7 @@ class MessageList(Control):
 
 ROOM_PAGE = 100  # rooms in one answer to ROOMS_REQUEST, at most
 ASKING_SHOWN = 100  # requests to join shown to a room's owner, at most
+Asking = Annotated[tuple[str, ...], Check(list_of(text(32, USER_NAME, USER_NAME_RULE), ASKING_SHOWN))]
 
 
 @control(T.ROOMS_REQUEST)
@@ -138,7 +139,7 @@ class RoomRow(Record):
     owner: UserName
     invited: Flag = False
     asked: Flag = False
-    asking: Annotated[tuple[str, ...], Check(list_of(text(32, USER_NAME, USER_NAME_RULE), ASKING_SHOWN))] = ()
+    asking: Asking = ()
 
 
 @control(T.ROOM_LIST)
