@@ -1,4 +1,5 @@
-"""``msg``, ``chat``, ``messages``, ``rooms``, ``join`` and ``leave`` (U10, U11)."""
+"""``msg``, ``chat``, ``messages``, ``rooms``, ``join`` and ``leave``, and a room owner's
+``room-invite``, ``room-accept`` and ``room-remove`` (U10, U11)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from client.chat import ChatSession, describe_line
 from client.errors import FramecastError
 from client.masters import Masters
 from common.messages.basic import Ok
-from common.messages.chat import ChatLine, MessageList, MessagesRequest, RoomChange, RoomList, RoomsRequest
+from common.messages.chat import ChatLine, MemberAction, MessageList, MessagesRequest, RoomChange, RoomList
+from common.messages.chat import RoomMember, RoomRow, RoomsRequest
 from common.messages.social import Presence
 
 
@@ -32,13 +34,30 @@ def add_commands(commands) -> None:
     messages.add_argument("--limit", type=int, default=100)
     messages.add_argument("--json", action="store_true")
     messages.set_defaults(run=cmd_messages)
-    rooms = commands.add_parser("rooms", help="the chat rooms")
-    rooms.add_argument("--json", action="store_true")
+    rooms = commands.add_parser("rooms", help="the chat rooms, a page at a time")
+    rooms.add_argument("--after", metavar="#ROOM", help="the page after #ROOM (the last one listed)")
+    rooms.add_argument("--json", action="store_true", help='{"rooms": [...], "next": "#ROOM" or null}')
     rooms.set_defaults(run=cmd_rooms)
-    for name, text in (("join", "join #ROOM (made if it does not exist)"), ("leave", "leave #ROOM")):
+    room_help = (
+        ("join", "join #ROOM: made (and yours) if new; else the owner's invitation or yes is needed"),
+        ("leave", "leave #ROOM"),
+    )
+    for name, text in room_help:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("room", metavar="#ROOM")
         sub.set_defaults(run=cmd_room)
+    for action, text in MEMBER_ACTIONS.items():
+        sub = commands.add_parser(f"room-{action}", help=text)
+        sub.add_argument("user")
+        sub.add_argument("room", metavar="#ROOM")
+        sub.set_defaults(run=cmd_room_member, action=action)
+
+
+MEMBER_ACTIONS = {
+    MemberAction.INVITE: "your room: let USER in (at once if they asked, else at their join)",
+    MemberAction.ACCEPT: "your room: let in USER, who asked to join",
+    MemberAction.REMOVE: "your room: remove USER, withdraw their invitation or turn down their request",
+}
 
 
 def as_json(line: ChatLine) -> str:
@@ -101,18 +120,26 @@ def cmd_messages(args) -> int:
 
 def cmd_rooms(args) -> int:
     login = credentials.load()
-    rooms = Masters(args.server).request(RoomsRequest(login.token), RoomList).rooms
+    after = room_name(args.after) if args.after else None
+    page = Masters(args.server).request(RoomsRequest(login.token, after), RoomList)
     if args.json:
-        print(json.dumps([room.fields() for room in rooms]))
-    elif rooms:
-        print(
-            "\n".join(
-                table(["ROOM", "MEMBERS", ""], [[r.name, r.members, "joined" if r.joined else ""] for r in rooms])
-            )
-        )
+        print(json.dumps({"rooms": [room.fields() for room in page.rooms], "next": page.next}))
+        return 0
+    if page.rooms:
+        rows = [[r.name, r.members, r.owner, room_state(r, login.user)] for r in page.rooms]
+        print("\n".join(table(["ROOM", "MEMBERS", "OWNER", ""], rows)))
     else:
-        print("no rooms yet: framecast join #ROOM makes one")
+        print("no rooms yet: framecast join #ROOM makes one" if after is None else f"no rooms after {after}")
+    if page.next:
+        print(f"more: framecast rooms --after '{page.next}'")
     return 0
+
+
+def room_state(row: RoomRow, user: str) -> str:
+    state = "joined" if row.joined else "invited" if row.invited else "asked to join" if row.asked else ""
+    if row.owner == user and row.asking:
+        state = ", ".join(filter(None, [state, "asking: " + " ".join(row.asking)]))
+    return state
 
 
 def room_name(text: str) -> str:
@@ -123,5 +150,12 @@ def room_name(text: str) -> str:
 def cmd_room(args) -> int:
     login = credentials.load()
     request = RoomChange(login.token, room_name(args.room), args.command == "join")
+    print(Masters(args.server).request(request, Ok).detail)
+    return 0
+
+
+def cmd_room_member(args) -> int:
+    login = credentials.load()
+    request = RoomMember(login.token, room_name(args.room), args.user, args.action)
     print(Masters(args.server).request(request, Ok).detail)
     return 0

@@ -29,6 +29,7 @@ from common.messages.admission import (
     ViewAsk,
 )
 from common.messages.basic import Ok
+from common.messages.chat import RoomAsk
 from common.messages.social import Presence, PrefsChanged
 
 PAUSE, RESUME = "pause", "resume"
@@ -72,6 +73,8 @@ def describe(event) -> str | None:
         return f"{event.viewer} declined your invitation"
     if isinstance(event, Presence):
         return f"{event.user} is {event.state}"
+    if isinstance(event, RoomAsk):
+        return f"{event.user} asks to join {event.room}: framecast room-accept {event.user} '{event.room}'"
     if isinstance(event, PrefsChanged):
         return None  # the broadcast says what it applied
     return None

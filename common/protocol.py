@@ -137,6 +137,8 @@ class MessageType(enum.IntEnum):
     ROOMS_REQUEST = 96
     ROOM_LIST = 97
     ROOM_CHANGE = 98
+    ROOM_MEMBER = 99  # a room's owner invites, accepts or removes a user
+    ROOM_ASK = 89  # pushed to a room owner's sessions: a request to join
     # turbo mode: broadcaster/viewer <-> slave, and viewer <-> broadcaster on the peer link
     TURBO_ALLOW = 100  # broadcaster -> slave: a lone viewer may get images peer to peer
     TURBO_OFFER = 101  # slave -> viewer: candidates and a peer ticket

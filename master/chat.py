@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 
 from common.errors import ErrorCode, RequestError
-from common.messages.chat import ChatMessage, MessageList, MsgAccepted, MsgSend, RoomList
+from common.messages.chat import ROOM_PAGE, ChatMessage, MessageList, MsgAccepted, MsgSend, RoomAsk, RoomList
+from common.messages.chat import MemberAction, RoomMember
+from master.db.rooms import Joined
+from master.floods import Flood
 from master.sessions import sent_once
 from master.store import stored
 
@@ -51,15 +54,34 @@ class Chat:
     async def history(self, user: str, peer: str | None, limit: int) -> MessageList:
         return MessageList(tuple(await self.master.messages.history(user, peer, min(limit, 1000))))
 
-    async def rooms(self, user: str) -> RoomList:
-        return RoomList(tuple(await self.master.rooms.of(user)))
+    async def rooms(self, user: str, after: str | None, limit: int) -> RoomList:
+        """One page of the rooms; ``next`` is where the next one starts."""
+        limit = max(1, min(limit, ROOM_PAGE))
+        rows = await self.master.rooms.page(user, after, limit + 1)
+        return RoomList(tuple(rows[:limit]), rows[limit - 1].name if len(rows) > limit else None)
 
     async def change_room(self, user: str, room: str, join: bool) -> str:
-        if join:
-            joined = await self.master.rooms.join(user, room, self.master.clock())
-            return f"you are in {room}" + ("" if joined else " already")
-        await self.master.rooms.leave(user, room)
-        return f"you left {room}"
+        master = self.master
+        if not join:
+            await master.rooms.leave(user, room)
+            return f"you left {room}"
+        # Counted before the room is looked at: a flood of new names and one of requests
+        # to join are each refused at their own limit.
+        exists = await master.rooms.exists(room)
+        await master.floods.check(Flood.ROOM_ASK if exists else Flood.ROOM_CREATE, user)
+        joined, owner = await master.rooms.join(user, room, master.clock())
+        if joined == Joined.CREATED:
+            return f"you are in {room}, which you made and own: framecast room-invite USER {room} lets others in"
+        if joined == Joined.ASKED:
+            await master.sessions.push([owner], RoomAsk(user, room))
+            return f"asked {owner}, the owner of {room}, to let you in: you are in once they accept"
+        return f"you are in {room}" + ("" if joined == Joined.JOINED else " already")
+
+    async def decide_member(self, owner: str, request: RoomMember) -> str:
+        master = self.master
+        removal = request.action == MemberAction.REMOVE
+        await master.floods.check(Flood.THROW_USER if removal else Flood.INVITE_USER, owner)
+        return await master.rooms.decide(owner, request.user, request.room, request.action, master.clock())
 
     async def catch_up(self, session: "AttachedSession", user: str, since: int | None) -> None:
         """Send a session the messages after ``since`` it does not have, in order (``since``

@@ -23,7 +23,7 @@ from common.ratelimit import gcra
 from common.turbo import admissible
 from common.messages.admission import AccessAnswer, Decline, Invite, Throw, ViewersRequest
 from common.messages.basic import Ok
-from common.messages.chat import MessagesRequest, MsgSeen, MsgSend, RoomChange, RoomsRequest
+from common.messages.chat import MessagesRequest, MsgSeen, MsgSend, RoomChange, RoomMember, RoomsRequest, is_room
 from common.messages.social import (
     Attach,
     FriendChange,
@@ -41,7 +41,7 @@ from master.node import Master
 from master.store import stored
 
 # A status reads every table of the cluster: a loop of them on one connection is refused
-# past this rate, not served.
+# past this rate, not served (and each user's, on all connections, past Flood.STATUS_USER).
 STATUS_RATE, STATUS_BURST = 2.0, 10
 
 
@@ -143,11 +143,15 @@ class MasterClientProtocol(MessageProtocol):
     @handles(handlers, FriendChange)
     async def friend_change(self, request: FriendChange) -> None:
         user = self._user(request.token)
-        self.send(Ok(await self.master.social.change_friend(user, request.user, request.add)))
+        changed = await self.master.floods.naming(
+            user, lambda: self.master.social.change_friend(user, request.user, request.add)
+        )
+        self.send(Ok(changed))
 
     @handles(handlers, LiveRequest)
     async def live(self, request: LiveRequest) -> None:
         user = self._user(request.token)
+        await self.master.floods.check(Flood.LIVE_USER, user)
         members = await self.master.rooms.members(request.room) if request.room else None
         self.send(await self.master.social.live(user, members))
 
@@ -163,22 +167,34 @@ class MasterClientProtocol(MessageProtocol):
     @handles(handlers, ListChange)
     async def list_change(self, request: ListChange) -> None:
         user = self._user(request.token)
-        changed = await self.master.relations.change_list(user, request.user, request.list, request.add)
+        changed = await self.master.floods.naming(
+            user, lambda: self.master.relations.change_list(user, request.user, request.list, request.add)
+        )
         where = "on" if request.add else "off"
         self.send(Ok(f"{request.user} is {where} your {request.list} list" + ("" if changed else " already")))
 
     # --- who may watch whom -------------------------------------------------------------
+    async def _limited(self, flood: Flood | None, token: str, act) -> str:
+        """``act(user)`` for a request that names a user: counted against ``flood`` (if any)
+        and the limit on names of users who do not exist."""
+        user = self._user(token)
+        if flood is not None:
+            await self.master.floods.check(flood, user)
+        return await self.master.floods.naming(user, lambda: act(user))
+
     @handles(handlers, AccessAnswer)
     async def access_answer(self, request: AccessAnswer) -> None:
-        self.send(Ok(await self.master.admission.answer(self._user(request.token), request)))
+        self.send(Ok(await self._limited(None, request.token, lambda u: self.master.admission.answer(u, request))))
 
     @handles(handlers, Invite)
     async def invite(self, request: Invite) -> None:
-        self.send(Ok(await self.master.admission.invite(self._user(request.token), request)))
+        invite = self.master.admission.invite
+        self.send(Ok(await self._limited(Flood.INVITE_USER, request.token, lambda u: invite(u, request))))
 
     @handles(handlers, Decline)
     async def decline(self, request: Decline) -> None:
-        self.send(Ok(await self.master.admission.decline(self._user(request.token), request)))
+        decline = self.master.admission.decline
+        self.send(Ok(await self._limited(Flood.DECLINE_USER, request.token, lambda u: decline(u, request))))
 
     @handles(handlers, ViewersRequest)
     async def viewers(self, request: ViewersRequest) -> None:
@@ -186,12 +202,17 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, Throw)
     async def throw(self, request: Throw) -> None:
-        self.send(Ok(await self.master.admission.throw(self._user(request.token), request.user)))
+        throw = self.master.admission.throw
+        self.send(Ok(await self._limited(Flood.THROW_USER, request.token, lambda u: throw(u, request.user))))
 
     # --- messages and rooms -------------------------------------------------------------
     @handles(handlers, MsgSend)
     async def message(self, request: MsgSend) -> None:
-        self.send(await self.master.chat.send(self._user(request.token), request))
+        user, chat = self._user(request.token), self.master.chat
+        if is_room(request.to):
+            self.send(await chat.send(user, request))
+        else:
+            self.send(await self.master.floods.naming(user, lambda: chat.send(user, request)))
 
     @handles(handlers, MsgSeen)
     async def seen(self, request: MsgSeen) -> None:
@@ -201,16 +222,22 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, MessagesRequest)
     async def history(self, request: MessagesRequest) -> None:
-        self.send(await self.master.chat.history(self._user(request.token), request.peer, request.limit))
+        user, chat = self._user(request.token), self.master.chat
+        self.send(await self.master.floods.naming(user, lambda: chat.history(user, request.peer, request.limit)))
 
     @handles(handlers, RoomsRequest)
     async def rooms(self, request: RoomsRequest) -> None:
-        self.send(await self.master.chat.rooms(self._user(request.token)))
+        self.send(await self.master.chat.rooms(self._user(request.token), request.after, request.limit))
 
     @handles(handlers, RoomChange)
     async def room_change(self, request: RoomChange) -> None:
         user = self._user(request.token)
         self.send(Ok(await self.master.chat.change_room(user, request.room, request.join)))
+
+    @handles(handlers, RoomMember)
+    async def room_member(self, request: RoomMember) -> None:
+        decide = self.master.chat.decide_member
+        self.send(Ok(await self._limited(None, request.token, lambda u: decide(u, request))))
 
     # --- status and operators -----------------------------------------------------------
     @handles(handlers, StatusRequest)
@@ -223,7 +250,9 @@ class MasterClientProtocol(MessageProtocol):
             await self._operator(request.proof, OperatorProof.STATUS)
             self.send(await self.master.status())
         elif request.token is not None:
-            self.send(await self.master.status(self._user(request.token)))
+            user = self._user(request.token)
+            await self.master.floods.check(Flood.STATUS_USER, user)
+            self.send(await self.master.status(user))
         else:
             raise RequestError(ErrorCode.BAD_TOKEN, "not logged in: the status needs a login (operators: the secret)")
 

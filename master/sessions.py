@@ -121,11 +121,11 @@ class UserSessions:
         }
 
     async def announce(self, user: str) -> None:
-        """Tell those who have ``user`` as a friend what its presence is now."""
-        fans = await self.master.relations.fans(user)
-        if fans:
+        """Tell ``user``'s mutual friends what its presence is now."""
+        friends = await self.master.relations.mutual(user)
+        if friends:
             state = (await self.presence([user]))[user]
-            await self.push(fans, Presence(user, state))
+            await self.push(friends, Presence(user, state))
 
     async def forget_master(self, master_id: str) -> None:
         """A master died: its sessions no longer count; friends hear who went offline."""

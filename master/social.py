@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from common import prefs
 from common.errors import ErrorCode, RequestError
 from common.messages.social import FriendList, FriendRow, LiveList, LiveRow, Settings
-from common.messages.social import PrefsChanged
+from common.messages.social import Presence, PresenceState, PrefsChanged
 from master.status import audience
 from master.store import stored
 
@@ -21,15 +21,24 @@ class Social:
         self.master = master
 
     async def friends(self, user: str) -> FriendList:
-        names = await self.master.relations.friends(user)
-        presence = await self.master.sessions.presence(names)
-        return FriendList(tuple(FriendRow(name, presence[name]) for name in names))
+        """The user's friends, with presence for those who added the user back."""
+        rows = await self.master.relations.friend_rows(user)
+        presence = await self.master.sessions.presence([name for name, mutual in rows if mutual])
+        return FriendList(tuple(FriendRow(name, presence.get(name, PresenceState.PENDING)) for name, _ in rows))
 
     async def change_friend(self, user: str, friend: str, add: bool) -> str:
-        changed = await self.master.relations.change_friend(user, friend, add)
-        if add:
-            return f"{friend} is your friend" + ("" if changed else " already")
-        return f"{friend} is no longer your friend" if changed else f"{friend} was not your friend"
+        relations = self.master.relations
+        changed = await relations.change_friend(user, friend, add)
+        if not add:
+            return f"{friend} is no longer your friend" if changed else f"{friend} was not your friend"
+        said = f"{friend} is your friend" + ("" if changed else " already")
+        if friend not in await relations.mutual(user):
+            return f"{said}; you see their presence once they add you too"
+        if changed:  # mutual from now on: each side's running sessions learn the other's presence
+            presence = await self.master.sessions.presence([user, friend])
+            await self.master.sessions.push([user], Presence(friend, presence[friend]))
+            await self.master.sessions.push([friend], Presence(user, presence[user]))
+        return said
 
     async def live(self, user: str, members: set[str] | None = None) -> LiveList:
         """The broadcasts ``user`` may watch (only those of ``members``, if given), friends

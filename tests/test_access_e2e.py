@@ -203,9 +203,14 @@ def test_settings_are_pushed_at_the_start_and_while_broadcasting(people, tmp_pat
 
 
 def test_friends_presence_and_the_live_list(people):
-    alice, bob, carol = people("fralice", "frbob", "frcarol")
-    assert "frbob is your friend" in alice.ok("friends", "add", "frbob")
+    alice, bob, carol, dave = people("fralice", "frbob", "frcarol", "frdave")
+    assert "frbob is your friend; you see their presence once they add you too" in alice.ok("friends", "add", "frbob")
     alice.ok("friends", "add", "frcarol")
+    bob.ok("friends", "add", "fralice")
+    carol.ok("friends", "add", "fralice")
+    dave.ok("friends", "add", "frbob")  # one-sided: a stranger's add shows nothing of bob
+    stranger = Running(dave, "friends", "--watch", "--json")
+    wait_until(lambda: stranger.out, 10)
     presence = {r["user"]: r["presence"] for r in json.loads(alice.ok("friends", "--json"))}
     assert presence == {"frbob": "offline", "frcarol": "offline"}
     watcher = Running(alice, "friends", "--watch", "--json")
@@ -218,8 +223,11 @@ def test_friends_presence_and_the_live_list(people):
         wait_until(lambda: any('"user": "frcarol", "state": "broadcasting"' in line for line in watcher.out), 10)
         presence = {r["user"]: r["presence"] for r in json.loads(alice.ok("friends", "--json"))}
         assert presence == {"frbob": "broadcasting", "frcarol": "broadcasting"}
+        assert json.loads(dave.ok("friends", "--json")) == [{"user": "frbob", "presence": "pending"}]
+        assert not any('"state"' in line for line in stranger.out), "no presence pushed to a one-sided friend"
         live = json.loads(alice.ok("live", "--json"))
         assert [row["user"] for row in live][:2] == ["frbob", "frcarol"] and all(row["friend"] for row in live[:2])
+        carol.ok("friends", "remove", "fralice")  # the friends rule is carol's own list
         carol.ok("prefs", "access", "friends")
         assert "frcarol" not in [row["user"] for row in json.loads(alice.ok("live", "--json"))]
         assert "frcarol is no longer your friend" in alice.ok("friends", "remove", "frcarol")
@@ -228,6 +236,7 @@ def test_friends_presence_and_the_live_list(people):
         bob_cast.stop()
         bob_session.stop()
         watcher.stop()
+        stranger.stop()
 
 
 def test_the_default_broadcast_plays_at_full_rate_to_one_viewer(people):

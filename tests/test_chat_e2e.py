@@ -124,8 +124,11 @@ def test_the_order_of_100_messages_is_kept(people):
 
 def test_room_messages_reach_the_members_and_rooms_list_them(people):
     users = people("rmhal", "rmida", "rmjon", "rmkim")
-    for member in users[:3]:
-        assert "you are in #rmcams" in member.ok("join", "#rmcams")
+    assert "which you made and own" in users[0].ok("join", "#rmcams")
+    assert "asked rmhal, the owner of #rmcams" in users[1].ok("join", "#rmcams")
+    assert "rmida is in #rmcams" in users[0].ok("room-accept", "rmida", "#rmcams")
+    users[0].ok("room-invite", "rmjon", "rmcams")
+    assert users[2].ok("join", "#rmcams").strip() == "you are in #rmcams"
     readers = [Reader(member.start("chat", "--json")) for member in users[:3]]
     try:
         for reader in readers:
@@ -136,8 +139,10 @@ def test_room_messages_reach_the_members_and_rooms_list_them(people):
         assert readers[1].messages()[0]["to"] == "#rmcams"
         refused = users[3].run("msg", "#rmcams", "let me in")
         assert refused.returncode == 1 and "join #rmcams to write in it" in refused.stderr
-        rooms = {r["name"]: r for r in json.loads(users[3].ok("rooms", "--json"))}
+        page = json.loads(users[3].ok("rooms", "--json"))
+        rooms = {r["name"]: r for r in page["rooms"]}
         assert rooms["#rmcams"]["members"] == 3 and not rooms["#rmcams"]["joined"]
+        assert rooms["#rmcams"]["owner"] == "rmhal" and "next" in page
         assert "you left #rmcams" in users[2].ok("leave", "#rmcams")
     finally:
         for reader in readers:
@@ -147,6 +152,7 @@ def test_room_messages_reach_the_members_and_rooms_list_them(people):
 def test_room_membership_as_an_access_rule_and_the_rooms_live_list(people):
     lena, mia, ned = people("rlena", "rlmia", "rlned")
     lena.ok("join", "#rlroom")
+    lena.ok("room-invite", "rlmia", "#rlroom")
     mia.ok("join", "#rlroom")
     lena.ok("prefs", "access", "room:#rlroom")
     casting = Reader(lena.start("broadcast", "--duration", "40"))
@@ -154,15 +160,36 @@ def test_room_membership_as_an_access_rule_and_the_rooms_live_list(people):
         wait_until(lambda: broadcast_entry(lena, "rlena"), 15)
         assert [b["user"] for b in json.loads(mia.ok("live", "--room", "#rlroom", "--json"))] == ["rlena"]
         assert json.loads(mia.ok("view", "rlena", "--json", "--frames", "2").splitlines()[-1])["frames"] == 2
+        # The attack of issue 18 (finding 10): a stranger joins the room to watch. The join
+        # only asks the owner (her running broadcast is told), and the stranger stays out.
+        assert "asked rlena, the owner of #rlroom" in ned.ok("join", "#rlroom")
+        casting.saw("rlned asks to join #rlroom")
         refused = ned.run("view", "rlena")
         assert refused.returncode == 1 and "only lets members of #rlroom watch" in refused.stderr
+        assert "rlena" not in [b["user"] for b in json.loads(ned.ok("live", "--json"))]
+        taken = ned.run("room-remove", "rlmia", "#rlroom")
+        assert taken.returncode == 1 and "only the owner of #rlroom (rlena) decides" in taken.stderr
+        assert "removed rlmia from #rlroom" in lena.ok("room-remove", "rlmia", "#rlroom")
+        assert mia.run("view", "rlena").returncode == 1
     finally:
         casting.stop()
+
+
+def test_a_flood_of_new_rooms_is_refused(people):
+    from master.floods import LIMITS, Flood
+
+    (sid,) = people("rfsid")
+    results = [sid.run("join", f"#rf{i}") for i in range(LIMITS[Flood.ROOM_CREATE].burst + 1)]
+    assert all(r.returncode == 0 for r in results[:-1])
+    assert results[-1].returncode == 1
+    assert results[-1].stderr.startswith("framecast: error: too many new rooms; try again in")
+    assert results[-1].stderr.count("\n") == 1, "one line, no traceback"
 
 
 def test_presence_changes_are_seen_live_in_chat(people):
     olga, pete = people("prolga", "prpete")
     olga.ok("friends", "add", "prpete")
+    pete.ok("friends", "add", "prolga")  # presence is shown between mutual friends only
     watcher = Reader(olga.start("chat"))
     watcher.saw("chatting")
     try:

@@ -12,7 +12,7 @@ from common.errors import ErrorCode, ProtocolError, RequestError
 from common.messages import fields as F, parse
 from common.messages.accounts import OperatorRequest, ViewRequest
 from common.messages.schema import REGISTRY, Control, Record
-from common.messages.chat import ClientId, LineText, MessageText, Recipient
+from common.messages.chat import Asking, ClientId, LineText, MessageText, Recipient
 from common.messages.social import RoomName
 from common.prefs import ROOM_NAME
 from common.turbo import Candidates, Fingerprint, Hosts
@@ -45,6 +45,7 @@ CHECKED = {
     MessageText: texts(min_size=1, max_size=200).filter(str.strip),
     LineText: texts(max_size=200),
     ClientId: texts(max_size=64),
+    Asking: st.lists(st.from_regex(F.USER_NAME, fullmatch=True), max_size=4).map(tuple),
     Candidates: st.lists(st.ip_addresses(v=4).map(lambda ip: f"{ip}:4000"), max_size=8).map(tuple),
     Hosts: st.lists(st.ip_addresses(v=4).map(str), max_size=8).map(tuple),
     Fingerprint: st.just("") | st.binary(min_size=32, max_size=32).map(bytes.hex),

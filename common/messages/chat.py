@@ -8,10 +8,24 @@ id they showed (MSG_SEEN), so what a user missed is shown at their next start.
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated, Any
 
 from common.errors import ErrorCode
-from common.messages.fields import USER_NAME, USER_NAME_RULE, Count, Flag, Time, Token, UserName, nested, records, text
+from common.messages.fields import (
+    USER_NAME,
+    USER_NAME_RULE,
+    Count,
+    Flag,
+    Time,
+    Token,
+    UserName,
+    list_of,
+    nested,
+    one_of,
+    records,
+    text,
+)
 from common.messages.schema import Check, Control, Record, control, record
 from common.messages.social import RoomName
 from common.prefs import ROOM_NAME
@@ -106,27 +120,72 @@ class MessageList(Control):
     messages: Annotated[tuple[ChatLine, ...], records(ChatLine)] = ()
 
 
+ROOM_PAGE = 100  # rooms in one answer to ROOMS_REQUEST, at most
+ASKING_SHOWN = 100  # requests to join shown to a room's owner, at most
+Asking = Annotated[tuple[str, ...], Check(list_of(text(32, USER_NAME, USER_NAME_RULE), ASKING_SHOWN))]
+
+
 @control(T.ROOMS_REQUEST)
 class RoomsRequest(Control):
+    """One page of the rooms, by name: those after ``after`` (None: from the first)."""
+
     token: Token
+    after: RoomName | None = None
+    limit: Count = ROOM_PAGE
 
 
 @record
 class RoomRow(Record):
+    """A room as one user sees it: ``invited`` by its owner, or ``asked`` to join; its
+    owner alone sees who is ``asking``."""
+
     name: RoomName
     members: Count
     joined: Flag
+    owner: UserName
+    invited: Flag = False
+    asked: Flag = False
+    asking: Asking = ()
 
 
 @control(T.ROOM_LIST)
 class RoomList(Control):
-    rooms: Annotated[tuple[RoomRow, ...], records(RoomRow)] = ()
+    """``next``: the ``after`` of the next page (None: this was the last)."""
+
+    rooms: Annotated[tuple[RoomRow, ...], records(RoomRow, ROOM_PAGE)] = ()
+    next: RoomName | None = None
 
 
 @control(T.ROOM_CHANGE)
 class RoomChange(Control):
-    """Join (creating it if need be) or leave a room."""
+    """Join or leave a room. Joining a new room makes it, owned by the one who joins; an
+    existing one admits its owner and those it invited, and puts anyone else's request
+    to the owner."""
 
     token: Token
     room: RoomName
     join: Flag
+
+
+class MemberAction(enum.StrEnum):
+    INVITE = "invite"  # admits a user who asked, or lets their next join in at once
+    ACCEPT = "accept"  # admits a user who asked (an error if they did not)
+    REMOVE = "remove"  # a member out, an invitation withdrawn, or a request turned down
+
+
+@control(T.ROOM_MEMBER)
+class RoomMember(Control):
+    """From a room's owner: what to do with ``user``'s membership of ``room``."""
+
+    token: Token
+    room: RoomName
+    user: UserName
+    action: Annotated[MemberAction, Check(one_of(MemberAction))]
+
+
+@control(T.ROOM_ASK)
+class RoomAsk(Control):
+    """Pushed to a room owner's sessions: ``user`` asks to join ``room``."""
+
+    user: UserName
+    room: RoomName

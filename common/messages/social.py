@@ -22,6 +22,7 @@ class PresenceState(enum.StrEnum):
     OFFLINE = "offline"
     ONLINE = "online"
     BROADCASTING = "broadcasting"
+    PENDING = "pending"  # in a friend list only: they have not added you back, so no presence
 
 
 @control(T.ATTACH)

@@ -1,4 +1,8 @@
-"""Friend lists, and each broadcaster's allow and ignore lists (U1, U3)."""
+"""Friend lists, and each broadcaster's allow and ignore lists (U1, U3).
+
+A friend list is one-sided: adding someone needs no consent, and a broadcaster's
+``friends`` rule admits whoever she added. Presence is shown only between mutual friends
+(each added the other), so adding a stranger shows nothing of them."""
 
 from __future__ import annotations
 
@@ -18,19 +22,20 @@ def _change_friend_txn(cursor, user: str, friend: str, add: bool) -> bool:
     return cursor.rowcount == 1
 
 
-def _friends_txn(cursor, user: str) -> list[str]:
+def _friends_txn(cursor, user: str) -> list[tuple[str, bool]]:
     cursor.execute(
-        "SELECT f.name FROM friends JOIN users u ON u.id = friends.user_id JOIN users f ON f.id = friends.friend_id"
+        "SELECT f.name, EXISTS (SELECT 1 FROM friends back WHERE back.user_id = f.id AND back.friend_id = u.id)"
+        " FROM friends JOIN users u ON u.id = friends.user_id JOIN users f ON f.id = friends.friend_id"
         " WHERE u.name = %s ORDER BY f.name",
         (user,),
     )
-    return [row[0] for row in cursor.fetchall()]
+    return [(name, mutual) for name, mutual in cursor.fetchall()]
 
 
-def _fans_txn(cursor, user: str) -> list[str]:
+def _mutual_txn(cursor, user: str) -> list[str]:
     cursor.execute(
-        "SELECT u.name FROM friends JOIN users u ON u.id = friends.user_id JOIN users f ON f.id = friends.friend_id"
-        " WHERE f.name = %s",
+        "SELECT f.name FROM users u JOIN friends a ON a.user_id = u.id JOIN friends b"
+        " ON b.user_id = a.friend_id AND b.friend_id = u.id JOIN users f ON f.id = a.friend_id WHERE u.name = %s",
         (user,),
     )
     return [row[0] for row in cursor.fetchall()]
@@ -71,11 +76,16 @@ class Relations:
         return await self.db.run(_change_friend_txn, user, friend, add)
 
     async def friends(self, user: str) -> list[str]:
+        """Whom ``user`` added, by name."""
+        return [name for name, _ in await self.friend_rows(user)]
+
+    async def friend_rows(self, user: str) -> list[tuple[str, bool]]:
+        """Whom ``user`` added, each with whether they added ``user`` too."""
         return await self.db.run(_friends_txn, user)
 
-    async def fans(self, user: str) -> list[str]:
-        """Who has ``user`` on their friend list (they see ``user``'s presence)."""
-        return await self.db.run(_fans_txn, user)
+    async def mutual(self, user: str) -> list[str]:
+        """Who and ``user`` added each other: they see each other's presence."""
+        return await self.db.run(_mutual_txn, user)
 
     async def change_list(self, owner: str, user: str, access_list: AccessList, add: bool) -> bool:
         if owner == user:

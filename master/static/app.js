@@ -103,6 +103,8 @@ function masterEvent(type, body) {
     notice(`${event.broadcaster} declined`, true);
   } else if (type === T.REMOVED) {
     notice(`${event.broadcaster} removed you`, true);
+  } else if (type === T.ROOM_ASK) {
+    notice(`${event.user} asks to join ${event.room}: framecast room-accept ${event.user} '${event.room}'`);
   } else if (type === T.PRESENCE) {
     refreshLists().catch(() => {});
   } else if (type === T.PREFS_CHANGED) {
