@@ -58,13 +58,16 @@ class UserSessions:
             )
 
     async def attach(self, session: AttachedSession, user: str) -> None:
+        since = session.attached.since
         was_online = await self.online([user])
+        if session.attached is None:
+            return  # it closed meanwhile: its detach has run, so it must not be added now
         session.catching_up = []  # from now on messages pushed to the session wait for its catch-up
         self.local.setdefault(user, set()).add(session)
         await stored(self.master.store.presence_change(self.master.config.id, user, 1))
         session.send(Attached(user))
         await self.master.admission.catch_up(session, user)
-        await self.catch_up(session, user, session.attached.since)
+        await self.catch_up(session, user, since)
         if not was_online:
             await self.announce(user)
 

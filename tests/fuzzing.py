@@ -1,15 +1,24 @@
-"""A seeded fuzzer for the master's and the slave's client protocols, in-process.
+"""A seeded fuzzer for every port of the master and the slave, in-process.
 
 Each case is a burst of messages written to a protocol over Twisted's ``StringTransport``:
 random bytes, well-formed messages of every registered type whose fields hold random
 values (valid tokens and tickets among them, so handlers run past the login), and
-byte-level mutations of those (flips, cuts, splices, bad lengths). The master runs on the
-in-memory store with a database that is always unavailable; the slave is a real ``Slave``
-on a ``Clock``. A crash is an exception out of ``dataReceived``, or anything logged with a
-failure (a handler's internal error, an unhandled error in a Deferred); clear refusals
-(ERROR answers, closed connections) are the expected outcome.
+byte-level mutations of those (flips, cuts, splices, bad lengths). The targets:
 
-``tests/test_fuzz.py`` runs a short seeded run; ``bench/fuzz.py`` runs 10^6 messages.
+* ``master``: the client port, on the in-memory store, with a database that is always
+  unavailable or (``database=``) a real PostgreSQL database, so what reaches the SQL is
+  fuzzed too;
+* ``slave``: the slave's client port, a real ``Slave`` on a ``Clock``;
+* ``slave-port``: the masters' port for slaves (hello, heartbeats, reports);
+* ``web`` and ``slave-web`` (``HttpFuzzer``): the masters' and the slaves' web fronts, HTTP
+  requests and WebSocket frames carrying framecast messages;
+* ``PeerFuzzer``: the broadcaster's turbo peer server, over real TLS on loopback.
+
+A crash is an exception out of ``dataReceived``, or anything logged with a failure (a
+handler's internal error, an unhandled error in a Deferred); clear refusals (ERROR
+answers, HTTP 4xx, closed connections) are the expected outcome.
+
+``tests/test_fuzz.py`` runs short seeded runs; ``bench/fuzz.py`` runs 10^6 messages.
 """
 
 from __future__ import annotations
@@ -31,10 +40,11 @@ from common.messages.accounts import OperatorRequest
 from common.messages.cluster import Heartbeat, SlaveHello, SlaveState
 from common.messages.schema import REGISTRY
 from common.protocol import FRAME_HEADER, HEADER, Decoder, MessageType, encode, encode_ack
-from common.tokens import BroadcastTicket, LoginClaims, OperatorProof, Signer, ViewTicket
+from common.tokens import BroadcastTicket, LoginClaims, OperatorProof, SlaveProof, Signer, ViewTicket
 from master.client_port import MasterClientProtocol
 from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
+from master.slave_port import SlaveLinkProtocol
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
 
@@ -50,26 +60,31 @@ class UnavailableDatabase:
         raise RequestError(ErrorCode.UNAVAILABLE, "the user database is unavailable; try again shortly")
 
 
-class Fuzzer:
-    """Feeds ``target`` ("master" or "slave") random and mutated messages from ``seed``."""
+PROTOCOLS = {"master": MasterClientProtocol, "slave": SlaveClientProtocol, "slave-port": SlaveLinkProtocol}
 
-    def __init__(self, target: str, seed: int):
+
+class Fuzzer:
+    """Feeds ``target`` (a key of ``PROTOCOLS``) random and mutated messages from ``seed``;
+    ``database``: the master's (default: one that is always unavailable)."""
+
+    def __init__(self, target: str, seed: int, database=None):
         self.target = target
         self.rng = random.Random(seed)
         self.clock = Clock()
-        self.node = self._master() if target == "master" else self._slave()
+        self.database = database or UnavailableDatabase()
+        self.node = self._slave() if target == "slave" else self._master()
         self.crashes: list[str] = []
         self.answers: collections.Counter[int] = collections.Counter()  # message type -> count
         self.messages = 0
         self.protocol = self.transport = None
-        protocol_class = MasterClientProtocol if target == "master" else SlaveClientProtocol
+        protocol_class = PROTOCOLS[target]
         self._handled = [(cls.TYPE, cls) for cls in protocol_class.handlers if getattr(cls, "_specs", None) is not None]
         self._sent_on_connection = 0
 
     # --- the nodes under test -------------------------------------------------------
     def _master(self) -> Master:
         config = MasterConfig("m1", "m1:5101", "m1:5201", dead_after=1e9)  # one heartbeat keeps a slave live
-        return Master(config, MemoryStore(), UnavailableDatabase(), SIGNER, self.clock, clock=self.clock.seconds)
+        return Master(config, MemoryStore(), self.database, SIGNER, self.clock, clock=self.clock.seconds)
 
     def _slave(self) -> Slave:
         slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, self.clock)
@@ -79,8 +94,7 @@ class Fuzzer:
     def _connect(self) -> None:
         if self.protocol is not None:
             self.protocol.connectionLost(None)
-        protocol_class = MasterClientProtocol if self.target == "master" else SlaveClientProtocol
-        self.protocol, self.transport = protocol_class(self.node), StringTransport()
+        self.protocol, self.transport = PROTOCOLS[self.target](self.node), StringTransport()
         self.protocol.clock = self.clock
         self.protocol.makeConnection(self.transport)
         self._sent_on_connection = 0
@@ -96,7 +110,7 @@ class Fuzzer:
         globalLogPublisher.addObserver(self._observe)
         started = time.perf_counter()
         try:
-            if self.target == "master":  # a live slave, for placements and redirects
+            if self.target != "slave":  # a live slave, for placements and redirects
                 beat = Heartbeat(load=0, broadcasts=0, viewers=0, state=SlaveState.LIVE)
                 await ensureDeferred(self.node.registry.heartbeat(_Link(), beat)).asFuture(asyncio.get_running_loop())
             while self.messages < messages:
@@ -164,7 +178,7 @@ class Fuzzer:
         rng = self.rng
         make = {
             "token": lambda: SIGNER.sign(LoginClaims(rng.choice(USERS))),
-            "proof": lambda: SIGNER.sign(OperatorProof.fresh(OperatorProof.STATUS)),
+            "proof": self._proof,
             "ticket": self._ticket,
             "session": lambda: f"session-{rng.randrange(100):06d}",
             "password": lambda: "password-123",
@@ -185,11 +199,18 @@ class Fuzzer:
         }.get(name)
         if make is not None:
             return make()
-        if name in ("user", "target", "viewer", "to", "peer"):
+        if name in ("user", "target", "viewer", "to", "peer", "with_user"):
             return rng.choice(USERS)
+        if name == "id":
+            return rng.choice(("slave-1", "slave-2"))
         if name in ("add", "join", "messages", "presence", "allowed", "p2p"):
             return rng.random() < 0.5
         return rng.randrange(20)  # since, up_to, limit, deadline, bytes, value
+
+    def _proof(self) -> str:
+        if self.target == "slave-port":
+            return SIGNER.sign(SlaveProof(self.rng.choice(("slave-1", "slave-2"))))
+        return SIGNER.sign(OperatorProof.fresh(OperatorProof.STATUS))
 
     def _frame_or_ack(self) -> bytes:
         rng = self.rng

@@ -17,11 +17,15 @@ class Database:
         )
 
     async def run(self, txn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``txn(cursor, *args)`` in one transaction on a pool thread."""
+        """Run ``txn(cursor, *args)`` in one transaction; a lost database is a clear refusal."""
         try:
-            return await self.pool.runInteraction(txn, *args)
+            return await self.interact(txn, *args)
         except psycopg2.OperationalError:
             raise RequestError(ErrorCode.UNAVAILABLE, "the user database is unavailable; try again shortly") from None
+
+    def interact(self, txn: Callable[..., Any], *args: Any):
+        """The transaction itself, on a pool thread (an awaitable)."""
+        return self.pool.runInteraction(txn, *args)
 
     def close(self) -> None:
         self.pool.close()
