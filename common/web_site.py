@@ -43,7 +43,8 @@ class _Request(Request):
 
     def __repr__(self) -> str:
         """Twisted logs a request's repr in some warnings: without its query."""
-        return f"<Request {self.method.decode('ascii', 'replace')} {without_query(self.uri).decode('ascii', 'replace')}>"
+        method, path = (part.decode("ascii", "replace") for part in (self.method, without_query(self.uri)))
+        return f"<Request {method} {path}>"
 
 
 class _Channel(HTTPChannel):
