@@ -77,6 +77,10 @@ class _Channel(HTTPChannel):
         if not self._refused:  # the body of a refused request is never read
             super().rawDataReceived(data)
 
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        """Twisted's answer to a malformed request, with the headers of every answer."""
+        self._refuse(b"400 Bad Request", b"bad request\n")
+
     def connectionLost(self, reason) -> None:
         self._headers_arrived()
         super().connectionLost(reason)

@@ -163,3 +163,11 @@ def test_the_access_line_is_the_combined_format_without_the_query():
 
     line = access_line("[time]", Request())
     assert line.startswith('"203.0.113.9" - - [time] "GET /watch/a.mjpg HTTP/1.1" 302')
+
+
+def test_a_malformed_request_gets_the_headers_too():
+    channel, transport, _, _ = connect()
+    channel.dataReceived(b"GET /page HTTP/1.1\r\nno colon here\r\n\r\n")
+    answer = transport.value()
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"X-Content-Type-Options: nosniff" in answer
+    assert transport.disconnecting
