@@ -15,12 +15,14 @@ import ipaddress
 from twisted.internet.protocol import Factory, Protocol
 
 from common.tls import server_factory
+from common.web_headers import security_headers
 
 TLS_HANDSHAKE = 0x16  # the content type of a TLS record that opens a connection
 FIRST_BYTE_WITHIN = 10.0  # seconds a new connection has to say something
 USE_HTTPS = (
-    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 39\r\nConnection: close\r\n\r\n"
-    b"this port serves HTTPS: use https://.\r\n"
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 39\r\nConnection: close\r\n"
+    + b"".join(b"%s: %s\r\n" % header for header in security_headers(False, None).items())
+    + b"\r\nthis port serves HTTPS: use https://.\r\n"
 )
 
 

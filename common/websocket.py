@@ -7,20 +7,36 @@ protocol class the TCP port uses (``MasterClientProtocol``, ``SlaveClientProtoco
 on a ``FramecastOverWebSocket`` connection, which gives it the transport it expects: its
 writes become binary messages, its back-pressure is the TCP socket's, and a viewer in a
 browser gets the same one-frame-in-flight flow control as the CLI viewer.
+
+The limits are the wrapped protocol's: autobahn holds a whole WebSocket message before
+handing it over, so a message may be no larger than the message body the protocol takes
+now (the pre-login size until it knows who the client is), and the guarded protocol's
+login deadline and one-request rule apply inside. An upgrade from a page of another site
+is refused (``common.web_origins``), and no refusal repeats what the request said.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer, ITransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from common.messaging import PRE_AUTH_MAX_BODY
+from common.web_origins import origin_allowed
+
 SUBPROTOCOL = "framecast"
 WIRE_HEADER = 10  # a framecast message header (common.protocol.HEADER)
+REFUSED_HANDSHAKE = {
+    400: "bad WebSocket handshake",
+    403: "pages of other sites may not open this WebSocket",
+}
 
 
 @implementer(ITransport, IPushProducer)
@@ -94,9 +110,30 @@ class FramecastOverWebSocket(WebSocketServerProtocol):
         self.closing = False
         self.opened = False
 
+    # autobahn checks each frame and message against these as it reads them (and copies
+    # its factory's settings here, which the wrapped protocol's limit replaces).
+    @property
+    def maxMessagePayloadSize(self) -> int:
+        decoder = getattr(self.inner, "decoder", None)  # made when the WebSocket opens
+        return WIRE_HEADER + (PRE_AUTH_MAX_BODY if decoder is None else decoder.max_body)
+
+    @maxMessagePayloadSize.setter
+    def maxMessagePayloadSize(self, value: int) -> None:
+        pass
+
+    maxFramePayloadSize = maxMessagePayloadSize
+
     def onConnect(self, request):
+        if not origin_allowed(request.origin, request.host, self.factory.trusted_origins):
+            raise ConnectionDeny(ConnectionDeny.FORBIDDEN, "pages of other sites may not open this WebSocket")
         self.peer_address = self.transport.getPeer()
         return SUBPROTOCOL if SUBPROTOCOL in request.protocols else None
+
+    def failHandshake(self, reason: str, code: int = 400, responseHeaders=None):
+        """autobahn's reasons quote the request's headers: the peer gets a fixed line."""
+        self.log.debug("refused WebSocket handshake: {reason}", reason=reason)
+        fixed = REFUSED_HANDSHAKE.get(code, REFUSED_HANDSHAKE[400])
+        return super().failHandshake(fixed, code, responseHeaders)
 
     def onOpen(self) -> None:
         self.opened = True
@@ -118,13 +155,11 @@ class FramecastOverWebSocket(WebSocketServerProtocol):
 
 
 class _Factory(WebSocketServerFactory):
-    def __init__(self, factory: Factory, max_body: int):
+    def __init__(self, factory: Factory, trusted_origins: Iterable[str]):
         super().__init__(protocols=[SUBPROTOCOL])
         self.wrapped = factory
-        # autobahn keeps a whole message before handing it over: no bigger than one message
+        self.trusted_origins = tuple(trusted_origins)
         self.setProtocolOptions(
-            maxMessagePayloadSize=max_body + WIRE_HEADER,
-            maxFramePayloadSize=max_body + WIRE_HEADER,
             openHandshakeTimeout=10,
             autoPingInterval=20,
             autoPingTimeout=20,
@@ -137,7 +172,8 @@ class _Factory(WebSocketServerFactory):
         return websocket
 
 
-def websocket_resource(factory: Factory, max_body: int) -> WebSocketResource:
-    """A Twisted Web resource serving ``factory``'s protocol to browsers; ``max_body`` is
-    the largest message body the protocol accepts."""
-    return WebSocketResource(_Factory(factory, max_body))
+def websocket_resource(factory: Factory, trusted_origins: Iterable[str] = ()) -> WebSocketResource:
+    """A Twisted Web resource serving ``factory``'s protocol (a ``MessageProtocol``) to
+    browsers; pages from ``trusted_origins`` (hosts or origins) may open it besides the
+    server's own host and loopback (``common.web_origins``)."""
+    return WebSocketResource(_Factory(factory, trusted_origins))

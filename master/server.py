@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "slave-port", 5201, "dedicated port for slaves")
     add_option(parser, "metrics-port", 9101, "HTTP port for /metrics and /sd")
     add_option(parser, "web-port", 8101, "HTTP port for the browser page and MJPEG players")
+    add_option(
+        parser,
+        "web-origins",
+        "",
+        "hosts or origins (scheme://host:port), comma-separated, whose pages may open /ws too",
+    )
     add_option(parser, "redis", DEFAULT_REDIS, "Redis URL, or sentinel://host:port[,host:port]/service[/db]")
     add_option(parser, "redis-prefix", "fc:", "prefix of every Redis key")
     add_option(parser, "database", DEFAULT_DATABASE, "PostgreSQL DSN for users")
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> None:
     from master.web import ServiceDiscovery
     from master.web_front import web_site
     from common.tls import server_factory
+    from common.web_origins import listed
     from common.web_tls import web_server_factory
 
     try:
@@ -135,7 +142,7 @@ def run(args: argparse.Namespace) -> None:
                 (public(args.client_port), secured(MasterClientFactory(master)), f"clients on port {args.client_port}"),
                 (
                     public(args.web_port),
-                    web_server_factory(web_site(master, reactor), tls),
+                    web_server_factory(web_site(master, reactor, listed(args.web_origins)), tls),
                     f"web on port {args.web_port}",
                 ),
                 (endpoint(args.slave_port), secured(SlaveLinkFactory(master)), f"slaves on port {args.slave_port}"),

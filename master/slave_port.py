@@ -17,17 +17,35 @@ from common.messages.cluster import (
     SlaveHello,
 )
 from common.messages.relay import RelayUpstreamRequest
-from common.messaging import MessageProtocol, handles
-from common.protocol import Message, MessageType
+from common.messaging import PRE_AUTH_MAX_BODY, MessageProtocol, handles
+from common.protocol import Decoder, Message, MessageType
 from common.tokens import CredentialError, SlaveProof
 from master.node import Master
 
 
+class HelloFirstDecoder(Decoder):
+    """A slave link's framer: the first message, which must be the hello, gets the pre-login
+    size; the messages after a hello the full size, also those that arrived with it (a slave
+    sends its session table right behind its hello)."""
+
+    def __init__(self, max_body: int):
+        super().__init__(PRE_AUTH_MAX_BODY)
+        self.full_body = max_body
+
+    def feed(self, data: bytes):
+        for message in super().feed(data):
+            if message.type == MessageType.SLAVE_HELLO:
+                self.max_body = self.full_body
+            yield message
+
+
 class SlaveLinkProtocol(MessageProtocol):
     """One slave's connection. Nothing but SLAVE_HELLO is accepted before the slave proves
-    it holds the cluster secret."""
+    it holds the cluster secret; until then the link has the guarded limits of the client
+    ports (``MessageProtocol``): a small hello, within ``AUTH_TIMEOUT`` seconds."""
 
     handlers: dict = {}
+    guarded = True
 
     def __init__(self, master: Master):
         self.master = master
@@ -35,6 +53,10 @@ class SlaveLinkProtocol(MessageProtocol):
         self.hello: SlaveHello | None = None
         self._in_order: Deferred = succeed(None)
         self.last_heard = master.clock()
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.decoder = HelloFirstDecoder(self.max_body)
 
     def dataReceived(self, data: bytes) -> None:
         self.last_heard = self.master.clock()
@@ -57,6 +79,7 @@ class SlaveLinkProtocol(MessageProtocol):
         if proof.slave != hello.id:
             raise ProtocolError(ErrorCode.BAD_PROOF, "slave not admitted: the proof was made for another slave")
         self.slave_id, self.hello = hello.id, hello
+        self.authenticated()
         self.master.links.joined(self)
         self.log.info("slave {slave} at {addr} joined", slave=hello.id, addr=hello.addr)
 

@@ -12,6 +12,7 @@ standard players use.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,14 +20,16 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import File
 
 from common.errors import ErrorCode, RequestError
+from common.messages.fields import USER_NAME
 from common.http_refusal import plain, refusal
 from common.messages.accounts import Redirect, ViewRequest
+from common.web_site import WebSite
 from common.websocket import websocket_resource
-from master.client_port import MasterClientFactory, MasterClientProtocol
+from master.client_port import MasterClientFactory
 from master.node import Master
 
 STATIC = Path(__file__).with_name("static")
@@ -45,10 +48,10 @@ class PlayerRedirect(Resource):
 
     def render_GET(self, request):
         name = b"/".join(request.postpath).decode("utf-8", "replace")
-        if not name.endswith(self.suffix) or len(name) == len(self.suffix):
+        target = name[: -len(self.suffix)] if name.endswith(self.suffix) else ""
+        if not USER_NAME.fullmatch(target):  # so that no refusal repeats more than a user name
             request.setResponseCode(404)
             return plain(request, f"use /{self.kind}/USER{self.suffix}")
-        target = name[: -len(self.suffix)]
         ensureDeferred(self._redirect(request, target)).addErrback(self._failed, request)
         return NOT_DONE_YET
 
@@ -99,9 +102,10 @@ class PlayerRedirect(Resource):
         request.finish()
 
 
-def web_site(master: Master, clock) -> Site:
+def web_site(master: Master, clock, trusted_origins: Iterable[str] = ()) -> WebSite:
+    """``trusted_origins``: pages besides this host's and loopback's that may open ``/ws``."""
     root = File(str(STATIC))
-    root.putChild(b"ws", websocket_resource(MasterClientFactory(master), MasterClientProtocol.max_body))
+    root.putChild(b"ws", websocket_resource(MasterClientFactory(master), trusted_origins))
     root.putChild(b"watch", PlayerRedirect(master, clock, "watch", ".mjpg"))
     root.putChild(b"snapshot", PlayerRedirect(master, clock, "snapshot", ".jpg"))
-    return Site(root)
+    return WebSite(root, reactor=clock)

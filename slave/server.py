@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "advertise", "", "host name or IP clients use to reach this slave (default host)")
     add_option(parser, "metrics-port", 9301, "HTTP port for /metrics (0: any free port)")
     add_option(parser, "web-port", 8301, "HTTP port for browsers and MJPEG players (0: any free port)")
+    add_option(
+        parser,
+        "web-origins",
+        "",
+        "hosts or origins (scheme://host:port), comma-separated, whose pages may open /ws too",
+    )
     add_option(parser, "masters", "127.0.0.1:5201", "masters' slave ports, comma-separated, tried in turn")
     add_option(parser, "grace", 10.0, "seconds a broadcast waits for its broadcaster to reconnect")
     add_option(parser, "refresh-interval", 120.0, "seconds between complete session-table refreshes")
@@ -74,6 +80,7 @@ def run(args: argparse.Namespace) -> None:
     from slave.node import Slave, SlaveConfig
     from slave.web import web_site
     from common.tls import client_creator, server_factory
+    from common.web_origins import listed
     from common.web_tls import web_server_factory
 
     tls = tls_server_options(args)
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> None:
         masters = parse_hostport_list(args.masters)
     except ValueError as exc:
         raise ConfigError(f"--masters: {exc}") from None
+    web_origins = listed(args.web_origins) + [host for host, _ in masters]  # the masters' pages
     signer = Signer(load_secret(args), ticket_ttl=args.ticket_ttl)
     verified = functools.partial(client_creator, ca=args.ca or None)  # host -> TLS client options
     masters_tls = None if tls is None else lambda host: verified(args.masters_name or host)
@@ -135,7 +143,7 @@ def run(args: argparse.Namespace) -> None:
                 ),
                 (
                     TCP4ServerEndpoint(reactor, args.web_port, interface=args.host),
-                    web_server_factory(web_site(slave), tls),
+                    web_server_factory(web_site(slave, web_origins), tls),
                     f"web on port {args.web_port}",
                 ),
             ],

@@ -8,19 +8,22 @@
 
 from __future__ import annotations
 
-from twisted.web.resource import Resource
-from twisted.web.server import Site
+from collections.abc import Iterable
 
-from common.protocol import DEFAULT_MAX_BODY
+from twisted.web.resource import Resource
+
+from common.web_site import WebSite
 from common.websocket import websocket_resource
 from slave.client_port import SlaveClientFactory
 from slave.http_viewers import SnapshotResource, WatchResource
 from slave.node import Slave
 
 
-def web_site(slave: Slave) -> Site:
+def web_site(slave: Slave, trusted_origins: Iterable[str] = ()) -> WebSite:
+    """``trusted_origins``: pages besides this host's and loopback's that may open ``/ws``
+    (the masters' pages: their hosts, and their public web addresses)."""
     root = Resource()
-    root.putChild(b"ws", websocket_resource(SlaveClientFactory(slave), DEFAULT_MAX_BODY))
+    root.putChild(b"ws", websocket_resource(SlaveClientFactory(slave), trusted_origins))
     root.putChild(b"watch", WatchResource(slave))
     root.putChild(b"snapshot", SnapshotResource(slave))
-    return Site(root)
+    return WebSite(root)

@@ -90,6 +90,12 @@ def code_on_screen(page) -> int:
     return read_code(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
 
 
+def screen_seq(page) -> int:
+    """The number of the frame on the page's screen. (Playwright's ``wait_for_function``
+    evaluates its text with ``eval``, which the page's Content-Security-Policy forbids.)"""
+    return int(page.get_attribute("#screen", "data-seq") or 0)
+
+
 @pytest.mark.parametrize("secure", [False, True], ids=["http-on-this-machine", "https"])
 def test_a_page_watches_a_cli_broadcast(cluster, browser, tmp_path, secure):
     caster_name, viewer_name = ("heidi", "ivan") if secure else ("alice", "bob")
@@ -100,10 +106,10 @@ def test_a_page_watches_a_cli_broadcast(cluster, browser, tmp_path, secure):
         watch = f"#live li:has-text('{caster_name}') button[data-action=watch]"
         page.wait_for_selector(watch, timeout=15000)
         page.click(watch)
-        page.wait_for_function("Number(document.querySelector('#screen').dataset.seq || 0) > 0", timeout=15000)
-        first_seq = int(page.get_attribute("#screen", "data-seq"))
+        wait_until(lambda: screen_seq(page) > 0, timeout=15)
+        first_seq = screen_seq(page)
         first = code_on_screen(page)
-        page.wait_for_function(f"Number(document.querySelector('#screen').dataset.seq) > {first_seq + 5}")
+        wait_until(lambda: screen_seq(page) > first_seq + 5, timeout=30)
         second = code_on_screen(page)
         assert 0 < first < second  # the image itself moves on
         assert "fps" in page.inner_text("#status-line") and "last image --" not in page.inner_text("#status-line")

@@ -177,3 +177,29 @@ def test_a_slow_reader_gets_the_newest_frames_not_a_backlog(web):
 def snapshot_seq(cluster, bob) -> int:
     response = requests.get(cluster.web + "snapshot/alice.jpg", params={"token": token_of(bob)}, timeout=10)
     return int(response.headers["X-Frame-Seq"])
+
+
+def declared_body_answer(url: str) -> bytes:
+    """The answer to a POST declaring a 10 GiB body, of which it sends nothing."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+        conn.sendall(b"POST /watch/alice.mjpg HTTP/1.1\r\nHost: x\r\nContent-Length: 10737418240\r\n\r\n")
+        return conn.recv(4096)
+
+
+def test_web_fronts_refuse_bodies_send_security_headers_and_log_no_credentials(web):
+    cluster, bob = web
+    token = token_of(bob)
+    snapshot = requests.get(cluster.web + "snapshot/alice.jpg", params={"token": token}, timeout=10)
+    assert snapshot.status_code == 200 and snapshot.history  # the master's redirect, then the slave
+    ticket = urlsplit(snapshot.url).query.split("ticket=", 1)[1]
+    for response in (snapshot.history[0], snapshot):  # the master's answer and the slave's
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    for url in (cluster.web, snapshot.url):  # HAProxy to a master, and the slave's web port
+        assert declared_body_answer(url).startswith(b"HTTP/1.1 413 ")
+    logs = [node.log for node in cluster.nodes]
+    wait_until(lambda: all("/snapshot/alice.jpg" in log.read_text() for log in logs), timeout=10)
+    for log in logs:
+        text = log.read_text()
+        assert token not in text and ticket not in text

@@ -61,3 +61,9 @@ def test_a_connection_that_says_nothing_is_cut(tmp_path):
     assert not transport.disconnecting
     clock.advance(0.2)
     assert transport.disconnecting  # StringTransport's abortConnection
+
+
+def test_the_use_https_line_has_the_security_headers(tmp_path):
+    protocol, transport, _ = connect(tmp_path, IPv4Address("TCP", "203.0.113.9", 5000))
+    protocol.dataReceived(b"GET / HTTP/1.1\r\n\r\n")
+    assert b"X-Content-Type-Options: nosniff" in transport.value()
