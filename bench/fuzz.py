@@ -1,4 +1,4 @@
-"""Fuzz run: random and mutated messages against the master's and the slave's client
+"""Fuzz run: random and mutated messages against the master's and the slave's client ports and the masters' slave port,
 protocols, in-process (the fuzzer of ``tests/fuzzing.py``). Prints, per protocol, the
 messages sent, the rate, the answers by type (how deep the messages got) and the crashes
 (with the first one's traceback).
@@ -24,7 +24,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     crashed = False
-    for target in ("master", "slave"):
+    for target in ("master", "slave", "slave-port"):
         fuzzer = Fuzzer(target, args.seed)
         seconds = fuzzer.run(args.messages)
         rate = fuzzer.messages / seconds

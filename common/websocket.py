@@ -52,7 +52,9 @@ class _ProtocolTransport:
 
     @property
     def disconnecting(self) -> bool:
-        return self.websocket.closing or self._tcp is None or self._tcp.disconnecting
+        """Also while the closing handshake runs (autobahn refuses to send then)."""
+        websocket = self.websocket
+        return websocket.closing or websocket.state != websocket.STATE_OPEN or self._tcp is None or self._tcp.disconnecting
 
     @property
     def connected(self) -> bool:

@@ -19,8 +19,10 @@ import struct
 import time
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
+from twisted.python.failure import Failure
 
 from client.peer_server import PeerServer
 from client.peer_tls import pinned_context
@@ -66,18 +68,19 @@ class HttpFuzzer:
 
     def _one(self) -> None:
         channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        transport = _TcpLikeTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        transport.protocol = channel  # as a TCP transport has it: a WebSocket upgrade takes it over
         channel.makeConnection(transport)
         for data in self.case():
             self.messages += 1
             try:
-                channel.dataReceived(data)
+                transport.protocol.dataReceived(data)
             except Exception as exc:
                 self.crashes.append(f"{type(exc).__name__}: {exc} on {data[:80]!r}")
             if transport.disconnecting:
                 break
         self.messages_of.clock.advance(self.rng.choice((0, 1, 11)))
-        channel.connectionLost(None)
+        transport.protocol.connectionLost(Failure(ConnectionDone()))
 
     def case(self) -> list[bytes]:
         rng = self.rng
@@ -135,6 +138,13 @@ class HttpFuzzer:
         length = bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + struct.pack("!H", size)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         return bytes([fin | opcode]) + length + mask + masked
+
+
+class _TcpLikeTransport(StringTransport):
+    """As a TCP transport, unregistering no producer is no error (Twisted Web does it)."""
+
+    def unregisterProducer(self) -> None:
+        self.producer = self.streaming = None
 
 
 def _site(target: str, messages_of: Fuzzer):
