@@ -1,5 +1,5 @@
-"""Fuzz run: random and mutated messages against the master's and the slave's client ports and the masters' slave port,
-protocols, in-process (the fuzzer of ``tests/fuzzing.py``). Prints, per protocol, the
+"""Fuzz run: random and mutated messages against the master's and the slave's client ports
+and the masters' slave port, in-process (the fuzzer of ``tests/fuzzing.py``). Prints, per protocol, the
 messages sent, the rate, the answers by type (how deep the messages got) and the crashes
 (with the first one's traceback).
 
