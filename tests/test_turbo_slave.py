@@ -7,12 +7,15 @@ import base64
 import json
 import secrets
 
+import pytest
+
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from client.errors import ConnectionLost
 from common.messages.streaming import Accepted, BroadcastStart, ViewStart
-from common.messages.turbo import PeerAllow, PeerDrop, TurboAllow, TurboOffer, TurboPath, TurboUpload
+from common.messages.turbo import PeerAllow, PeerDrop, PeerWelcome, TurboAllow, TurboOffer, TurboPath, TurboUpload
 from common.tokens import BroadcastTicket, PeerTicket, Signer, ViewTicket
 from common.turbo import peer_id
 from slave.client_port import SlaveClientProtocol
@@ -113,3 +116,41 @@ def test_the_turbo_key_is_drawn_by_the_slave_and_tickets_hold_no_session():
     assert json.loads(readable)["viewer"] == "bob"
     ticket = Signer(key_one).check(offer.ticket, PeerTicket)
     assert ticket.peer == peer_id(key_one, "bob-session")
+
+
+def test_the_attack_end_to_end_in_process(monkeypatch):
+    """A lone viewer takes images over the peer link, then closes its slave connection: what
+    the slave tells the broadcaster makes the broadcaster's own turbo code cut the link."""
+    from client.turbo_broadcast import BroadcastTurbo
+    from common.prefs import Turbo
+    from tests.test_turbo import hello, serve_until
+
+    slave = make_slave()
+    _, b_transport, key = start_turbo_broadcast(slave)
+    turbo = BroadcastTurbo("alice", Turbo.ALWAYS, lambda line: None)
+    try:
+        turbo.joined(_Sink(), key)
+        viewer, v_transport = watch(slave)
+        (offer,) = of(TurboOffer, received(v_transport))
+        for message in received(b_transport):
+            turbo.handle(message)  # PEER_ALLOW for bob's session
+        link = hello(turbo.server, offer.ticket)
+        assert isinstance(link.recv(5), PeerWelcome) and turbo.server.want_frame()
+
+        viewer.connectionLost(None)  # bob leaves the slave and keeps the peer link
+        for message in received(b_transport):
+            turbo.handle(message)
+        serve_until(turbo.server, lambda: not turbo.server.peers)
+        assert not turbo.server.peers and not turbo.server.want_frame()
+        again = hello(turbo.server, offer.ticket)  # the same ticket, still unexpired
+        with pytest.raises(ConnectionLost):
+            again.recv(5)
+    finally:
+        turbo.close()
+
+
+class _Sink:
+    """The broadcaster's slave connection, as far as turbo mode writes to it."""
+
+    def send(self, message) -> None:
+        pass
