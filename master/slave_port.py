@@ -25,7 +25,7 @@ from master.node import Master
 
 class SlaveLinkProtocol(MessageProtocol):
     """One slave's connection. Nothing but SLAVE_HELLO is accepted before the slave proves
-    it holds the cluster secret."""
+    it holds the slave key."""
 
     handlers: dict = {}
 

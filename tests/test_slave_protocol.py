@@ -22,11 +22,13 @@ from common.messages.streaming import (
     ViewStart,
 )
 from common.protocol import HEADER, MAGIC, Codec, Decoder, FrameInfo, MessageType as T, encode, encode_ack, encode_frame
-from common.tokens import BroadcastTicket, Signer, ViewTicket
+from common.keys import master_ticket_key, slave_key
+from common.tokens import BroadcastTicket, NodeKeys, Signer, ViewTicket
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
 
-SIGNER = Signer("s3cret")
+SIGNER = NodeKeys.for_master("s3cret")  # signs tickets as the masters do
+SLAVE_KEYS = NodeKeys.for_slave(master_ticket_key("s3cret").public_key(), slave_key("s3cret"))
 
 
 class Reports:
@@ -38,7 +40,7 @@ class Reports:
 
 
 def make_slave():
-    slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, Clock())
+    slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SLAVE_KEYS, Clock())
     slave.master = Reports()
     return slave
 
