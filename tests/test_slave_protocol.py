@@ -119,6 +119,19 @@ def test_a_forged_ticket_is_refused():
     assert received(transport)[0].code == "bad_ticket"
 
 
+def test_tickets_signed_with_the_slave_key_are_refused_as_master_tickets():
+    """What a slave holds signs no ticket another slave takes as a master's."""
+    slave = make_slave()
+    forger = Signer(slave_key("s3cret"))
+    broadcaster, b_transport = connect(slave)
+    broadcaster.dataReceived(start_broadcast(forger.sign(BroadcastTicket("eve", "session-eve", "slave-1", nonce="n1"))))
+    assert received(b_transport)[0] == Error("bad_ticket", "invalid broadcast ticket")
+    viewer, v_transport = connect(slave)
+    viewer.dataReceived(start_view(forger.sign(ViewTicket("eve", "alice", "slave-1", "session-x1"))))
+    assert received(v_transport)[0] == Error("bad_ticket", "invalid view ticket")
+    assert slave.broadcasts == {}
+
+
 def test_viewing_a_broadcast_that_is_not_here():
     protocol, transport = connect(make_slave())
     protocol.dataReceived(start_view(view_ticket(target="carol")))
@@ -198,6 +211,22 @@ def test_a_ticket_opens_one_viewer_session_only():
     replay, transport = connect(slave)
     replay.dataReceived(start_view(ticket))
     assert received(transport)[0].code == "bad_ticket"
+
+
+def test_a_view_ticket_opens_no_new_session_after_its_first_ends():
+    slave = make_slave()
+    broadcaster, _ = connect(slave)
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
+    ticket = view_ticket(session="view-1-session")
+    first, first_transport = connect(slave)
+    first.dataReceived(start_view(ticket))
+    assert isinstance(received(first_transport)[0], Accepted)
+    first.connectionLost(None)
+    assert slave.viewer_sessions == {}
+    again, transport = connect(slave)
+    again.dataReceived(start_view(ticket))
+    assert received(transport)[0] == Error("bad_ticket", "this ticket was already used; ask a master again")
+    assert slave.viewer_sessions == {}
 
 
 def test_quiet_viewers_get_keepalives_and_silent_ones_are_dropped():
