@@ -33,7 +33,7 @@ def add_commands(commands) -> None:
     slave_arguments(slave)
     slave.set_defaults(run=cmd_slave)
     keys = commands.add_parser(
-        "slave-keys", help="print a slave's settings (FRAMECAST_MASTER_KEY, FRAMECAST_SLAVE_KEY) from the cluster secret"
+        "slave-keys", help="print a slave's FRAMECAST_MASTER_KEY and FRAMECAST_SLAVE_KEY, from the cluster secret"
     )
     add_secret_option(keys)
     keys.set_defaults(run=cmd_slave_keys)
