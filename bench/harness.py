@@ -40,7 +40,8 @@ from common.protocol import (  # noqa: E402
     frame_seq_and_time,
 )
 from common.tls import local_certificates  # noqa: E402
-from common.tokens import BroadcastTicket, Signer, ViewTicket  # noqa: E402
+from common.keys import slave_settings  # noqa: E402
+from common.tokens import BroadcastTicket, NodeKeys, ViewTicket  # noqa: E402
 
 
 class SlaveProcess:
@@ -52,7 +53,7 @@ class SlaveProcess:
         """``tls``: serve TLS with a certificate of a CA made for this run (clients verify it);
         else --insecure, plain TCP as GStreamer's tcpserversink."""
         self.secret = secret or secrets.token_urlsafe(24)
-        self.signer = Signer(self.secret)
+        self.signer = NodeKeys.for_master(self.secret)  # signs tickets as the masters do
         self.id = id
         self.port = free_port()
         self.web_port = free_port()
@@ -75,7 +76,7 @@ class SlaveProcess:
             *tls_args,
             *extra,
         ]
-        env = {**os.environ, "FRAMECAST_SECRET": self.secret}
+        env = {**os.environ, **slave_settings(self.secret)}
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, 30, self.process, "slave")
         self.ps = psutil.Process(self.process.pid)

@@ -23,6 +23,7 @@ from cli import haproxy, services
 from cli.services import free_port, wait_for_port
 from client.errors import FramecastError
 from client.masters import Masters
+from common.keys import slave_settings
 from common.messages.cluster import SlaveState
 from common.tls import client_context, local_certificates
 
@@ -129,14 +130,28 @@ class LocalCluster:
             *(["--ca", self.ca] if role == "slave" else []),
         ]
 
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "FRAMECAST_SECRET": self.secret, "PYTHONUNBUFFERED": "1", **self.extra_env}
+    def env(self, role: str) -> dict[str, str]:
+        """A node's environment: masters get the cluster secret, slaves only their keys."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
+        if role == "master":
+            return {**env, "FRAMECAST_SECRET": self.secret}
+        env.pop("FRAMECAST_SECRET", None)
+        return {**env, **slave_settings(self.secret)}
+
+    def slave_key_args(self) -> list[str]:
+        """How a slave started by hand joins this cluster: the master key, and the slave key
+        in a file only this user can read (in the work folder)."""
+        settings = slave_settings(self.secret)
+        key_file = self.workdir / "slave-key"
+        with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+            file.write(settings["FRAMECAST_SLAVE_KEY"])
+        return ["--master-key", settings["FRAMECAST_MASTER_KEY"], "--slave-key-file", str(key_file)]
 
     def _spawn(self, node: Node) -> Node:
         node.log = self.workdir / f"{node.name}.log"
         with open(node.log, "ab") as log:
             node.process = subprocess.Popen(
-                node.argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                node.argv, env=self.env(node.role), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         return node
 

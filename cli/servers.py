@@ -1,4 +1,5 @@
-"""Commands that run servers: ``up`` (a whole local cluster), ``master`` and ``slave``."""
+"""Commands that run servers: ``up`` (a whole local cluster), ``master`` and ``slave``, and
+``slave-keys``, which prints what a slave is configured with instead of the cluster secret."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from client.errors import FramecastError
 
 
 def add_commands(commands) -> None:
+    from common.config import add_secret_option
     from master.server import add_arguments as master_arguments
     from slave.server import add_arguments as slave_arguments
 
@@ -30,6 +32,11 @@ def add_commands(commands) -> None:
     slave = commands.add_parser("slave", help="run one slave node")
     slave_arguments(slave)
     slave.set_defaults(run=cmd_slave)
+    keys = commands.add_parser(
+        "slave-keys", help="print a slave's FRAMECAST_MASTER_KEY and FRAMECAST_SLAVE_KEY, from the cluster secret"
+    )
+    add_secret_option(keys)
+    keys.set_defaults(run=cmd_slave_keys)
 
 
 def cmd_master(args) -> int:
@@ -49,6 +56,16 @@ def cmd_slave(args) -> int:
     from slave.server import run
 
     run(args)
+    return 0
+
+
+def cmd_slave_keys(args) -> int:
+    """``VARIABLE=value`` lines, for an environment file such as compose's ``.env``."""
+    from common.config import load_secret
+    from common.keys import slave_settings
+
+    for name, value in slave_settings(load_secret(args)).items():
+        print(f"{name}={value}")
     return 0
 
 
@@ -78,8 +95,8 @@ def cmd_up(args) -> int:
         print(f"operator commands (drain, rebalance) use the secret saved in {secret_file}", flush=True)
         masters = ",".join(f"127.0.0.1:{n.ports['slave']}" for n in cluster.nodes if n.role == "master")
         print(
-            "add a slave: framecast slave --port 0 --metrics-port 0 --web-port 0"
-            f" --masters {masters} --secret-file {secret_file} {' '.join(cluster.tls_args('slave'))}",
+            "add a slave: framecast slave --port 0 --metrics-port 0 --web-port 0 --masters"
+            f" {masters} {' '.join(cluster.slave_key_args())} {' '.join(cluster.tls_args('slave'))}",
             flush=True,
         )
         if cluster.haproxy is None:

@@ -84,7 +84,7 @@ class MasterClientProtocol(MessageProtocol):
         if checked.command != command or checked.target != (target or ""):
             raise RequestError(ErrorCode.NOT_OPERATOR, "this operator proof was made for another command")
         fresh = checked.nonce and await stored(
-            master.store.use_once(f"operator:{checked.nonce}", master.clock(), master.signer.ticket_ttl)
+            master.store.use_once(f"operator:{checked.nonce}", master.clock(), master.signer.kept_for(OperatorProof))
         )
         if not fresh:
             raise RequestError(ErrorCode.NOT_OPERATOR, "this operator proof was already used; make a new one")

@@ -21,7 +21,7 @@ from typing import Callable
 
 from common.messages.accounts import Status
 from common.messages.cluster import SlaveState
-from common.tokens import Signer
+from common.tokens import NodeKeys
 from master.accounts import Accounts
 from master.admission import Admission
 from master.allowances import Allowances
@@ -73,7 +73,7 @@ class Master:
         config: MasterConfig,
         store: Store,
         db: Database | None,
-        signer: Signer,
+        signer: NodeKeys,
         reactor,
         clock: Callable[[], float] = time.time,
         control: Store | None = None,

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> None:
     from common.metrics import metrics_site
     from common.reactor import as_deferred
     from common.serve import exit_status, listen_all
-    from common.tokens import Signer
+    from common.tokens import NodeKeys
     from master.client_port import MasterClientFactory
     from master.migrations import ensure_database, migrate
     from master.node import Master, MasterConfig
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError("--relay-after must be 0 or more, --relay-fanout and --relay-depth 1 or more")
     tls = tls_server_options(args)
     logs.start(args.log_level)
-    signer = Signer(load_secret(args), token_ttl=args.token_ttl, ticket_ttl=args.ticket_ttl)
+    signer = NodeKeys.for_master(load_secret(args), token_ttl=args.token_ttl, ticket_ttl=args.ticket_ttl)
     ensure_database(args.database)
     migrate(args.database)
     advertise = args.advertise or args.host

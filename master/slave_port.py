@@ -41,7 +41,7 @@ class HelloFirstDecoder(Decoder):
 
 class SlaveLinkProtocol(MessageProtocol):
     """One slave's connection. Nothing but SLAVE_HELLO is accepted before the slave proves
-    it holds the cluster secret; until then the link has the guarded limits of the client
+    it holds the slave key; until then the link has the guarded limits of the client
     ports (``MessageProtocol``): a small hello, within ``AUTH_TIMEOUT`` seconds."""
 
     handlers: dict = {}

@@ -1,7 +1,8 @@
 """One slave node: admitting broadcasters and viewers, and reporting to the masters.
 
 A broadcaster or viewer arrives with a ticket a master signed for this very slave (so the
-slave needs no round trip to know a master placed them here). Broadcasts live in
+slave needs no round trip to know a master placed them here); each ticket opens one
+connection (``use_once``): a viewer that comes back asks a master again. Broadcasts live in
 ``broadcasts`` by user; ``lifecycle`` handles how they end or move, ``viewer_control``
 the viewers' caps, keepalives and stalls, and ``drain`` (while one runs) the drain.
 """
@@ -26,7 +27,7 @@ from common.messages.cluster import (
 )
 from common.messages.schema import Control
 from common.messages.streaming import Reconnect
-from common.tokens import CLOCK_SKEW, BroadcastTicket, Credential, CredentialError, RelayTicket, Signer, ViewTicket
+from common.tokens import BroadcastTicket, Credential, CredentialError, NodeKeys, RelayTicket, ViewTicket
 from slave.drain import Drain
 from slave.fanout import Broadcast, FanoutStats, ViewerStream
 from slave.lifecycle import Lifecycle
@@ -87,7 +88,7 @@ class MasterReporter(Protocol):
 class Slave:
     log = Logger()
 
-    def __init__(self, config: SlaveConfig, signer: Signer, reactor):
+    def __init__(self, config: SlaveConfig, signer: NodeKeys, reactor):
         self.config = config
         self.signer = signer
         self.reactor = reactor
@@ -95,7 +96,7 @@ class Slave:
         self.broadcasts: dict[str, Broadcast] = {}
         self.broadcasters: dict[str, Peer] = {}
         self.viewer_sessions: dict[str, ViewerSession] = {}
-        self.used_nonces: dict[str, float] = {}  # of broadcast tickets, until they expire
+        self.used_nonces: dict[str, float] = {}  # of broadcast and view tickets, until they expire
         self.master: MasterReporter | None = None
         self.state = SlaveState.LIVE
         self.drain: Drain | None = None
@@ -119,7 +120,7 @@ class Slave:
     def start_broadcast(self, ticket: str, peer: Peer, host: str) -> tuple[Broadcast, str | None]:
         """Take a broadcast from ``host``: the broadcast, and its turbo key if it has turbo mode."""
         claims = self.check_ticket(ticket, BroadcastTicket)
-        self.use_once(claims.nonce)
+        self.use_once(claims.nonce, BroadcastTicket)
         if self.state != SlaveState.LIVE:
             raise RequestError(ErrorCode.DRAINING, "this slave is draining; ask a master again")
         user, session = claims.user, claims.session
@@ -143,18 +144,19 @@ class Slave:
         self.log.info("broadcast of {user} started (session {session})", user=user, session=session)
         return broadcast, self.turbo.started(broadcast, claims, host)
 
-    def use_once(self, nonce: str) -> None:
-        """A broadcast ticket opens one connection (a snapshot ticket, one image): its nonce is
-        kept until it expires."""
+    def use_once(self, nonce: str, kind: type[Credential] = ViewTicket) -> None:
+        """A broadcast or view ticket opens one connection (a snapshot ticket, one image): its
+        nonce (a view ticket's: its viewer session) is kept for as long as it could pass a check."""
         now = self.reactor.seconds()
         if len(self.used_nonces) > 1000:
             self.used_nonces = {n: until for n, until in self.used_nonces.items() if until > now}
         if not nonce or self.used_nonces.get(nonce, 0.0) > now:
             raise RequestError(ErrorCode.BAD_TICKET, "this ticket was already used; ask a master again")
-        self.used_nonces[nonce] = now + self.signer.ticket_ttl + CLOCK_SKEW
+        self.used_nonces[nonce] = now + self.signer.kept_for(kind)
 
     def attach_viewer(self, ticket: str, peer: Peer, write) -> tuple[Broadcast, ViewerStream]:
         claims = self.check_ticket(ticket, ViewTicket)
+        self.use_once(claims.session)
         broadcast = self.broadcasts.get(claims.target)
         if broadcast is None and claims.upstream and self.state == SlaveState.LIVE:
             broadcast = self.relays.start(claims)  # the first viewer of a relay here (C10)
@@ -162,8 +164,6 @@ class Slave:
             raise RequestError(
                 ErrorCode.NOT_HERE, f"{claims.target} is not broadcasting on this slave; ask a master again"
             )
-        if claims.session in self.viewer_sessions:
-            raise RequestError(ErrorCode.BAD_TICKET, "this ticket was already used; ask a master again")
         self.viewer_control.check_ban(broadcast.user, claims.user)
         stream = ViewerStream(claims.user, write, self.stats, self.reactor, claims.session, claims.cap_kbps)
         broadcast.add_viewer(peer, stream)

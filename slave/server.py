@@ -1,9 +1,15 @@
-"""``framecast slave``: options and start-up of one slave node."""
+"""``framecast slave``: options and start-up of one slave node.
+
+A slave is given the masters' public ticket key and the slave key (``common.keys``), never
+the cluster secret: it refuses to start with ``FRAMECAST_SECRET`` in its environment, so a
+slave taken over yields nothing that signs a login or an operator proof.
+"""
 
 from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import signal
 import socket
@@ -12,9 +18,7 @@ from pathlib import Path
 from common.config import (
     ConfigError,
     add_option,
-    add_secret_option,
     add_tls_options,
-    load_secret,
     tls_server_options,
 )
 
@@ -51,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_tls_options(parser)
     add_option(parser, "ca", "", "CA certificate to verify the masters and other slaves with (else the system's roots)")
     add_option(parser, "masters-name", "", "the name the masters' certificates are for (default: each --masters host)")
-    add_secret_option(parser)
+    add_option(parser, "master-key", "", "the masters' public ticket key, as `framecast slave-keys` prints it")
+    add_option(parser, "slave-key-file", "", "file holding the slave key (else FRAMECAST_SLAVE_KEY)")
 
 
 def container_id() -> str:
@@ -61,6 +66,35 @@ def container_id() -> str:
     except OSError:
         return ""
     return found.group(1) if found else ""
+
+
+def slave_keys(args: argparse.Namespace):
+    """The keys this slave checks tickets and signs its own credentials with."""
+    from common.keys import load_public_key
+    from common.tokens import NodeKeys
+
+    how = "`framecast slave-keys` (run where FRAMECAST_SECRET is set) prints both"
+    if os.environ.get("FRAMECAST_SECRET"):
+        raise ConfigError(
+            "a slave must not hold the cluster secret: unset FRAMECAST_SECRET and give it"
+            f" FRAMECAST_MASTER_KEY and FRAMECAST_SLAVE_KEY instead; {how}"
+        )
+    if not args.master_key:
+        raise ConfigError(f"no master key: set FRAMECAST_MASTER_KEY or pass --master-key; {how}")
+    try:
+        master_key = load_public_key(args.master_key)
+    except ValueError as exc:
+        raise ConfigError(f"--master-key: {exc}") from None
+    if args.slave_key_file:
+        try:
+            key = Path(args.slave_key_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read slave key file {args.slave_key_file}: {exc.strerror}") from None
+    else:
+        key = os.environ.get("FRAMECAST_SLAVE_KEY", "")
+    if not key:
+        raise ConfigError(f"no slave key: set FRAMECAST_SLAVE_KEY or pass --slave-key-file; {how}")
+    return NodeKeys.for_slave(master_key, key, ticket_ttl=args.ticket_ttl)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -73,7 +107,6 @@ def run(args: argparse.Namespace) -> None:
     from common.addresses import format_hostport, parse_hostport_list
     from common.metrics import metrics_site
     from common.serve import exit_status, fail, listen_all
-    from common.tokens import Signer
     from slave.client_port import SlaveClientFactory
     from slave.master_link import master_link_service
     from slave.metrics import SlaveCollector
@@ -90,7 +123,7 @@ def run(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise ConfigError(f"--masters: {exc}") from None
     web_origins = listed(args.web_origins) + [host for host, _ in masters]  # the masters' pages
-    signer = Signer(load_secret(args), ticket_ttl=args.ticket_ttl)
+    signer = slave_keys(args)
     verified = functools.partial(client_creator, ca=args.ca or None)  # host -> TLS client options
     masters_tls = None if tls is None else lambda host: verified(args.masters_name or host)
     advertise = args.advertise or args.host

@@ -40,7 +40,7 @@ from common.messages.accounts import OperatorRequest
 from common.messages.cluster import Heartbeat, SlaveHello, SlaveState
 from common.messages.schema import REGISTRY
 from common.protocol import FRAME_HEADER, HEADER, Decoder, MessageType, encode, encode_ack
-from common.tokens import BroadcastTicket, LoginClaims, OperatorProof, SlaveProof, Signer, ViewTicket
+from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, OperatorProof, SlaveProof, ViewTicket
 from master.client_port import MasterClientProtocol
 from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
@@ -48,7 +48,7 @@ from master.slave_port import SlaveLinkProtocol
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
 
-SIGNER = Signer("fuzz-secret")
+SIGNER = NodeKeys.for_master("fuzz-secret")
 USERS = ("alice", "bob")
 MESSAGES_PER_CONNECTION = 16
 

@@ -60,6 +60,13 @@ def compose_command():
 PUBLIC_HOST = "localhost"  # the name the test's stand-in for a real certificate is for
 
 
+def slave_keys(secret: str) -> dict[str, str]:
+    """What ``framecast slave-keys`` prints for ``secret``, as the README has operators run it."""
+    env = {**os.environ, "FRAMECAST_SECRET": secret}
+    result = subprocess.run([*FRAMECAST, "slave-keys"], env=env, capture_output=True, text=True, check=True)
+    return dict(line.split("=", 1) for line in result.stdout.splitlines())
+
+
 @pytest.fixture(scope="module")
 def compose():
     env = {
@@ -68,6 +75,7 @@ def compose():
         "POSTGRES_PASSWORD": "compose-test",
         "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana",
         "FRAMECAST_PUBLIC_HOST": PUBLIC_HOST,
+        **slave_keys("compose-test-secret"),
     }
     result = subprocess.run(
         compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env, capture_output=True, text=True
@@ -99,12 +107,20 @@ def test_every_framecast_service_serves_the_mounted_certificate(compose):
 
 
 def test_compose_requires_secrets_instead_of_shipping_them():
-    secrets = ("FRAMECAST_SECRET", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
+    secrets = ("FRAMECAST_SECRET", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "FRAMECAST_SLAVE_KEY")
     env = {k: v for k, v in os.environ.items() if k not in secrets}
     result = subprocess.run(
         compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode != 0 and "FRAMECAST_SECRET" in result.stderr + result.stdout
+
+
+def test_only_the_masters_get_the_cluster_secret(compose):
+    services = compose["services"]
+    assert all(services[m]["environment"]["FRAMECAST_SECRET"] == "compose-test-secret" for m in ("master1", "master2"))
+    slave = services["slave"]["environment"]
+    assert "FRAMECAST_SECRET" not in slave
+    assert {k: slave[k] for k in ("FRAMECAST_MASTER_KEY", "FRAMECAST_SLAVE_KEY")} == slave_keys("compose-test-secret")
 
 
 def test_grafana_dashboard_uses_exported_metrics():

@@ -9,11 +9,11 @@ from twisted.internet.task import Clock
 
 from common.errors import ErrorCode, RequestError
 from common.messages.cluster import Drain, Heartbeat, SetCap, SlaveHello, SlaveState, Undrain
-from common.tokens import BroadcastTicket, LoginClaims, Signer, ViewTicket
+from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, ViewTicket
 from master.memory_store import MemoryState, MemoryStore
 from master.node import Master, MasterConfig
 
-SIGNER = Signer("s3cret")
+SIGNER = NodeKeys.for_master("s3cret")
 LIVE, DRAINING, DRAINED = SlaveState.LIVE, SlaveState.DRAINING, SlaveState.DRAINED
 
 

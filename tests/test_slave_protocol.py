@@ -22,11 +22,13 @@ from common.messages.streaming import (
     ViewStart,
 )
 from common.protocol import HEADER, MAGIC, Codec, Decoder, FrameInfo, MessageType as T, encode, encode_ack, encode_frame
-from common.tokens import BroadcastTicket, Signer, ViewTicket
+from common.keys import master_ticket_key, slave_key
+from common.tokens import BroadcastTicket, NodeKeys, Signer, ViewTicket
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
 
-SIGNER = Signer("s3cret")
+SIGNER = NodeKeys.for_master("s3cret")  # signs tickets as the masters do
+SLAVE_KEYS = NodeKeys.for_slave(master_ticket_key("s3cret").public_key(), slave_key("s3cret"))
 
 
 class Reports:
@@ -38,7 +40,7 @@ class Reports:
 
 
 def make_slave():
-    slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, Clock())
+    slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SLAVE_KEYS, Clock())
     slave.master = Reports()
     return slave
 
@@ -115,6 +117,19 @@ def test_a_forged_ticket_is_refused():
     protocol, transport = connect(make_slave())
     protocol.dataReceived(start_view(Signer("other").sign(ViewTicket("bob", "alice", "slave-1", "session-x1"))))
     assert received(transport)[0].code == "bad_ticket"
+
+
+def test_tickets_signed_with_the_slave_key_are_refused_as_master_tickets():
+    """What a slave holds signs no ticket another slave takes as a master's."""
+    slave = make_slave()
+    forger = Signer(slave_key("s3cret"))
+    broadcaster, b_transport = connect(slave)
+    broadcaster.dataReceived(start_broadcast(forger.sign(BroadcastTicket("eve", "session-eve", "slave-1", nonce="n1"))))
+    assert received(b_transport)[0] == Error("bad_ticket", "invalid broadcast ticket")
+    viewer, v_transport = connect(slave)
+    viewer.dataReceived(start_view(forger.sign(ViewTicket("eve", "alice", "slave-1", "session-x1"))))
+    assert received(v_transport)[0] == Error("bad_ticket", "invalid view ticket")
+    assert slave.broadcasts == {}
 
 
 def test_viewing_a_broadcast_that_is_not_here():
@@ -196,6 +211,22 @@ def test_a_ticket_opens_one_viewer_session_only():
     replay, transport = connect(slave)
     replay.dataReceived(start_view(ticket))
     assert received(transport)[0].code == "bad_ticket"
+
+
+def test_a_view_ticket_opens_no_new_session_after_its_first_ends():
+    slave = make_slave()
+    broadcaster, _ = connect(slave)
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
+    ticket = view_ticket(session="view-1-session")
+    first, first_transport = connect(slave)
+    first.dataReceived(start_view(ticket))
+    assert isinstance(received(first_transport)[0], Accepted)
+    first.connectionLost(None)
+    assert slave.viewer_sessions == {}
+    again, transport = connect(slave)
+    again.dataReceived(start_view(ticket))
+    assert received(transport)[0] == Error("bad_ticket", "this ticket was already used; ask a master again")
+    assert slave.viewer_sessions == {}
 
 
 def test_quiet_viewers_get_keepalives_and_silent_ones_are_dropped():

@@ -44,7 +44,7 @@ Kind = Annotated[SessionKind, Check(one_of(SessionKind))]
 
 @control(T.SLAVE_HELLO)
 class SlaveHello(Control):
-    """The first message on a slave's link: who it is, proven with the cluster secret."""
+    """The first message on a slave's link: who it is, proven with the slave key."""
 
     id: Name
     addr: Address

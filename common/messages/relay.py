@@ -2,7 +2,7 @@
 
 A relay slave pulls a broadcast from its upstream slave over that slave's client port,
 exactly as a viewer does (FRAME in, ACK out, the same per-viewer flow control), but starts
-with RELAY_START and a relay ticket it signed itself with the cluster secret. It asks a
+with RELAY_START and a relay ticket it signed itself with the slave key. It asks a
 master for an upstream with RELAY_UPSTREAM_REQUEST on its master link; the answer names a
 slave (empty: the broadcast is not live anywhere now).
 """
