@@ -69,13 +69,18 @@ def add_secret_option(parser: argparse.ArgumentParser) -> None:
 
 
 def load_secret(args: argparse.Namespace) -> str:
-    if args.secret_file:
-        try:
-            secret = Path(args.secret_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read secret file {args.secret_file}: {exc.strerror}") from None
-    else:
-        secret = os.environ.get("FRAMECAST_SECRET", "")
+    secret = read_key(args.secret_file, "FRAMECAST_SECRET", "secret")
     if not secret:
         raise ConfigError("no cluster secret: set FRAMECAST_SECRET or pass --secret-file")
     return secret
+
+
+def read_key(path: str, variable: str, what: str) -> str:
+    """A key from the file at ``path`` if given, else from the environment ``variable``
+    ("" if neither has one); ``what`` names it in the error."""
+    if not path:
+        return os.environ.get(variable, "")
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} file {path}: {exc.strerror}") from None

@@ -15,12 +15,7 @@ import signal
 import socket
 from pathlib import Path
 
-from common.config import (
-    ConfigError,
-    add_option,
-    add_tls_options,
-    tls_server_options,
-)
+from common.config import ConfigError, add_option, add_tls_options, read_key, tls_server_options
 
 
 # Twisted's default of 50 makes a burst of connections (viewers coming back after a
@@ -85,13 +80,7 @@ def slave_keys(args: argparse.Namespace):
         master_key = load_public_key(args.master_key)
     except ValueError as exc:
         raise ConfigError(f"--master-key: {exc}") from None
-    if args.slave_key_file:
-        try:
-            key = Path(args.slave_key_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read slave key file {args.slave_key_file}: {exc.strerror}") from None
-    else:
-        key = os.environ.get("FRAMECAST_SLAVE_KEY", "")
+    key = read_key(args.slave_key_file, "FRAMECAST_SLAVE_KEY", "slave key")
     if not key:
         raise ConfigError(f"no slave key: set FRAMECAST_SLAVE_KEY or pass --slave-key-file; {how}")
     return NodeKeys.for_slave(master_key, key, ticket_ttl=args.ticket_ttl)

@@ -34,13 +34,14 @@ class InlineDatabase(Database):
 
 
 @contextmanager
-def scratch_database(prefix: str = "fctest"):
-    """The DSN of a new, migrated database, dropped afterwards."""
+def scratch_database(prefix: str = "fctest", migrated: bool = True):
+    """The DSN of a new database (migrated, unless not ``migrated``), dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     dsn = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     migrations.ensure_database(dsn)
     try:
-        migrations.migrate(dsn)
+        if migrated:
+            migrations.migrate(dsn)
         yield dsn
     finally:
         drop_database(name)

@@ -200,7 +200,8 @@ def test_another_session_of_a_broadcasting_user_is_refused():
     assert received(transport)[0].code == "already_broadcasting"
 
 
-def test_a_ticket_opens_one_viewer_session_only():
+def watched_once():
+    """A broadcast here and a viewer that opened a session with its ticket."""
     slave = make_slave()
     broadcaster, _ = connect(slave)
     broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
@@ -208,19 +209,18 @@ def test_a_ticket_opens_one_viewer_session_only():
     first, first_transport = connect(slave)
     first.dataReceived(start_view(ticket))
     assert isinstance(received(first_transport)[0], Accepted)
+    return slave, ticket, first
+
+
+def test_a_ticket_opens_one_viewer_session_only():
+    slave, ticket, _ = watched_once()
     replay, transport = connect(slave)
     replay.dataReceived(start_view(ticket))
     assert received(transport)[0].code == "bad_ticket"
 
 
 def test_a_view_ticket_opens_no_new_session_after_its_first_ends():
-    slave = make_slave()
-    broadcaster, _ = connect(slave)
-    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
-    ticket = view_ticket(session="view-1-session")
-    first, first_transport = connect(slave)
-    first.dataReceived(start_view(ticket))
-    assert isinstance(received(first_transport)[0], Accepted)
+    slave, ticket, first = watched_once()
     first.connectionLost(None)
     assert slave.viewer_sessions == {}
     again, transport = connect(slave)

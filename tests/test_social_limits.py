@@ -4,7 +4,6 @@ process: the master's parts on the in-memory store and a scratch PostgreSQL data
 migrated with master/sql, including the migration that gives old rooms an owner."""
 
 import asyncio
-import uuid
 
 import psycopg2
 import pytest
@@ -16,46 +15,23 @@ from master import migrations
 from master.floods import LIMITS, Flood
 from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
-from tests.conftest import PG_ADMIN, drop_database
+from tests.databases import InlineDatabase, scratch_database
 from tests.test_master_logic import SIGNER, twisted
 
 NOW = 1_000_000.0
 
 
-class CursorDatabase:
-    """``master.db.pool.Database`` without the thread pool: each transaction on one
-    connection, in the calling thread (the SQL is the same)."""
-
-    def __init__(self, dsn: str):
-        self.conn = psycopg2.connect(dsn)
-
-    async def run(self, txn, *args):
-        with self.conn, self.conn.cursor() as cursor:
-            return txn(cursor, *args)
-
-    def sql(self, statement: str, *args):
-        with self.conn, self.conn.cursor() as cursor:
-            cursor.execute(statement, args)
-            return cursor.fetchall() if cursor.description else None
-
-    def close(self):
-        self.conn.close()
-
-
 @pytest.fixture
 def dsn():
-    name = f"fctest_social_{uuid.uuid4().hex[:8]}"
-    dsn = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    migrations.ensure_database(dsn)
-    yield dsn
-    drop_database(name)
+    with scratch_database("fctest_social", migrated=False) as dsn:
+        yield dsn
 
 
 @pytest.fixture
 def world(dsn):
     """A master on a migrated scratch database, with users, and the events it pushed."""
     migrations.migrate(dsn)
-    db = CursorDatabase(dsn)
+    db = InlineDatabase(dsn)
     clock = {"now": NOW}
     config = MasterConfig("m1", "m1:5101", "m1:5201")
     master = Master(config, MemoryStore(), db, SIGNER, None, clock=lambda: clock["now"])
