@@ -101,9 +101,9 @@ def run(args: argparse.Namespace) -> None:
     from slave.metrics import SlaveCollector
     from slave.node import Slave, SlaveConfig
     from slave.web import web_site
-    from common.tls import client_creator, server_factory
+    from common.direct_tls import DirectTLSEndpoint
+    from common.tls import client_creator
     from common.web_origins import listed
-    from common.web_tls import web_server_factory
 
     tls = tls_server_options(args)
     logs.start(args.log_level)
@@ -146,16 +146,19 @@ def run(args: argparse.Namespace) -> None:
         task.LoopingCall(slave.send_table).start(config.refresh_interval, now=False)
         task.LoopingCall(slave.viewer_control.check).start(1.0, now=False)
 
-    def secured(factory):
-        return server_factory(factory, tls)
+    def endpoint(port: int, backlog: int = 50, plain_for_loopback: bool = False):
+        """TCP, or TLS done on the socket itself (``common.direct_tls``): the fan-out's path."""
+        if tls is None:
+            return TCP4ServerEndpoint(reactor, port, backlog=backlog, interface=args.host)
+        return DirectTLSEndpoint(reactor, port, tls, backlog, args.host, plain_for_loopback)
 
     def start() -> None:
         listen_all(
             reactor,
             [
                 (
-                    TCP4ServerEndpoint(reactor, args.port, backlog=LISTEN_BACKLOG, interface=args.host),
-                    secured(SlaveClientFactory(slave)),
+                    endpoint(args.port, backlog=LISTEN_BACKLOG),
+                    SlaveClientFactory(slave),
                     f"clients on port {args.port}",
                 ),
                 (
@@ -164,8 +167,8 @@ def run(args: argparse.Namespace) -> None:
                     f"metrics on port {args.metrics_port}",
                 ),
                 (
-                    TCP4ServerEndpoint(reactor, args.web_port, interface=args.host),
-                    web_server_factory(web_site(slave, web_origins), tls),
+                    endpoint(args.web_port, plain_for_loopback=True),
+                    web_site(slave, web_origins),
                     f"web on port {args.web_port}",
                 ),
             ],

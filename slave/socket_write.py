@@ -75,8 +75,9 @@ class HeldRest:
 
 
 def direct_writer(transport) -> Callable[[bytes], None]:
-    """A write function for one TCP transport that skips the queue when it is empty."""
-    sock = transport.socket
+    """A write function for one TCP transport that skips the queue when it is empty; on a
+    ``common.direct_tls`` connection its ``send_now`` encrypts as it sends."""
+    send = getattr(transport, "send_now", None) or transport.socket.send
     queue_write = transport.write
     held = HeldRest(transport)
 
@@ -90,7 +91,7 @@ def direct_writer(transport) -> Callable[[bytes], None]:
             queue_write(data)
             return
         try:
-            sent = sock.send(data)
+            sent = send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
