@@ -212,10 +212,10 @@ class MemoryStore:
         used[key] = now + ttl
         return True
 
-    async def limit(self, key: str, now: float, rate: float, burst: int) -> float:
+    async def limit(self, key: str, now: float, rate: float, burst: int, count: bool = True) -> float:
         limits = self._up().limits
         wait, tat = gcra(limits.get(key), now, rate, burst)
-        if tat is not None:
+        if tat is not None and count:
             limits[key] = tat
         return wait
 

@@ -91,7 +91,7 @@ return count
 
 # A rate limit (the generic cell rate algorithm, as common.ratelimit.gcra): returns the
 # seconds to wait (0 when the event is allowed, and then counted). KEYS: the limit's key.
-# ARGV: now, rate (events a second), burst.
+# ARGV: now, rate (events a second), burst, count (0: only the wait, nothing counted).
 RATE_LIMIT = """
 local now, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local interval = 1 / rate
@@ -99,6 +99,7 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
 local new_tat = math.max(tat, now) + interval
 local wait = new_tat - now - burst * interval
 if wait > 1e-9 then return string.format('%.17g', wait) end
+if ARGV[4] == '0' then return '0' end
 redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
 return '0'
 """

@@ -54,8 +54,8 @@ class RedisUserState:
         payload = {"users": list(users), "type": event.TYPE, "body": json.dumps(event.fields())}
         await self.redis.xadd(self._events, {"e": json.dumps(payload)}, maxlen=EVENTS_KEPT, approximate=True)
 
-    async def limit(self, key: str, now: float, rate: float, burst: int) -> float:
-        return float(await self._rate_limit(keys=[self._limits + key], args=[now, rate, burst]))
+    async def limit(self, key: str, now: float, rate: float, burst: int, count: bool = True) -> float:
+        return float(await self._rate_limit(keys=[self._limits + key], args=[now, rate, burst, int(count)]))
 
     async def use_once(self, key: str, now: float, ttl: float) -> bool:
         return bool(await self.redis.set(self._used + key, "1", nx=True, px=max(1, int(ttl * 1000))))

@@ -224,6 +224,16 @@ def test_rate_limits_allow_a_burst_then_the_rate(run):
     run(scenario)
 
 
+def test_a_rate_limit_can_be_read_without_counting(run):
+    async def scenario(store):
+        assert [await store.limit("fail:alice", NOW, 1.0, 2, count=False) for _ in range(5)] == [0.0] * 5
+        assert [await store.limit("fail:alice", NOW, 1.0, 2) for _ in range(2)] == [0.0, 0.0]
+        assert await store.limit("fail:alice", NOW, 1.0, 2, count=False) > 0, "full now: the look says so"
+        assert await store.limit("fail:alice", NOW, 1.0, 2, count=False) == await store.limit("fail:alice", NOW, 1.0, 2)
+
+    run(scenario)
+
+
 def test_a_single_use_key_is_accepted_once(run):
     async def scenario(store):
         assert await store.use_once("operator:n1", NOW, 30.0)

@@ -4,7 +4,12 @@ in a worker thread, never on the reactor thread.
 A failed login says the same for an unknown user as for a wrong password, and takes as
 long (an unknown user's password is checked against a dummy hash), so logins cannot be used
 to find out who has an account. Registration looks the name up before hashing, so taken
-names cost no Argon2 work."""
+names cost no Argon2 work.
+
+Argon2 is costly by design (64 MiB and three passes a hash, argon2-cffi's defaults): at most
+``HASHES_AT_ONCE`` run at a time on a master, the others wait their turn, so a flood of
+logins takes a bounded share of its CPU and memory (``master/floods.py`` bounds each
+address's attempts)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.threads import deferToThread
 
 from common.errors import ErrorCode, RequestError
 from master.db.pool import Database
+
+HASHES_AT_ONCE = 2
 
 
 def _insert_user_txn(cursor, name: str, password_hash: str) -> bool:
@@ -45,11 +53,16 @@ class UserStore:
         self.db = db
         self.hasher = hasher or PasswordHasher()
         self._dummy_hash: str | None = None
+        self._hashing = DeferredSemaphore(HASHES_AT_ONCE)
+
+    def _argon2(self, work, *args):
+        """``work`` (hashing or verifying) in a worker thread, in turn with the others."""
+        return self._hashing.run(deferToThread, work, *args)
 
     async def register(self, name: str, password: str) -> None:
         if await self.db.run(_exists_txn, name):
             raise RequestError(ErrorCode.USER_EXISTS, f"user '{name}' already exists")
-        password_hash = await deferToThread(self.hasher.hash, password)
+        password_hash = await self._argon2(self.hasher.hash, password)
         if not await self.db.run(_insert_user_txn, name, password_hash):
             raise RequestError(ErrorCode.USER_EXISTS, f"user '{name}' already exists")
 
@@ -58,15 +71,15 @@ class UserStore:
         row = await self.db.run(_credentials_txn, name)
         if row is None:
             if self._dummy_hash is None:
-                self._dummy_hash = await deferToThread(self.hasher.hash, secrets.token_urlsafe(16))
+                self._dummy_hash = await self._argon2(self.hasher.hash, secrets.token_urlsafe(16))
             row = (self._dummy_hash, None)
         stored, level = row
         try:
-            await deferToThread(self.hasher.verify, stored, password)
+            await self._argon2(self.hasher.verify, stored, password)
         except (VerificationError, InvalidHashError):
             level = None
         if level is None:
             raise RequestError(ErrorCode.WRONG_PASSWORD, "wrong user name or password")
         if self.hasher.check_needs_rehash(stored):
-            await self.db.run(_update_hash_txn, name, await deferToThread(self.hasher.hash, password))
+            await self.db.run(_update_hash_txn, name, await self._argon2(self.hasher.hash, password))
         return level
