@@ -70,6 +70,15 @@ def cluster_secret() -> str:
         ) from None
 
 
+def forget() -> bool:
+    """Remove the saved login; False if there was none."""
+    try:
+        (home() / "credentials.json").unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def load() -> SavedLogin:
     path = home() / "credentials.json"
     try:

@@ -5,6 +5,10 @@ record signed with it under a salt of its own, so one kind can never be replayed
 
 * ``LoginClaims``, given to a user at login (the service level rides along, so viewing
   needs no database lookup; a change applies from the next login); lives for hours;
+* ``PlayerClaims``, a short-lived token a user asks for to put in a player's URL (the
+  masters' web fronts only, never a login); lives as long as asked, at most a day.
+  Both carry the user's token ``epoch``: ``logout --everywhere`` moves it on, and masters
+  refuse a token of an earlier epoch (``master/accounts.py``);
 * ``BroadcastTicket`` and ``ViewTicket``, given by a master with a redirect: they name the
   slave chosen, the user and what they may do there, so a slave can check "a master placed
   you here" without asking a master; they live for seconds;
@@ -27,7 +31,7 @@ from typing import Any, ClassVar, TypeVar
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from common.errors import RequestError
-from common.messages.fields import Address, Count, Kbps, Name, SessionId, UserName
+from common.messages.fields import Address, Count, Kbps, Name, SessionId, Time, UserName
 from common.messages.schema import Record, record
 from common.turbo import Candidates, Fingerprint
 
@@ -39,6 +43,7 @@ class CredentialError(Exception):
 class Credential(Record):
     __slots__ = ()
     KIND: ClassVar[str]  # names it in messages and salts its signature
+    MAX_AGE: ClassVar[float | None] = None  # seconds it lives at most (None: the signer's ticket_ttl)
 
 
 @record
@@ -46,6 +51,20 @@ class LoginClaims(Credential):
     KIND = "login token"
     user: UserName
     level: Name = "free"
+    epoch: Count = 0
+
+
+@record
+class PlayerClaims(Credential):
+    """Lets a player (VLC, OBS, ffprobe, an ``<img>``) watch as ``user`` through a master's
+    web front until ``expires``; worth nothing on the client port."""
+
+    KIND = "player token"
+    MAX_AGE = 24 * 3600.0
+    user: UserName
+    expires: Time
+    level: Name = "free"
+    epoch: Count = 0
 
 
 @record
@@ -159,7 +178,8 @@ class Signer:
         except BadSignature:
             raise CredentialError(f"invalid {what}") from None
         age = time.time() - signed_at.timestamp()
-        if not -CLOCK_SKEW <= age <= (self.token_ttl if kind is LoginClaims else self.ticket_ttl) + CLOCK_SKEW:
+        lifetime = self.token_ttl if kind is LoginClaims else kind.MAX_AGE or self.ticket_ttl
+        if not -CLOCK_SKEW <= age <= lifetime + CLOCK_SKEW:
             hint = "; log in again" if kind is LoginClaims else ""
             raise CredentialError(f"{what} has expired{hint}")
         if not isinstance(claims, dict):

@@ -13,8 +13,10 @@ from common.errors import ErrorCode, RequestError
 from common.messages.accounts import (
     BroadcastRequest,
     Login,
+    Logout,
     OperatorCommand,
     OperatorRequest,
+    PlayerTokenRequest,
     Register,
     StatusRequest,
     ViewRequest,
@@ -66,11 +68,12 @@ class MasterClientProtocol(MessageProtocol):
         """The client's address (its own behind HAProxy with the PROXY protocol)."""
         return getattr(self.transport.getPeer(), "host", "")
 
-    def _user(self, token: str) -> str:
-        return self._claims(token).user
+    async def _user(self, token: str) -> str:
+        return (await self._claims(token)).user
 
-    def _claims(self, token: str) -> LoginClaims:
-        claims = self.master.accounts.authenticate(token)
+    async def _claims(self, token: str) -> LoginClaims:
+        """The login ``token`` shows, if valid and not ended by ``logout --everywhere``."""
+        claims = await self.master.accounts.authenticate(token)
         self.authenticated()
         return claims
 
@@ -102,9 +105,18 @@ class MasterClientProtocol(MessageProtocol):
         self.send(await self.master.floods.login(self._address(), request.user, request.password))
         self.authenticated()
 
+    @handles(handlers, PlayerTokenRequest)
+    async def player_token(self, request: PlayerTokenRequest) -> None:
+        self.send(self.master.accounts.player_token(await self._claims(request.token), request.ttl))
+
+    @handles(handlers, Logout)
+    async def logout(self, request: Logout) -> None:
+        await self.master.accounts.end_tokens(await self._claims(request.token))
+        self.send(Ok("every login and player token of yours is ended"))
+
     @handles(handlers, BroadcastRequest)
     async def broadcast(self, request: BroadcastRequest) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         turbo = ()
         if request.turbo_port and request.turbo_fingerprint:  # listening for a lone viewer (turbo mode)
             turbo = admissible(request.turbo_hosts, request.turbo_port, self._address())
@@ -117,12 +129,12 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, ViewRequest)
     async def view(self, request: ViewRequest) -> None:
-        self.send(await self.master.admission.view(self._claims(request.token), request))
+        self.send(await self.master.admission.view(await self._claims(request.token), request))
 
     # --- a user's attached sessions -----------------------------------------------------
     @handles(handlers, Attach)
     async def attach(self, request: Attach) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         if self.attached is not None:
             raise RequestError(ErrorCode.ALREADY_STARTED, "this connection is attached already")
         self.attached, self.user = request, user
@@ -137,31 +149,31 @@ class MasterClientProtocol(MessageProtocol):
     # --- friends, live broadcasts, settings ---------------------------------------------
     @handles(handlers, FriendsRequest)
     async def friends(self, request: FriendsRequest) -> None:
-        self.send(await self.master.social.friends(self._user(request.token)))
+        self.send(await self.master.social.friends(await self._user(request.token)))
 
     @handles(handlers, FriendChange)
     async def friend_change(self, request: FriendChange) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         self.send(Ok(await self.master.social.change_friend(user, request.user, request.add)))
 
     @handles(handlers, LiveRequest)
     async def live(self, request: LiveRequest) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         members = await self.master.rooms.members(request.room) if request.room else None
         self.send(await self.master.social.live(user, members))
 
     @handles(handlers, PrefsRequest)
     async def prefs(self, request: PrefsRequest) -> None:
-        self.send(Prefs(await self.master.social.settings(self._user(request.token))))
+        self.send(Prefs(await self.master.social.settings(await self._user(request.token))))
 
     @handles(handlers, SetPref)
     async def set_pref(self, request: SetPref) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         self.send(Prefs(await self.master.social.set_pref(user, request.key, request.value)))
 
     @handles(handlers, ListChange)
     async def list_change(self, request: ListChange) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         changed = await self.master.relations.change_list(user, request.user, request.list, request.add)
         where = "on" if request.add else "off"
         self.send(Ok(f"{request.user} is {where} your {request.list} list" + ("" if changed else " already")))
@@ -169,28 +181,28 @@ class MasterClientProtocol(MessageProtocol):
     # --- who may watch whom -------------------------------------------------------------
     @handles(handlers, AccessAnswer)
     async def access_answer(self, request: AccessAnswer) -> None:
-        self.send(Ok(await self.master.admission.answer(self._user(request.token), request)))
+        self.send(Ok(await self.master.admission.answer(await self._user(request.token), request)))
 
     @handles(handlers, Invite)
     async def invite(self, request: Invite) -> None:
-        self.send(Ok(await self.master.admission.invite(self._user(request.token), request)))
+        self.send(Ok(await self.master.admission.invite(await self._user(request.token), request)))
 
     @handles(handlers, Decline)
     async def decline(self, request: Decline) -> None:
-        self.send(Ok(await self.master.admission.decline(self._user(request.token), request)))
+        self.send(Ok(await self.master.admission.decline(await self._user(request.token), request)))
 
     @handles(handlers, ViewersRequest)
     async def viewers(self, request: ViewersRequest) -> None:
-        self.send(await self.master.admission.viewers(self._user(request.token)))
+        self.send(await self.master.admission.viewers(await self._user(request.token)))
 
     @handles(handlers, Throw)
     async def throw(self, request: Throw) -> None:
-        self.send(Ok(await self.master.admission.throw(self._user(request.token), request.user)))
+        self.send(Ok(await self.master.admission.throw(await self._user(request.token), request.user)))
 
     # --- messages and rooms -------------------------------------------------------------
     @handles(handlers, MsgSend)
     async def message(self, request: MsgSend) -> None:
-        self.send(await self.master.chat.send(self._user(request.token), request))
+        self.send(await self.master.chat.send(await self._user(request.token), request))
 
     @handles(handlers, MsgSeen)
     async def seen(self, request: MsgSeen) -> None:
@@ -200,15 +212,15 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, MessagesRequest)
     async def history(self, request: MessagesRequest) -> None:
-        self.send(await self.master.chat.history(self._user(request.token), request.peer, request.limit))
+        self.send(await self.master.chat.history(await self._user(request.token), request.peer, request.limit))
 
     @handles(handlers, RoomsRequest)
     async def rooms(self, request: RoomsRequest) -> None:
-        self.send(await self.master.chat.rooms(self._user(request.token)))
+        self.send(await self.master.chat.rooms(await self._user(request.token)))
 
     @handles(handlers, RoomChange)
     async def room_change(self, request: RoomChange) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         self.send(Ok(await self.master.chat.change_room(user, request.room, request.join)))
 
     # --- status and operators -----------------------------------------------------------
@@ -222,7 +234,7 @@ class MasterClientProtocol(MessageProtocol):
             await self._operator(request.proof, OperatorProof.STATUS)
             self.send(await self.master.status())
         elif request.token is not None:
-            self.send(await self.master.status(self._user(request.token)))
+            self.send(await self.master.status(await self._user(request.token)))
         else:
             raise RequestError(ErrorCode.BAD_TOKEN, "not logged in: the status needs a login (operators: the secret)")
 

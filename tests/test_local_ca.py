@@ -51,7 +51,11 @@ def handshake(files, server_name: str) -> None:
 
 @pytest.mark.parametrize(
     "hosts, name",
-    [(["localhost", "127.0.0.1"], "localhost"), (["localhost", "127.0.0.1"], "127.0.0.1"), (["127.0.0.1"], "127.0.0.1")],
+    [
+        (["localhost", "127.0.0.1"], "localhost"),
+        (["localhost", "127.0.0.1"], "127.0.0.1"),
+        (["127.0.0.1"], "127.0.0.1"),
+    ],
 )
 def test_the_local_ca_is_trusted_for_this_machine(tmp_path, hosts, name):
     handshake(local_certificates(tmp_path / "ca", tmp_path / "tls", hosts), name)

@@ -34,9 +34,21 @@ def _insert_user_txn(cursor, name: str, password_hash: str) -> bool:
     return cursor.fetchone() is not None
 
 
-def _credentials_txn(cursor, name: str) -> tuple[str, str] | None:
-    cursor.execute("SELECT password_hash, service_level FROM users WHERE name = %s", (name,))
+def _credentials_txn(cursor, name: str) -> tuple[str, str, int] | None:
+    cursor.execute("SELECT password_hash, service_level, token_epoch FROM users WHERE name = %s", (name,))
     return cursor.fetchone()
+
+
+def _epoch_txn(cursor, name: str) -> int | None:
+    cursor.execute("SELECT token_epoch FROM users WHERE name = %s", (name,))
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _next_epoch_txn(cursor, name: str) -> int | None:
+    cursor.execute("UPDATE users SET token_epoch = token_epoch + 1 WHERE name = %s RETURNING token_epoch", (name,))
+    row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def _exists_txn(cursor, name: str) -> bool:
@@ -66,14 +78,15 @@ class UserStore:
         if not await self.db.run(_insert_user_txn, name, password_hash):
             raise RequestError(ErrorCode.USER_EXISTS, f"user '{name}' already exists")
 
-    async def authenticate(self, name: str, password: str) -> str:
-        """The user's service level, for the right password; a clear RequestError otherwise."""
+    async def authenticate(self, name: str, password: str) -> tuple[str, int]:
+        """The user's service level and token epoch, for the right password; a clear
+        RequestError otherwise."""
         row = await self.db.run(_credentials_txn, name)
         if row is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._argon2(self.hasher.hash, secrets.token_urlsafe(16))
-            row = (self._dummy_hash, None)
-        stored, level = row
+            row = (self._dummy_hash, None, 0)
+        stored, level, epoch = row
         try:
             await self._argon2(self.hasher.verify, stored, password)
         except (VerificationError, InvalidHashError):
@@ -82,4 +95,12 @@ class UserStore:
             raise RequestError(ErrorCode.WRONG_PASSWORD, "wrong user name or password")
         if self.hasher.check_needs_rehash(stored):
             await self.db.run(_update_hash_txn, name, await self._argon2(self.hasher.hash, password))
-        return level
+        return level, epoch
+
+    async def token_epoch(self, name: str) -> int | None:
+        """The epoch of ``name``'s valid tokens (None: no such user)."""
+        return await self.db.run(_epoch_txn, name)
+
+    async def end_tokens(self, name: str) -> int | None:
+        """Move ``name``'s token epoch on, ending every token made before; the new epoch."""
+        return await self.db.run(_next_epoch_txn, name)
