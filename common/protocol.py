@@ -154,6 +154,7 @@ class MessageType(enum.IntEnum):
     # client <-> master: tokens
     PLAYER_TOKEN_REQUEST = 120  # answered with a TOKEN for players' URLs
     LOGOUT = 121  # end every token of the user (answered OK)
+    TOKENS_ENDED = 122  # pushed between masters: end the user's sessions attached with older tokens
 
 
 class Codec(enum.IntEnum):

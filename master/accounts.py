@@ -59,9 +59,10 @@ class Accounts:
         token = self.signer.sign(PlayerClaims(claims.user, expires, claims.level, claims.epoch))
         return LoginToken(claims.user, token, expires)
 
-    async def end_tokens(self, claims: LoginClaims) -> None:
-        """Refuse every login and player token ``claims.user`` holds, this one included."""
-        await self.users.end_tokens(claims.user)
+    async def end_tokens(self, claims: LoginClaims) -> int:
+        """Refuse every login and player token ``claims.user`` holds, this one included;
+        the new epoch."""
+        return await self.users.end_tokens(claims.user)
 
     def _checked(self, token: str, kind: type) -> LoginClaims:
         try:

@@ -18,6 +18,7 @@ from common.messages.accounts import (
     OperatorRequest,
     PlayerTokenRequest,
     Register,
+    TokensEnded,
     StatusRequest,
     ViewRequest,
 )
@@ -59,6 +60,7 @@ class MasterClientProtocol(MessageProtocol):
         self.master = master
         self.attached: Attach | None = None
         self.user = ""
+        self.token_epoch = 0  # of the token the session attached with
         self.last_message = 0
         self.sent_messages: set[int] = set()
         self.catching_up: list | None = None
@@ -111,7 +113,9 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, Logout)
     async def logout(self, request: Logout) -> None:
-        await self.master.accounts.end_tokens(await self._claims(request.token))
+        claims = await self._claims(request.token)
+        epoch = await self.master.accounts.end_tokens(claims)
+        await self.master.sessions.push([claims.user], TokensEnded(epoch))
         self.send(Ok("every login and player token of yours is ended"))
 
     @handles(handlers, BroadcastRequest)
@@ -134,10 +138,11 @@ class MasterClientProtocol(MessageProtocol):
     # --- a user's attached sessions -----------------------------------------------------
     @handles(handlers, Attach)
     async def attach(self, request: Attach) -> None:
-        user = await self._user(request.token)
+        claims = await self._claims(request.token)
         if self.attached is not None:
             raise RequestError(ErrorCode.ALREADY_STARTED, "this connection is attached already")
-        self.attached, self.user = request, user
+        self.attached, self.user, self.token_epoch = request, claims.user, claims.epoch
+        user = claims.user
         await self.master.sessions.attach(self, user)
 
     def connectionLost(self, reason) -> None:

@@ -20,7 +20,7 @@ from common.messages import parse
 from common.messages.accounts import Login
 from common.protocol import Decoder
 from master.floods import LIMITS, Flood
-from tests.conftest import Cli, register_users
+from tests.conftest import Cli, Running, register_users, wait_until
 
 
 def login_from(cluster, address: str, user: str, password: str):
@@ -83,3 +83,18 @@ def test_a_player_token_opens_players_urls_only_and_lives_at_most_a_day(cluster,
     logout = carol.ok("logout")
     assert "logged out" in logout and not (carol.home / "credentials.json").exists()
     assert snapshot_status(cluster, "nobody", player)[0] == 404  # a local logout ends no token
+
+
+def test_logout_everywhere_ends_the_sessions_attached_on_any_master(cluster, tmp_path):
+    (dave,) = register_users(cluster, tmp_path, "dave")
+    watching = Running(dave, "friends", "--watch")  # an attached session, through HAProxy
+    try:
+        wait_until(lambda: watching.out, 30)
+        phone = Cli(cluster.server, tmp_path / "dave-phone")
+        phone.ok("login", "dave", "--password", "password-dave")
+        phone.ok("logout", "--everywhere")
+        wait_until(lambda: watching.process.poll() is not None, 30)
+        assert watching.process.returncode != 0
+        wait_until(lambda: any("ended by logout --everywhere" in line for line in watching.lines), 10)
+    finally:
+        watching.stop()

@@ -68,6 +68,14 @@ class Logout(Control):
     token: Token
 
 
+@control(T.TOKENS_ENDED)
+class TokensEnded(Control):
+    """Pushed to a user's attached sessions, on every master, by ``Logout``: a session
+    attached with a token of an earlier epoch than ``epoch`` is ended."""
+
+    epoch: Count
+
+
 @control(T.BROADCAST_REQUEST)
 class BroadcastRequest(Control):
     """Where may I broadcast? ``move_from``: the slave a moving broadcast leaves (drain,
