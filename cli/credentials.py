@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from client.errors import FramecastError
+from common.private_files import write_private
 from common.messages.accounts import LoginToken
 
 
@@ -35,14 +36,9 @@ def local_ca_folder() -> Path:
 
 
 def _write_private(name: str, text: str) -> Path:
-    """Write a file in the framecast home that only this user can read."""
-    directory = home()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = directory / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    return path
+    """Write a file in the framecast home that only this user can read (the home, and
+    any folder made on the way to it, 0700)."""
+    return write_private(home() / name, text.encode())
 
 
 def save(login: LoginToken, server: str) -> None:
@@ -72,6 +68,15 @@ def cluster_secret() -> str:
         raise FramecastError(
             "operator commands need the cluster secret: set FRAMECAST_SECRET or FRAMECAST_SECRET_FILE"
         ) from None
+
+
+def forget() -> bool:
+    """Remove the saved login; False if there was none."""
+    try:
+        (home() / "credentials.json").unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def load() -> SavedLogin:

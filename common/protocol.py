@@ -154,6 +154,10 @@ class MessageType(enum.IntEnum):
     RELAY_START = 110  # relay slave -> upstream slave: pull a broadcast, as a viewer does
     RELAY_UPSTREAM_REQUEST = 111  # relay slave -> master: where to pull a broadcast from now
     RELAY_UPSTREAM = 112  # master -> relay slave: the answer
+    # client <-> master: tokens
+    PLAYER_TOKEN_REQUEST = 120  # answered with a TOKEN for players' URLs
+    LOGOUT = 121  # end every token of the user (answered OK)
+    TOKENS_ENDED = 122  # pushed between masters: end the user's sessions attached with older tokens
 
 
 class Codec(enum.IntEnum):

@@ -6,7 +6,10 @@ plain TCP needs an explicit ``--insecure`` (local development). Servers take
 system's roots. Clients verify the servers against ``--ca FILE`` (``FRAMECAST_CA``), else
 the system's roots together with the local CA ``framecast up`` keeps for this user
 (``local_certificates``: a CA made once, like mkcert's, and a fresh certificate for this
-host per cluster).
+host per cluster). The local CA is name-constrained to this machine (``LOCAL_NAMES``:
+localhost, 127.0.0.0/8, ::1), so whoever reads its key still cannot impersonate any other
+server to the clients that trust it; a CA made before the constraints is moved aside and
+replaced once.
 
 Twisted's TLS (pyOpenSSL, service-identity) on the servers; Python's ``ssl`` in the
 blocking client.
@@ -27,8 +30,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from common.config import ConfigError
+from common.private_files import private_folder, write_private
 
 VALID_FOR = datetime.timedelta(days=825)
+# What the local CA may sign for: this machine's names and loopback addresses, nothing else.
+LOCAL_NAMES = x509.NameConstraints(
+    permitted_subtrees=[
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_network("127.0.0.0/8")),
+        x509.IPAddress(ipaddress.ip_network("::1/128")),
+    ],
+    excluded_subtrees=None,
+)
+UNCONSTRAINED = ".unconstrained"  # the suffix a local CA without LOCAL_NAMES is moved aside with
 
 
 @dataclass(frozen=True)
@@ -58,9 +72,12 @@ def pem_key(key) -> bytes:
     )
 
 
-def self_signed(common_name: str, valid_for: datetime.timedelta, ca: bool = False):
-    """A new key and a certificate it signs itself (a CA's with ``ca``); valid from five
-    minutes ago, so a node whose clock is a little behind accepts it."""
+def self_signed(
+    common_name: str, valid_for: datetime.timedelta, ca: bool = False, names: x509.NameConstraints | None = None
+):
+    """A new key and a certificate it signs itself (a CA's with ``ca``, signing only for
+    ``names`` if given); valid from five minutes ago, so a node whose clock is a little
+    behind accepts it."""
     now = datetime.datetime.now(datetime.timezone.utc)
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
@@ -74,21 +91,40 @@ def self_signed(common_name: str, valid_for: datetime.timedelta, ca: bool = Fals
     )
     if ca:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+    if names is not None:
+        builder = builder.add_extension(names, critical=True)
     return builder.sign(key, hashes.SHA256()), key
 
 
 def _local_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """The CA kept in ``folder`` (``ca.pem``, ``ca.key``), made there on first use."""
+    """The CA kept in ``folder`` (``ca.pem``, ``ca.key``), made there on first use, and
+    again when it expires or lacks the ``LOCAL_NAMES`` constraints."""
     cert_file, key_file = folder / "ca.pem", folder / "ca.key"
     if cert_file.exists() and key_file.exists():
         ca = x509.load_pem_x509_certificate(cert_file.read_bytes())
-        if ca.not_valid_after_utc > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1):
+        if not _constrained(ca):
+            _move_aside(cert_file, key_file)
+        elif ca.not_valid_after_utc > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1):
             return ca, serialization.load_pem_private_key(key_file.read_bytes(), None)
-    ca, key = self_signed("framecast local CA", VALID_FOR, ca=True)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _write(key_file, pem_key(key), private=True)
+    ca, key = self_signed("framecast local CA", VALID_FOR, ca=True, names=LOCAL_NAMES)
+    private_folder(folder)
+    write_private(key_file, pem_key(key))
     _write(cert_file, ca.public_bytes(serialization.Encoding.PEM))
     return ca, key
+
+
+def _constrained(ca: x509.Certificate) -> bool:
+    try:
+        return ca.extensions.get_extension_for_class(x509.NameConstraints).value == LOCAL_NAMES
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _move_aside(*files: Path) -> None:
+    """Keep a CA that could sign for any name out of use (``ca.pem.unconstrained``), not
+    deleted: its owner may want to remove it from the browsers that trusted it."""
+    for path in files:
+        path.replace(path.with_name(path.name + UNCONSTRAINED))
 
 
 def local_certificates(ca_folder: Path, folder: Path, hosts: list[str]) -> TlsFiles:
@@ -100,7 +136,9 @@ def local_certificates(ca_folder: Path, folder: Path, hosts: list[str]) -> TlsFi
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(hosts[0]))
+        # Not a host name: OpenSSL would hold a certificate's name-like common name to the
+        # CA's DNS constraints when it has no DNS name (127.0.0.1 alone); the names are the SANs.
+        .subject_name(_name("framecast server"))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -110,16 +148,16 @@ def local_certificates(ca_folder: Path, folder: Path, hosts: list[str]) -> TlsFi
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(folder)
     files = TlsFiles(ca_folder / "ca.pem", folder / "server.pem", folder / "server.key")
     _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
-    _write(files.key, pem_key(key), private=True)
+    write_private(files.key, pem_key(key))
     return files
 
 
-def _write(path: Path, data: bytes, private: bool = False) -> None:
-    """Write ``path``; a private one is never readable by others, not even for a moment."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+def _write(path: Path, data: bytes) -> None:
+    """Write a public file (a certificate), readable by all."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     with os.fdopen(fd, "wb") as file:
         file.write(data)
 

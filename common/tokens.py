@@ -6,7 +6,11 @@ never be replayed as another, and with the key of whoever must be able to make i
 
 * ``LoginClaims``, given to a user at login (the service level rides along, so viewing
   needs no database lookup; a change applies from the next login); lives for hours;
-  HMAC with the cluster secret, which only masters hold;
+* ``PlayerClaims``, a short-lived token a user asks for to put in a player's URL (the
+  masters' web fronts only, never a login); lives as long as asked, at most a day.
+  Both are HMAC with the cluster secret, which only masters hold, and carry the user's
+  token ``epoch``: ``logout --everywhere`` moves it on, and masters refuse a token of an
+  earlier epoch (``master/accounts.py``);
 * ``BroadcastTicket`` and ``ViewTicket``, given by a master with a redirect: they name the
   slave chosen, the user and what they may do there, so a slave can check "a master placed
   you here" without asking a master; they live for seconds; Ed25519, so slaves, which hold
@@ -36,7 +40,7 @@ from itsdangerous.signer import SigningAlgorithm
 
 from common import keys
 from common.errors import RequestError
-from common.messages.fields import Address, Count, Kbps, Name, SessionId, UserName
+from common.messages.fields import Address, Count, Kbps, Name, SessionId, Time, UserName
 from common.messages.schema import Record, record
 from common.turbo import Candidates, Fingerprint
 
@@ -48,6 +52,7 @@ class CredentialError(Exception):
 class Credential(Record):
     __slots__ = ()
     KIND: ClassVar[str]  # names it in messages and salts its signature
+    MAX_AGE: ClassVar[float | None] = None  # seconds it lives at most (None: the signer's ticket_ttl)
 
 
 @record
@@ -55,6 +60,20 @@ class LoginClaims(Credential):
     KIND = "login token"
     user: UserName
     level: Name = "free"
+    epoch: Count = 0
+
+
+@record
+class PlayerClaims(Credential):
+    """Lets a player (VLC, OBS, ffprobe, an ``<img>``) watch as ``user`` through a master's
+    web front until ``expires``; worth nothing on the client port."""
+
+    KIND = "player token"
+    MAX_AGE = 24 * 3600.0
+    user: UserName
+    expires: Time
+    level: Name = "free"
+    epoch: Count = 0
 
 
 @record
@@ -181,7 +200,7 @@ class CredentialSigner:
             raise CredentialError(f"invalid {what}") from None
 
     def lifetime(self, kind: type[Credential]) -> float:
-        return self.token_ttl if kind is LoginClaims else self.ticket_ttl
+        return self.token_ttl if kind is LoginClaims else kind.MAX_AGE or self.ticket_ttl
 
     def kept_for(self, kind: type[Credential]) -> float:
         """How long a ``kind`` that passes a check now may go on passing: signed by a clock

@@ -13,9 +13,12 @@ from common.errors import ErrorCode, RequestError
 from common.messages.accounts import (
     BroadcastRequest,
     Login,
+    Logout,
     OperatorCommand,
     OperatorRequest,
+    PlayerTokenRequest,
     Register,
+    TokensEnded,
     StatusRequest,
     ViewRequest,
 )
@@ -57,6 +60,7 @@ class MasterClientProtocol(MessageProtocol):
         self.master = master
         self.attached: Attach | None = None
         self.user = ""
+        self.token_epoch = 0  # of the token the session attached with
         self.last_message = 0
         self.sent_messages: set[int] = set()
         self.catching_up: list | None = None
@@ -66,11 +70,12 @@ class MasterClientProtocol(MessageProtocol):
         """The client's address (its own behind HAProxy with the PROXY protocol)."""
         return getattr(self.transport.getPeer(), "host", "")
 
-    def _user(self, token: str) -> str:
-        return self._claims(token).user
+    async def _user(self, token: str) -> str:
+        return (await self._claims(token)).user
 
-    def _claims(self, token: str) -> LoginClaims:
-        claims = self.master.accounts.authenticate(token)
+    async def _claims(self, token: str) -> LoginClaims:
+        """The login ``token`` shows, if valid and not ended by ``logout --everywhere``."""
+        claims = await self.master.accounts.authenticate(token)
         self.authenticated()
         return claims
 
@@ -102,9 +107,20 @@ class MasterClientProtocol(MessageProtocol):
         self.send(await self.master.floods.login(self._address(), request.user, request.password))
         self.authenticated()
 
+    @handles(handlers, PlayerTokenRequest)
+    async def player_token(self, request: PlayerTokenRequest) -> None:
+        self.send(self.master.accounts.player_token(await self._claims(request.token), request.ttl))
+
+    @handles(handlers, Logout)
+    async def logout(self, request: Logout) -> None:
+        claims = await self._claims(request.token)
+        epoch = await self.master.accounts.end_tokens(claims)
+        await self.master.sessions.push([claims.user], TokensEnded(epoch))
+        self.send(Ok("every login and player token of yours is ended"))
+
     @handles(handlers, BroadcastRequest)
     async def broadcast(self, request: BroadcastRequest) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         turbo = ()
         if request.turbo_port and request.turbo_fingerprint:  # listening for a lone viewer (turbo mode)
             turbo = admissible(request.turbo_hosts, request.turbo_port, self._address())
@@ -117,16 +133,17 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, ViewRequest)
     async def view(self, request: ViewRequest) -> None:
-        self.send(await self.master.admission.view(self._claims(request.token), request))
+        self.send(await self.master.admission.view(await self._claims(request.token), request))
 
     # --- a user's attached sessions -----------------------------------------------------
     @handles(handlers, Attach)
     async def attach(self, request: Attach) -> None:
-        user = self._user(request.token)
+        claims = await self._claims(request.token)
         if self.attached is not None:
             raise RequestError(ErrorCode.ALREADY_STARTED, "this connection is attached already")
+        user = claims.user
         self.master.sessions.check_room_for(user)
-        self.attached, self.user = request, user
+        self.attached, self.user, self.token_epoch = request, user, claims.epoch
         await self.master.sessions.attach(self, user)
 
     def connectionLost(self, reason) -> None:
@@ -138,11 +155,11 @@ class MasterClientProtocol(MessageProtocol):
     # --- friends, live broadcasts, settings ---------------------------------------------
     @handles(handlers, FriendsRequest)
     async def friends(self, request: FriendsRequest) -> None:
-        self.send(await self.master.social.friends(self._user(request.token)))
+        self.send(await self.master.social.friends(await self._user(request.token)))
 
     @handles(handlers, FriendChange)
     async def friend_change(self, request: FriendChange) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         changed = await self.master.floods.naming(
             user, lambda: self.master.social.change_friend(user, request.user, request.add)
         )
@@ -150,23 +167,23 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, LiveRequest)
     async def live(self, request: LiveRequest) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         await self.master.floods.check(Flood.LIVE_USER, user)
         members = await self.master.rooms.members(request.room) if request.room else None
         self.send(await self.master.social.live(user, members))
 
     @handles(handlers, PrefsRequest)
     async def prefs(self, request: PrefsRequest) -> None:
-        self.send(Prefs(await self.master.social.settings(self._user(request.token))))
+        self.send(Prefs(await self.master.social.settings(await self._user(request.token))))
 
     @handles(handlers, SetPref)
     async def set_pref(self, request: SetPref) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         self.send(Prefs(await self.master.social.set_pref(user, request.key, request.value)))
 
     @handles(handlers, ListChange)
     async def list_change(self, request: ListChange) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         changed = await self.master.floods.naming(
             user, lambda: self.master.relations.change_list(user, request.user, request.list, request.add)
         )
@@ -177,7 +194,7 @@ class MasterClientProtocol(MessageProtocol):
     async def _limited(self, flood: Flood | None, token: str, act) -> str:
         """``act(user)`` for a request that names a user: counted against ``flood`` (if any)
         and the limit on names of users who do not exist."""
-        user = self._user(token)
+        user = await self._user(token)
         if flood is not None:
             await self.master.floods.check(flood, user)
         return await self.master.floods.naming(user, lambda: act(user))
@@ -198,7 +215,7 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, ViewersRequest)
     async def viewers(self, request: ViewersRequest) -> None:
-        self.send(await self.master.admission.viewers(self._user(request.token)))
+        self.send(await self.master.admission.viewers(await self._user(request.token)))
 
     @handles(handlers, Throw)
     async def throw(self, request: Throw) -> None:
@@ -208,7 +225,7 @@ class MasterClientProtocol(MessageProtocol):
     # --- messages and rooms -------------------------------------------------------------
     @handles(handlers, MsgSend)
     async def message(self, request: MsgSend) -> None:
-        user, chat = self._user(request.token), self.master.chat
+        user, chat = await self._user(request.token), self.master.chat
         if is_room(request.to):
             self.send(await chat.send(user, request))
         else:
@@ -222,16 +239,16 @@ class MasterClientProtocol(MessageProtocol):
 
     @handles(handlers, MessagesRequest)
     async def history(self, request: MessagesRequest) -> None:
-        user, chat = self._user(request.token), self.master.chat
+        user, chat = await self._user(request.token), self.master.chat
         self.send(await self.master.floods.naming(user, lambda: chat.history(user, request.peer, request.limit)))
 
     @handles(handlers, RoomsRequest)
     async def rooms(self, request: RoomsRequest) -> None:
-        self.send(await self.master.chat.rooms(self._user(request.token), request.after, request.limit))
+        self.send(await self.master.chat.rooms(await self._user(request.token), request.after, request.limit))
 
     @handles(handlers, RoomChange)
     async def room_change(self, request: RoomChange) -> None:
-        user = self._user(request.token)
+        user = await self._user(request.token)
         self.send(Ok(await self.master.chat.change_room(user, request.room, request.join)))
 
     @handles(handlers, RoomMember)
@@ -250,7 +267,7 @@ class MasterClientProtocol(MessageProtocol):
             await self._operator(request.proof, OperatorProof.STATUS)
             self.send(await self.master.status())
         elif request.token is not None:
-            user = self._user(request.token)
+            user = await self._user(request.token)
             await self.master.floods.check(Flood.STATUS_USER, user)
             self.send(await self.master.status(user))
         else:

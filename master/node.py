@@ -94,7 +94,7 @@ class Master:
         self.allowances = Allowances(self.control, self.links)
         self.redirects = Redirects(self)
         self.relays = Relays(self)
-        self.floods = Floods(self)
+        self.floods = Floods(self, reactor)
         self.registry = Registry(self)
         self.operators = Operators(self)
         self.sessions = UserSessions(self)

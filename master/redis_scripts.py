@@ -90,8 +90,8 @@ return count
 """
 
 # A rate limit (the generic cell rate algorithm, as common.ratelimit.gcra): returns the
-# seconds to wait (0 when the event is allowed, and then counted unless ARGV[4] is 0).
-# KEYS: the limit's key. ARGV: now, rate (events a second), burst, count (1 or 0).
+# seconds to wait (0 when the event is allowed, and then counted). KEYS: the limit's key.
+# ARGV: now, rate (events a second), burst, count (0: only the wait, nothing counted).
 RATE_LIMIT = """
 local now, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local interval = 1 / rate

@@ -17,6 +17,7 @@ from twisted.logger import Logger
 
 from common.errors import ErrorCode, ProtocolError, RequestError
 from common.messages import parse
+from common.messages.accounts import TokensEnded
 from common.messages.chat import ChatMessage
 from common.messages.schema import Control
 from common.messages.social import Attach, Attached, Presence, PresenceState
@@ -36,10 +37,12 @@ class AttachedSession(Protocol):
     last_message: int  # the newest message sent to this session
     sent_messages: set[int]  # the ids of the messages sent lately (a message is sent once)
     catching_up: list | None  # messages held back while the session catches up, in order
+    token_epoch: int  # of the token it attached with
 
     def send(self, message: Control) -> None: ...
 
     def drained(self) -> Deferred: ...
+    def reject(self, code: ErrorCode, message: str) -> None: ...
 
 
 class UserSessions:
@@ -151,7 +154,9 @@ class UserSessions:
             self.log.warn("dropping a malformed event: {err}", err=exc)
             return
         for session in sessions:
-            if _wants(session.attached, event):
+            if isinstance(event, TokensEnded):
+                _end_if_older(session, event.epoch)
+            elif _wants(session.attached, event):
                 if session.catching_up is not None and isinstance(event, ChatMessage):
                     session.catching_up.append(event)
                 else:
@@ -195,6 +200,12 @@ def sent_once(session: AttachedSession, message_id: int) -> bool:
     if len(session.sent_messages) > 2048:
         session.sent_messages = {i for i in session.sent_messages if i > session.last_message - 1024}
     return True
+
+
+def _end_if_older(session: AttachedSession, epoch: int) -> None:
+    """``logout --everywhere`` ended the token this session attached with: end it too."""
+    if session.token_epoch < epoch:
+        session.reject(ErrorCode.BAD_TOKEN, "this session was ended by logout --everywhere; log in again")
 
 
 def _wants(attached: Attach | None, event: Control) -> bool:

@@ -183,8 +183,9 @@ class Store(Protocol):
 
     async def limit(self, key: str, now: float, rate: float, burst: int, count: bool = True) -> float:
         """Count one event against a rate limit shared by every master (``gcra``): the
-        seconds to wait before it would be allowed, 0.0 if it is allowed (and counted,
-        unless ``count`` is False: then the limit is only looked at)."""
+        seconds to wait before it would be allowed, 0.0 if it is allowed (and counted).
+        With ``count`` False, only the wait: nothing is counted (a look before a failure
+        that may not happen, such as a wrong password)."""
 
     async def use_once(self, key: str, now: float, ttl: float) -> bool:
         """True the first time ``key`` is used within ``ttl`` seconds, on any master (the

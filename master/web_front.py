@@ -5,7 +5,7 @@ standard players use.
 * ``/ws`` carries the framecast protocol to the page (``common.websocket``): the page logs
   in, attaches, chats and decides with the very messages the CLI sends.
 * ``/watch/USER.mjpg`` and ``/snapshot/USER.jpg`` take HTTP basic auth or ``?token=`` (a
-  login token), ask to watch USER as the CLI does (waiting while the broadcaster decides),
+  player token or a login token), ask to watch USER as the CLI does (waiting while the broadcaster decides),
   and redirect to the broadcaster's slave, which serves the images with a one-use ticket.
   The images never pass through a master.
 """
@@ -57,7 +57,7 @@ class PlayerRedirect(Resource):
 
     async def _redirect(self, request, target: str) -> None:
         token = await self._token(request)
-        claims = self.master.accounts.authenticate(token)
+        claims = await self.master.accounts.player(token)
         finished = []
         request.notifyFinish().addBoth(finished.append)
         admission = self.master.admission

@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "port", 5301, "port for broadcasters and viewers (0: any free port)")
     add_option(parser, "advertise", "", "host name or IP clients use to reach this slave (default host)")
     add_option(parser, "metrics-port", 9301, "HTTP port for /metrics (0: any free port)")
+    add_option(parser, "metrics-host", "", "interface for /metrics, advertised to Prometheus (default --host)")
     add_option(parser, "web-port", 8301, "HTTP port for browsers and MJPEG players (0: any free port)")
     add_option(
         parser,
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> None:
             return
         client_port, metrics_port, web_port = (p.getHost().port for p in ports)
         config.addr = format_hostport(advertise, client_port)
-        config.metrics_addr = format_hostport(advertise, metrics_port)
+        config.metrics_addr = format_hostport(args.metrics_host or advertise, metrics_port)
         config.web_addr = format_hostport(advertise, web_port)
         config.id = config.id or f"{socket.gethostname()}-{client_port}"
         print(f"slave {config.id} serving clients on {config.addr}", flush=True)
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> None:
                     f"clients on port {args.port}",
                 ),
                 (
-                    TCP4ServerEndpoint(reactor, args.metrics_port, interface=args.host),
+                    TCP4ServerEndpoint(reactor, args.metrics_port, interface=args.metrics_host or args.host),
                     metrics_site(),
                     f"metrics on port {args.metrics_port}",
                 ),

@@ -9,6 +9,7 @@ import subprocess
 import uuid
 
 import pytest
+import requests
 import yaml
 
 from cli import haproxy
@@ -104,6 +105,18 @@ def test_every_framecast_service_serves_the_mounted_certificate(compose):
             assert volume["source"].endswith("/deploy/certs") and volume["target"] == "/certs" and volume["read_only"]
     assert compose["services"]["slave"]["environment"]["FRAMECAST_MASTERS_NAME"] == PUBLIC_HOST
     assert "--insecure" not in json.dumps(compose)
+
+
+def test_monitoring_listens_on_the_host_loopback_only(compose):
+    """Prometheus, Grafana and the slaves' metrics run with host networking: each binds the
+    loopback, never every interface; the masters' metrics are published there only."""
+    services = compose["services"]
+    assert "--web.listen-address=127.0.0.1:9090" in services["prometheus"]["command"]
+    assert services["grafana"]["environment"]["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    assert option(services["slave"]["command"], "--metrics-host") == "127.0.0.1"
+    for name in ("master1", "master2"):
+        assert all(str(port.get("host_ip", port) if isinstance(port, dict) else port).startswith("127.0.0.1")
+                   for port in services[name]["ports"])
 
 
 def test_compose_requires_secrets_instead_of_shipping_them():
@@ -227,6 +240,9 @@ def test_every_service_command_runs_without_docker(compose, tmp_path):
         assert sorted(m.id for m in status.masters) == ["master-1", "master-2"]
         assert all(s.addr.startswith(f"{PUBLIC_HOST}:") for s in status.slaves)  # FRAMECAST_ADVERTISE
         assert len({s.addr for s in status.slaves}) == 2  # each replica at its own port
+        discovered = requests.get(f"http://127.0.0.1:{option(masters['master1'], '--metrics-port')}/sd", timeout=10)
+        (slave_targets,) = [group["targets"] for group in discovered.json() if group["labels"]["role"] == "slave"]
+        assert len(slave_targets) == 2 and all(t.startswith("127.0.0.1:") for t in slave_targets)  # --metrics-host
     finally:
         os.environ.pop("SSL_CERT_FILE", None)
         for process in processes:

@@ -50,6 +50,32 @@ class LoginToken(Control):
     expires_at: Time
 
 
+@control(T.PLAYER_TOKEN_REQUEST)
+class PlayerTokenRequest(Control):
+    """A short-lived token for players' URLs (``/watch``, ``/snapshot``), answered with a TOKEN."""
+
+    token: Token
+    ttl: Annotated[
+        float,
+        Check(number(0.001, 86400.0, "a player token lives at most 86400 seconds (24 hours)"), ErrorCode.BAD_REQUEST),
+    ] = 3600.0
+
+
+@control(T.LOGOUT)
+class Logout(Control):
+    """End every login and player token the user holds, this one included (answered OK)."""
+
+    token: Token
+
+
+@control(T.TOKENS_ENDED)
+class TokensEnded(Control):
+    """Pushed to a user's attached sessions, on every master, by ``Logout``: a session
+    attached with a token of an earlier epoch than ``epoch`` is ended."""
+
+    epoch: Count
+
+
 @control(T.BROADCAST_REQUEST)
 class BroadcastRequest(Control):
     """Where may I broadcast? ``move_from``: the slave a moving broadcast leaves (drain,

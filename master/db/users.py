@@ -4,7 +4,12 @@ in a worker thread, never on the reactor thread.
 A failed login says the same for an unknown user as for a wrong password, and takes as
 long (an unknown user's password is checked against a dummy hash), so logins cannot be used
 to find out who has an account. Registration looks the name up before hashing, so taken
-names cost no Argon2 work."""
+names cost no Argon2 work.
+
+Argon2 is costly by design (64 MiB and three passes a hash, argon2-cffi's defaults): at most
+``HASHES_AT_ONCE`` run at a time on a master, the others wait their turn, so a flood of
+logins takes a bounded share of its CPU and memory (``master/floods.py`` bounds each
+address's attempts)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.threads import deferToThread
 
 from common.errors import ErrorCode, RequestError
 from master.db.pool import Database
+
+HASHES_AT_ONCE = 2
 
 
 def _insert_user_txn(cursor, name: str, password_hash: str) -> bool:
@@ -26,9 +34,21 @@ def _insert_user_txn(cursor, name: str, password_hash: str) -> bool:
     return cursor.fetchone() is not None
 
 
-def _credentials_txn(cursor, name: str) -> tuple[str, str] | None:
-    cursor.execute("SELECT password_hash, service_level FROM users WHERE name = %s", (name,))
+def _credentials_txn(cursor, name: str) -> tuple[str, str, int] | None:
+    cursor.execute("SELECT password_hash, service_level, token_epoch FROM users WHERE name = %s", (name,))
     return cursor.fetchone()
+
+
+def _epoch_txn(cursor, name: str) -> int | None:
+    cursor.execute("SELECT token_epoch FROM users WHERE name = %s", (name,))
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _next_epoch_txn(cursor, name: str) -> int | None:
+    cursor.execute("UPDATE users SET token_epoch = token_epoch + 1 WHERE name = %s RETURNING token_epoch", (name,))
+    row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def _exists_txn(cursor, name: str) -> bool:
@@ -45,28 +65,42 @@ class UserStore:
         self.db = db
         self.hasher = hasher or PasswordHasher()
         self._dummy_hash: str | None = None
+        self._hashing = DeferredSemaphore(HASHES_AT_ONCE)
+
+    def _argon2(self, work, *args):
+        """``work`` (hashing or verifying) in a worker thread, in turn with the others."""
+        return self._hashing.run(deferToThread, work, *args)
 
     async def register(self, name: str, password: str) -> None:
         if await self.db.run(_exists_txn, name):
             raise RequestError(ErrorCode.USER_EXISTS, f"user '{name}' already exists")
-        password_hash = await deferToThread(self.hasher.hash, password)
+        password_hash = await self._argon2(self.hasher.hash, password)
         if not await self.db.run(_insert_user_txn, name, password_hash):
             raise RequestError(ErrorCode.USER_EXISTS, f"user '{name}' already exists")
 
-    async def authenticate(self, name: str, password: str) -> str:
-        """The user's service level, for the right password; a clear RequestError otherwise."""
+    async def authenticate(self, name: str, password: str) -> tuple[str, int]:
+        """The user's service level and token epoch, for the right password; a clear
+        RequestError otherwise."""
         row = await self.db.run(_credentials_txn, name)
         if row is None:
             if self._dummy_hash is None:
-                self._dummy_hash = await deferToThread(self.hasher.hash, secrets.token_urlsafe(16))
-            row = (self._dummy_hash, None)
-        stored, level = row
+                self._dummy_hash = await self._argon2(self.hasher.hash, secrets.token_urlsafe(16))
+            row = (self._dummy_hash, None, 0)
+        stored, level, epoch = row
         try:
-            await deferToThread(self.hasher.verify, stored, password)
+            await self._argon2(self.hasher.verify, stored, password)
         except (VerificationError, InvalidHashError):
             level = None
         if level is None:
             raise RequestError(ErrorCode.WRONG_PASSWORD, "wrong user name or password")
         if self.hasher.check_needs_rehash(stored):
-            await self.db.run(_update_hash_txn, name, await deferToThread(self.hasher.hash, password))
-        return level
+            await self.db.run(_update_hash_txn, name, await self._argon2(self.hasher.hash, password))
+        return level, epoch
+
+    async def token_epoch(self, name: str) -> int | None:
+        """The epoch of ``name``'s valid tokens (None: no such user)."""
+        return await self.db.run(_epoch_txn, name)
+
+    async def end_tokens(self, name: str) -> int | None:
+        """Move ``name``'s token epoch on, ending every token made before; the new epoch."""
+        return await self.db.run(_next_epoch_txn, name)
