@@ -269,7 +269,7 @@ class TicketSigner(CredentialSigner):
 
 MASTER_TICKETS = (BroadcastTicket, ViewTicket)  # masters sign them for slaves (Ed25519)
 SLAVE_SIGNED = (SlaveProof, RelayTicket)  # slaves sign them (HMAC with the slave key)
-MASTERS_ONLY = (LoginClaims, OperatorProof)  # made and checked by masters (HMAC with the secret)
+MASTERS_ONLY = (LoginClaims, PlayerClaims, OperatorProof)  # made and checked by masters (HMAC with the secret)
 
 
 class NodeKeys:
