@@ -1,5 +1,5 @@
 """TLS done on the socket itself (``common.direct_tls``) with the slave's direct writer, on
-real sockets: the handshake, a frame the kernel takes only in part (held as a view of the
+real loopback sockets: the handshake, a frame the kernel takes only in part (held as a view of the
 shared frame and finished when the viewer reads), a viewer that stalls mid-frame, a close
 and an abort during a pending write, garbage instead of a TLS record, and the web ports'
 plain HTTP for this machine. The reactor is a ``MemoryReactor`` and the test plays its part
@@ -48,8 +48,8 @@ def certificate(tmp_path_factory):
 
 
 def accepted(certificate, client_host="127.0.0.1", plain_for_loopback=False, send_buffer=None):
-    """A server connection on one end of a socket pair; the other end is the client's."""
-    ours, theirs = socket.socketpair()
+    """A server connection on a loopback TCP connection; the other end is the client's."""
+    ours, theirs = tcp_pair()
     if send_buffer:
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     ours.setblocking(False)
@@ -61,6 +61,13 @@ def accepted(certificate, client_host="127.0.0.1", plain_for_loopback=False, sen
     transport = DirectTLSServer(ours, protocol, (client_host, 40000), port, 1, reactor)
     protocol.makeConnection(transport)
     return transport, theirs, protocol, reactor
+
+
+def tcp_pair():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    return ours, theirs
 
 
 def client_tls(theirs):
