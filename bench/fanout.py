@@ -6,7 +6,7 @@ viewer, the mean frame rate per viewer, and latency from capture to viewer recei
 to find the slave's ceiling.
 
     python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15] [--http] [--tls]
-                           [--peer gstreamer|gstreamer-haproxy-tls [--rounds 2] [--peer-only]]
+                           [--peer gstreamer|gstreamer-haproxy-tls [--rounds 2] [--peer-only] [--peer-acks]]
 
 ``--http`` has the viewers play MJPEG over HTTP (``/watch/USER.mjpg`` on the slave's web
 port, as VLC or a browser's ``<img>`` would) instead of the framecast protocol. The slave
@@ -18,8 +18,10 @@ every other pair in the reverse order), so both are measured side by side in one
 behind HAProxy terminating TLS (``bench/peer.py``); each is fed the same FRAME messages at
 the same rate and read by viewers that parse and count them the same way, over TLS for the
 TLS peer; its CPU % and memory are GStreamer's and HAProxy's together. The flat-out run is
-the slave's only (the peer has no flow control to pace a broadcaster by). The last column
-names the server of each row.
+the slave's only (the peer has no flow control to pace a broadcaster by). The peer's readers
+send nothing, as tcpserversink expects; ``--peer-acks`` has them send an ACK per frame as the
+slave's viewers do (tcpserversink reads and drops them). The last column names the server of
+each row.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ async def measure(
     http: bool = False,
     tls: bool = False,
     peer: str | None = None,
+    peer_acks: bool = False,
 ) -> dict:
-    """One run; ``peer`` (a name of ``peer.PEERS``): that peer instead of the slave."""
+    """One run; ``peer`` (a name of ``peer.PEERS``): that peer instead of the slave, its
+    readers sending an ACK per frame if ``peer_acks``."""
     if peer:
         server = PeerServer(tls=peer.endswith("-tls"))
     else:
@@ -63,7 +67,7 @@ async def measure(
         rss_before = server.rss()
         for i in range(viewers):
             if peer:
-                clients.append(await server.open_reader(record_latency=fps is not None))
+                clients.append(await server.open_reader(record_latency=fps is not None, ack=peer_acks))
             else:
                 opener = open_http_viewer if http else open_viewer
                 clients.append(await opener(server, f"viewer{i}", "caster", record_latency=fps is not None))
@@ -83,7 +87,7 @@ async def measure(
             print(f"  ({peer}: readers lost step with the message stream {resyncs} times)", file=sys.stderr)
         sending.cancel()
         return {
-            "server": peer or server_name(http, tls),
+            "server": (peer + (" (readers ack)" if peer_acks else "")) if peer else server_name(http, tls),
             "viewers": viewers,
             "fps_in": "max" if fps is None else fps,
             "frames_s": frames / elapsed,
@@ -121,7 +125,10 @@ async def main(args) -> None:
     for viewers in args.viewers:
         for round in range(args.rounds if args.peer else 1):
             for peer in servers if round % 2 == 0 else servers[::-1]:
-                print(row(await measure(viewers, args.fps, args.seconds, image, args.http, args.tls, peer)), flush=True)
+                result = await measure(
+                    viewers, args.fps, args.seconds, image, args.http, args.tls, peer, args.peer_acks
+                )
+                print(row(result), flush=True)
     if args.flat_out and not args.peer_only:
         print(row(await measure(args.flat_out, None, args.seconds, image, args.http, args.tls)), flush=True)
 
@@ -142,6 +149,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--rounds", type=int, default=1, help="with --peer: runs of each per viewer count")
     parser.add_argument("--peer-only", action="store_true", help="with --peer: the peer's rows alone")
+    parser.add_argument(
+        "--peer-acks", action="store_true", help="with --peer: its readers send an ACK per frame, as viewers do"
+    )
     args = parser.parse_args()
     if args.peer:
         if args.http:

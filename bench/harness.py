@@ -183,12 +183,14 @@ FRAME_START = HEADER.pack(MAGIC, PROTOCOL_VERSION, T.FRAME, 0, 0)[:4]
 class StreamReader(ViewerClient):
     """A reader of the fan-out benchmark's peer (``peer.py``: GStreamer's tcpserversink): the
     same FRAME messages, parser and counters as ``ViewerClient``, but no session, so it sends
-    nothing (no ACK). It starts at the first FRAME header it sees, and should anything else
-    come after, counts a resync and starts again at the next one (tcpserversink starts new
-    clients at a buffer, so with one message per buffer ``resyncs`` stays 0)."""
+    nothing, unless ``ack``: then an ACK per frame as a viewer does, which the server reads and
+    drops. It starts at the first FRAME header it sees, and should anything else come after,
+    counts a resync and starts again at the next one (tcpserversink starts new clients at a
+    buffer, so with one message per buffer ``resyncs`` stays 0)."""
 
-    def __init__(self, record_latency: bool = True):
+    def __init__(self, record_latency: bool = True, ack: bool = False):
         super().__init__(record_latency)
+        self.ack = ack
         self.resyncs = 0
         self._seeking: bytes | None = b""  # not in step yet: what came so far
 
@@ -207,7 +209,9 @@ class StreamReader(ViewerClient):
         try:
             for message in self.decoder.feed(data):
                 if message.type == T.FRAME:
-                    self.count_frame(message.body)
+                    seq = self.count_frame(message.body)
+                    if self.ack:
+                        self.transport.write(encode_ack(seq))
         except ProtocolError:
             self.resyncs += 1
             self.decoder, self._seeking = Decoder(), b""

@@ -8,7 +8,8 @@ uploads (``encode_frame``, capture time in the header). With TLS, HAProxy (``nbt
 TCP mode) terminates TLS 1.3 with AES-256-GCM, as the slave negotiates it, on a certificate of
 the same kind (P-256, signed by a CA made for the run, which the readers verify) and forwards
 to tcpserversink on loopback. Readers are ``harness.StreamReader``: the viewers' parser and
-counters without a session (tcpserversink has no protocol, so they send no ACK).
+counters without a session (tcpserversink has no protocol, so they send no ACK, unless told
+to: then tcpserversink reads and drops them, and HAProxy decrypts and forwards them first).
 
 CPU and memory are those of the GStreamer process and, with TLS, HAProxy's, added.
 """
@@ -115,10 +116,11 @@ class PeerServer:
         self.pipe, _ = await loop.connect_write_pipe(asyncio.Protocol, self.feeder.stdin)
         return PeerBroadcaster(self.pipe, image, fps)
 
-    async def open_reader(self, record_latency: bool = True) -> StreamReader:
+    async def open_reader(self, record_latency: bool = True, ack: bool = False) -> StreamReader:
         tls = {"ssl": self.client_tls, "server_hostname": "127.0.0.1"} if self.client_tls else {}
         loop = asyncio.get_running_loop()
-        _, reader = await loop.create_connection(lambda: StreamReader(record_latency), "127.0.0.1", self.port, **tls)
+        factory = lambda: StreamReader(record_latency, ack)  # noqa: E731
+        _, reader = await loop.create_connection(factory, "127.0.0.1", self.port, **tls)
         return reader
 
     def stop(self) -> None:
