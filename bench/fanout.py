@@ -99,8 +99,6 @@ async def measure(
             "kb_per_viewer": rss_per_viewer / 1024,
         }
     finally:
-        for client in clients:
-            client.transport.close()
         server.stop()
 
 
