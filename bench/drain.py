@@ -26,7 +26,7 @@ def main(args) -> None:
         masters = Masters(load.cluster.server)
         started = time.monotonic()
         masters.operator(load.cluster.secret, "drain", slave=victim)
-        wait_drained(masters, victim, lambda text: None)
+        wait_drained(masters, load.cluster.secret, victim, lambda text: None)
         took = time.monotonic() - started
         time.sleep(2)
         gaps = [_largest_gap(w, started - 1, time.monotonic()) for w in moving]

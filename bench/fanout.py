@@ -6,46 +6,88 @@ viewer, the mean frame rate per viewer, and latency from capture to viewer recei
 to find the slave's ceiling.
 
     python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15] [--http] [--tls]
+                           [--peer gstreamer|gstreamer-haproxy-tls [--rounds 2] [--peer-only] [--peer-acks]]
 
 ``--http`` has the viewers play MJPEG over HTTP (``/watch/USER.mjpg`` on the slave's web
 port, as VLC or a browser's ``<img>`` would) instead of the framecast protocol. The slave
 runs --insecure (plain TCP, as GStreamer's tcpserversink) unless ``--tls``.
+
+``--peer`` runs, for each viewer count, the slave and a peer in turn (``--rounds`` pairs,
+every other pair in the reverse order), so both are measured side by side in one run:
+``gstreamer`` is GStreamer's ``tcpserversink`` (plain TCP), ``gstreamer-haproxy-tls`` the same
+behind HAProxy terminating TLS (``bench/peer.py``); each is fed the same FRAME messages at
+the same rate and read by viewers that parse and count them the same way, over TLS for the
+TLS peer; its CPU % and memory are GStreamer's and HAProxy's together. The flat-out run is
+the slave's only (the peer has no flow control to pace a broadcaster by). The peer's readers
+send nothing, as tcpserversink expects; ``--peer-acks`` has them send an ACK per frame as the
+slave's viewers do (tcpserversink reads and drops them). The last column names the server of
+each row.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 
 from harness import SlaveProcess, jpeg_of_size, open_broadcaster, open_http_viewer, open_viewer, percentile
+from peer import PEERS, PeerServer, missing
+
+
+def server_name(http: bool, tls: bool) -> str:
+    return "framecast" + ("-http" if http else "") + ("-tls" if tls else "")
 
 
 async def measure(
-    viewers: int, fps: float | None, seconds: float, image: bytes, http: bool = False, tls: bool = False
+    viewers: int,
+    fps: float | None,
+    seconds: float,
+    image: bytes,
+    http: bool = False,
+    tls: bool = False,
+    peer: str | None = None,
+    peer_acks: bool = False,
 ) -> dict:
-    slave = SlaveProcess("--max-upload-kbps", "0", tls=tls)  # measure the fan-out, not the upload cap
+    """One run; ``peer`` (a name of ``peer.PEERS``): that peer instead of the slave, its
+    readers sending an ACK per frame if ``peer_acks``."""
+    if peer:
+        server = PeerServer(tls=peer.endswith("-tls"))
+    else:
+        server = SlaveProcess("--max-upload-kbps", "0", tls=tls)  # measure the fan-out, not the upload cap
+    clients = []
     try:
-        broadcaster = await open_broadcaster(slave, "caster", image, fps)
+        if peer:
+            broadcaster = await server.broadcaster(image, fps)
+        else:
+            broadcaster = await open_broadcaster(server, "caster", image, fps)
         # Sending until cancelled: MJPEG players hear nothing before a frame, and opening
         # hundreds of TLS viewers takes longer than a run.
         sending = asyncio.ensure_future(broadcaster.run(3600))
-        rss_before = slave.rss()
-        opener = open_http_viewer if http else open_viewer
-        clients = [await opener(slave, f"viewer{i}", "caster", record_latency=fps is not None) for i in range(viewers)]
+        rss_before = server.rss()
+        for i in range(viewers):
+            if peer:
+                clients.append(await server.open_reader(record_latency=fps is not None, ack=peer_acks))
+            else:
+                opener = open_http_viewer if http else open_viewer
+                clients.append(await opener(server, f"viewer{i}", "caster", record_latency=fps is not None))
         await asyncio.sleep(2)
         for client in clients:
             client.reset()
-        cpu_start, wall_start = slave.cpu_seconds(), time.monotonic()
+        cpu_start, wall_start = server.cpu_seconds(), time.monotonic()
         await asyncio.sleep(seconds)
-        cpu = (slave.cpu_seconds() - cpu_start) / (time.monotonic() - wall_start)
+        cpu = (server.cpu_seconds() - cpu_start) / (time.monotonic() - wall_start)
         elapsed = time.monotonic() - wall_start
         frames = sum(c.frames for c in clients)
         sent = sum(c.bytes for c in clients)
         latencies = [x for c in clients for x in c.latencies]
-        rss_per_viewer = (slave.rss() - rss_before) / viewers
+        rss_per_viewer = (server.rss() - rss_before) / viewers
+        resyncs = sum(getattr(c, "resyncs", 0) for c in clients)
+        if resyncs:
+            print(f"  ({peer}: readers lost step with the message stream {resyncs} times)", file=sys.stderr)
         sending.cancel()
         return {
+            "server": (peer + (" (readers ack)" if peer_acks else "")) if peer else server_name(http, tls),
             "viewers": viewers,
             "fps_in": "max" if fps is None else fps,
             "frames_s": frames / elapsed,
@@ -57,27 +99,35 @@ async def measure(
             "kb_per_viewer": rss_per_viewer / 1024,
         }
     finally:
-        slave.stop()
+        server.stop()
 
 
 def row(result: dict) -> str:
     return (
         "{viewers:>7} {fps_in:>6} {frames_s:>10.0f} {mb_s:>8.1f} {cpu_pct:>7.1f} {viewer_fps:>10.2f} "
-        "{p50_ms:>8.2f} {p99_ms:>8.2f} {kb_per_viewer:>9.1f}"
+        "{p50_ms:>8.2f} {p99_ms:>8.2f} {kb_per_viewer:>9.1f}  {server}"
     ).format(**result)
 
 
 async def main(args) -> None:
     image = jpeg_of_size(args.frame_size)
     protocol = ("MJPEG over HTTP" if args.http else "the framecast protocol") + (" over TLS" if args.tls else "")
+    if args.peer:
+        protocol += f"; the peer's readers read the same messages{' over TLS' if args.peer.endswith('-tls') else ''}"
     print(f"frame: 640x480 JPEG, {len(image)} bytes; {args.seconds:g} s per run; viewers use {protocol}")
     print(
         f"{'viewers':>7} {'fps in':>6} {'frames/s':>10} {'MB/s':>8} {'CPU %':>7} {'viewer fps':>10} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'KB/viewer':>9}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'KB/viewer':>9}  server"
     )
+    servers = [None] if not args.peer else [args.peer] if args.peer_only else [None, args.peer]
     for viewers in args.viewers:
-        print(row(await measure(viewers, args.fps, args.seconds, image, args.http, args.tls)), flush=True)
-    if args.flat_out:
+        for round in range(args.rounds if args.peer else 1):
+            for peer in servers if round % 2 == 0 else servers[::-1]:
+                result = await measure(
+                    viewers, args.fps, args.seconds, image, args.http, args.tls, peer, args.peer_acks
+                )
+                print(row(result), flush=True)
+    if args.flat_out and not args.peer_only:
         print(row(await measure(args.flat_out, None, args.seconds, image, args.http, args.tls)), flush=True)
 
 
@@ -90,4 +140,22 @@ if __name__ == "__main__":
     parser.add_argument("--flat-out", type=int, default=50, help="viewers for the flat-out run (0: skip)")
     parser.add_argument("--http", action="store_true", help="viewers play MJPEG over HTTP")
     parser.add_argument("--tls", action="store_true", help="the slave serves TLS (the default outside benchmarks)")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--peer",
+        choices=PEERS,
+        help="also run this peer, alternating with the slave (bench/peer.py)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --peer: runs of each per viewer count")
+    parser.add_argument("--peer-only", action="store_true", help="with --peer: the peer's rows alone")
+    parser.add_argument(
+        "--peer-acks", action="store_true", help="with --peer: its readers send an ACK per frame, as viewers do"
+    )
+    args = parser.parse_args()
+    if args.peer:
+        if args.http:
+            parser.error("--peer reads framecast messages: not with --http")
+        if args.fps <= 0:
+            parser.error("--peer needs a frame rate")
+        if lacking := missing():
+            parser.error(f"--peer {args.peer} needs {lacking}")
+    asyncio.run(main(args))

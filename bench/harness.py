@@ -29,8 +29,11 @@ from cli.local_cluster import FRAMECAST, free_port, wait_for_port  # noqa: E402
 from client.sources import TestPattern  # noqa: E402
 from common.messages import parse  # noqa: E402
 from common.messages.streaming import BroadcastStart, ViewStart  # noqa: E402
+from common.errors import ProtocolError  # noqa: E402
 from common.protocol import (  # noqa: E402
     HEADER,
+    MAGIC,
+    PROTOCOL_VERSION,
     Codec,
     Decoder,
     FrameInfo,
@@ -39,7 +42,7 @@ from common.protocol import (  # noqa: E402
     encode_frame,
     frame_seq_and_time,
 )
-from common.tls import local_certificates  # noqa: E402
+from common.tls import TlsFiles, local_certificates  # noqa: E402
 from common.keys import slave_settings  # noqa: E402
 from common.tokens import BroadcastTicket, NodeKeys, ViewTicket  # noqa: E402
 
@@ -107,10 +110,16 @@ def _tls(tls: bool) -> tuple[ssl.SSLContext | None, list[str]]:
     """A slave's TLS for a benchmark: a certificate of a CA made for this run, or --insecure."""
     if not tls:
         return None, ["--insecure"]
+    context, files = tls_files()
+    return context, ["--tls-cert", str(files.cert), "--tls-key", str(files.key), "--ca", str(files.ca)]
+
+
+def tls_files() -> tuple[ssl.SSLContext, TlsFiles]:
+    """A server certificate for 127.0.0.1 from a CA made for this run, and the clients'
+    context that verifies it."""
     folder = Path(tempfile.mkdtemp(prefix="fcbench-tls-"))
     files = local_certificates(folder, folder, ["127.0.0.1"])
-    context = ssl.create_default_context(cafile=files.ca)
-    return context, ["--tls-cert", str(files.cert), "--tls-key", str(files.key), "--ca", str(files.ca)]
+    return ssl.create_default_context(cafile=files.ca), files
 
 
 def jpeg_of_size(target: int) -> bytes:
@@ -145,23 +154,67 @@ class ViewerClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         for message in self.decoder.feed(data):
             if message.type == T.FRAME:
-                seq, capture_time = frame_seq_and_time(message.body)
-                self.transport.write(encode_ack(seq))
-                if self.last_seq and seq > self.last_seq + 1:
-                    self.skipped += seq - self.last_seq - 1
-                self.last_seq = seq
-                self.frames += 1
-                self.bytes += len(message.body) + HEADER.size
-                if self.record_latency:
-                    self.latencies.append(time.time() - capture_time)
+                self.transport.write(encode_ack(self.count_frame(message.body)))
             elif message.type == T.ACCEPTED and not self.accepted.done():
                 self.accepted.set_result(True)
             elif message.type == T.ERROR and not self.accepted.done():
                 self.accepted.set_exception(RuntimeError(parse(message).message))
 
+    def count_frame(self, body: bytes) -> int:
+        """Count one FRAME message; its sequence number."""
+        seq, capture_time = frame_seq_and_time(body)
+        if self.last_seq and seq > self.last_seq + 1:
+            self.skipped += seq - self.last_seq - 1
+        self.last_seq = seq
+        self.frames += 1
+        self.bytes += len(body) + HEADER.size
+        if self.record_latency:
+            self.latencies.append(time.time() - capture_time)
+        return seq
+
     def reset(self) -> None:
         self.frames = self.bytes = self.skipped = 0
         self.latencies.clear()
+
+
+FRAME_START = HEADER.pack(MAGIC, PROTOCOL_VERSION, T.FRAME, 0, 0)[:4]
+
+
+class StreamReader(ViewerClient):
+    """A reader of the fan-out benchmark's peer (``peer.py``: GStreamer's tcpserversink): the
+    same FRAME messages, parser and counters as ``ViewerClient``, but no session, so it sends
+    nothing, unless ``ack``: then an ACK per frame as a viewer does, which the server reads and
+    drops. It starts at the first FRAME header it sees, and should anything else come after,
+    counts a resync and starts again at the next one (tcpserversink starts new clients at a
+    buffer, so with one message per buffer ``resyncs`` stays 0)."""
+
+    def __init__(self, record_latency: bool = True, ack: bool = False):
+        super().__init__(record_latency)
+        self.ack = ack
+        self.resyncs = 0
+        self._seeking: bytes | None = b""  # not in step yet: what came so far
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self.accepted.set_result(True)
+
+    def data_received(self, data: bytes) -> None:
+        if self._seeking is not None:
+            data = self._seeking + data
+            start = data.find(FRAME_START)
+            if start < 0:
+                self._seeking = data[-(len(FRAME_START) - 1) :]
+                return
+            self._seeking, data = None, data[start:]
+        try:
+            for message in self.decoder.feed(data):
+                if message.type == T.FRAME:
+                    seq = self.count_frame(message.body)
+                    if self.ack:
+                        self.transport.write(encode_ack(seq))
+        except ProtocolError:
+            self.resyncs += 1
+            self.decoder, self._seeking = Decoder(), b""
 
 
 async def open_viewer(
