@@ -10,6 +10,10 @@ from client.masters import Masters
 from common.messages.accounts import SlaveRow
 from common.messages.cluster import SlaveState
 
+# A master answers one connection's status requests at most 2 a second (after a burst of
+# 10): a drain that takes minutes is watched a little below that.
+POLL_EVERY = 0.6
+
 
 def wait_drained(
     masters: Masters, secret: str, slave_id: str, report: Callable[[str], None], timeout: float = 600.0
@@ -27,7 +31,7 @@ def wait_drained(
         if left != last:
             report(f"{slave_id}: {left[0]} broadcasts and {left[1]} viewers still to move")
             last = left
-        time.sleep(0.2)
+        time.sleep(POLL_EVERY)
     raise FramecastError(f"slave {slave_id} did not finish draining within {timeout:g} s")
 
 
