@@ -5,11 +5,12 @@ viewer, the mean frame rate per viewer, and latency from capture to viewer recei
 (p50/p99). A last run pushes one broadcast flat out (no frame-rate limit) to many viewers
 to find the slave's ceiling.
 
-    python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15] [--http] [--tls]
+    python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15] [--http | --ws] [--tls]
                            [--peer gstreamer|gstreamer-haproxy-tls [--rounds 2] [--peer-only] [--peer-acks]]
 
 ``--http`` has the viewers play MJPEG over HTTP (``/watch/USER.mjpg`` on the slave's web
-port, as VLC or a browser's ``<img>`` would) instead of the framecast protocol. The slave
+port, as VLC or a browser's ``<img>`` would) instead of the framecast protocol; ``--ws`` has
+them watch as the page does, the framecast protocol in WebSocket messages (``/ws``). The slave
 runs --insecure (plain TCP, as GStreamer's tcpserversink) unless ``--tls``.
 
 ``--peer`` runs, for each viewer count, the slave and a peer in turn (``--rounds`` pairs,
@@ -31,12 +32,24 @@ import asyncio
 import sys
 import time
 
-from harness import SlaveProcess, jpeg_of_size, open_broadcaster, open_http_viewer, open_viewer, percentile
+from harness import (
+    SlaveProcess,
+    jpeg_of_size,
+    open_broadcaster,
+    open_http_viewer,
+    open_viewer,
+    open_ws_viewer,
+    percentile,
+)
 from peer import PEERS, PeerServer, missing
 
 
-def server_name(http: bool, tls: bool) -> str:
-    return "framecast" + ("-http" if http else "") + ("-tls" if tls else "")
+VIEWERS = {"native": open_viewer, "mjpeg": open_http_viewer, "ws": open_ws_viewer}  # how viewers watch
+PROTOCOLS = {"native": "the framecast protocol", "mjpeg": "MJPEG over HTTP", "ws": "the framecast protocol in a WebSocket"}
+
+
+def server_name(kind: str, tls: bool) -> str:
+    return "framecast" + {"native": "", "mjpeg": "-http", "ws": "-ws"}[kind] + ("-tls" if tls else "")
 
 
 async def measure(
@@ -44,7 +57,7 @@ async def measure(
     fps: float | None,
     seconds: float,
     image: bytes,
-    http: bool = False,
+    kind: str = "native",
     tls: bool = False,
     peer: str | None = None,
     peer_acks: bool = False,
@@ -69,7 +82,7 @@ async def measure(
             if peer:
                 clients.append(await server.open_reader(record_latency=fps is not None, ack=peer_acks))
             else:
-                opener = open_http_viewer if http else open_viewer
+                opener = VIEWERS[kind]
                 clients.append(await opener(server, f"viewer{i}", "caster", record_latency=fps is not None))
         await asyncio.sleep(2)
         for client in clients:
@@ -87,7 +100,7 @@ async def measure(
             print(f"  ({peer}: readers lost step with the message stream {resyncs} times)", file=sys.stderr)
         sending.cancel()
         return {
-            "server": (peer + (" (readers ack)" if peer_acks else "")) if peer else server_name(http, tls),
+            "server": (peer + (" (readers ack)" if peer_acks else "")) if peer else server_name(kind, tls),
             "viewers": viewers,
             "fps_in": "max" if fps is None else fps,
             "frames_s": frames / elapsed,
@@ -111,7 +124,8 @@ def row(result: dict) -> str:
 
 async def main(args) -> None:
     image = jpeg_of_size(args.frame_size)
-    protocol = ("MJPEG over HTTP" if args.http else "the framecast protocol") + (" over TLS" if args.tls else "")
+    kind = "mjpeg" if args.http else "ws" if args.ws else "native"
+    protocol = PROTOCOLS[kind] + (" over TLS" if args.tls else "")
     if args.peer:
         protocol += f"; the peer's readers read the same messages{' over TLS' if args.peer.endswith('-tls') else ''}"
     print(f"frame: 640x480 JPEG, {len(image)} bytes; {args.seconds:g} s per run; viewers use {protocol}")
@@ -124,11 +138,11 @@ async def main(args) -> None:
         for round in range(args.rounds if args.peer else 1):
             for peer in servers if round % 2 == 0 else servers[::-1]:
                 result = await measure(
-                    viewers, args.fps, args.seconds, image, args.http, args.tls, peer, args.peer_acks
+                    viewers, args.fps, args.seconds, image, kind, args.tls, peer, args.peer_acks
                 )
                 print(row(result), flush=True)
     if args.flat_out and not args.peer_only:
-        print(row(await measure(args.flat_out, None, args.seconds, image, args.http, args.tls)), flush=True)
+        print(row(await measure(args.flat_out, None, args.seconds, image, kind, args.tls)), flush=True)
 
 
 if __name__ == "__main__":
@@ -139,6 +153,7 @@ if __name__ == "__main__":
     parser.add_argument("--frame-size", type=int, default=39000)
     parser.add_argument("--flat-out", type=int, default=50, help="viewers for the flat-out run (0: skip)")
     parser.add_argument("--http", action="store_true", help="viewers play MJPEG over HTTP")
+    parser.add_argument("--ws", action="store_true", help="viewers watch as the page does, over a WebSocket")
     parser.add_argument("--tls", action="store_true", help="the slave serves TLS (the default outside benchmarks)")
     parser.add_argument(
         "--peer",
@@ -152,8 +167,8 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     if args.peer:
-        if args.http:
-            parser.error("--peer reads framecast messages: not with --http")
+        if args.http or args.ws:
+            parser.error("--peer reads framecast messages on TCP: not with --http or --ws")
         if args.fps <= 0:
             parser.error("--peer needs a frame rate")
         if lacking := missing():

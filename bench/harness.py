@@ -9,6 +9,7 @@ frame's capture time to its arrival.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import signal
@@ -263,6 +264,82 @@ async def open_http_viewer(slave: SlaveProcess, user: str, target: str, **option
     viewer.transport.write(f"GET /watch/{target}.mjpg?ticket={ticket} HTTP/1.0\r\n\r\n".encode())
     if not await viewer.accepted:
         raise RuntimeError("the slave refused the MJPEG request")
+    return viewer
+
+
+class WebSocketViewerClient(ViewerClient):
+    """A browser's viewer: the framecast protocol in binary WebSocket messages on the slave's
+    web port (``/ws``), acknowledging each frame as the page does once it is drawn."""
+
+    def __init__(self, record_latency: bool = True):
+        super().__init__(record_latency)
+        self.opened = asyncio.get_event_loop().create_future()
+        self.handshake = b""
+        self.frames_in = b""
+
+    def connection_made(self, transport) -> None:
+        self.transport = _MaskedWriter(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.opened.done():
+            self.handshake += data
+            head, sep, data = self.handshake.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            self.opened.set_result(head.startswith(b"HTTP/1.1 101"))
+        self.frames_in += data
+        while (frame := _server_frame(self.frames_in)) is not None:
+            opcode, payload, used = frame
+            self.frames_in = self.frames_in[used:]
+            if opcode in (0x0, 0x2):
+                super().data_received(payload)
+            elif opcode == 0x9:  # ping
+                self.transport.write(payload, opcode=0xA)
+
+
+class _MaskedWriter:
+    """A client's WebSocket frames (masked, as clients must send them)."""
+
+    def __init__(self, transport):
+        self.raw = transport
+
+    def write(self, data: bytes, opcode: int = 0x2) -> None:
+        mask = os.urandom(4)
+        size = len(data)
+        length = bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + size.to_bytes(2, "big")
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+        self.raw.write(bytes([0x80 | opcode]) + length + mask + masked)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _server_frame(buffer: bytes) -> tuple[int, bytes, int] | None:
+    """The first whole (unmasked) frame in ``buffer``: opcode, payload, bytes used."""
+    if len(buffer) < 2:
+        return None
+    size, at = buffer[1] & 0x7F, 2
+    if size == 126:
+        size, at = int.from_bytes(buffer[2:4], "big"), 4
+    elif size == 127:
+        size, at = int.from_bytes(buffer[2:10], "big"), 10
+    if len(buffer) < at + size:
+        return None
+    return buffer[0] & 0x0F, buffer[at : at + size], at + size
+
+
+async def open_ws_viewer(slave: SlaveProcess, user: str, target: str, **options) -> WebSocketViewerClient:
+    _, viewer = await slave.connect(lambda: WebSocketViewerClient(**options), slave.web_port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    viewer.transport.raw.write(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{slave.web_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: framecast\r\n\r\n".encode()
+    )
+    if not await viewer.opened:
+        raise RuntimeError("the slave refused the WebSocket")
+    ticket = slave.signer.sign(ViewTicket(user, target, slave.id, f"session-{user}"))
+    viewer.transport.write(ViewStart(ticket).encode())
+    await viewer.accepted
     return viewer
 
 

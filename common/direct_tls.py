@@ -6,7 +6,7 @@ every viewer, most of a TLS slave's cost (bench/README.md). Here the socket itse
 OpenSSL's (a pyOpenSSL ``Connection`` on the accepted socket, non-blocking): a write
 encrypts and sends in one call, a read receives and decrypts in one, and the reactor only
 watches the file descriptor, as for plain TCP. So the slave's direct writer
-(``slave.socket_write``) sends a frame at once through OpenSSL, and what the kernel does
+(``common.socket_write``) sends a frame at once through OpenSSL, and what the kernel does
 not take waits as a view of the shared frame, never a per-viewer copy.
 
 ``DirectTLSServer`` is a ``twisted.internet.tcp.Server``, so buffering, producers,

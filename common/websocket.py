@@ -25,10 +25,12 @@ from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer, ITransport
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.tcp import Server
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from common.messaging import PRE_AUTH_MAX_BODY
+from common.socket_write import direct_writer
 from common.web_origins import origin_allowed
 
 SUBPROTOCOL = "framecast"
@@ -61,8 +63,12 @@ class _ProtocolTransport:
         return not self.disconnecting
 
     def write(self, data: bytes) -> None:
+        """One binary message, unmasked as a server sends it. The fan-out writes the same
+        frame to every viewer of a broadcast: its message is built once and shared, and
+        sent at once where the socket takes it (``common.socket_write``), as to a viewer
+        on the client port."""
         if not self.disconnecting:
-            self.websocket.sendMessage(data, isBinary=True)
+            self.websocket.send_binary(data)
 
     def writeSequence(self, data) -> None:
         self.write(b"".join(data))
@@ -111,6 +117,14 @@ class FramecastOverWebSocket(WebSocketServerProtocol):
         self.inner = inner
         self.closing = False
         self.opened = False
+        self._write = None  # the TCP transport's write, direct where it can be
+
+    def send_binary(self, data: bytes) -> None:
+        """``data`` as one binary message, written after anything autobahn queued."""
+        if self._write is None:
+            tcp = self.transport
+            self._write = direct_writer(tcp) if isinstance(tcp, Server) else tcp.write
+        self._write(binary_message(data))
 
     # autobahn checks each frame and message against these as it reads them (and copies
     # its factory's settings here, which the wrapped protocol's limit replaces).
@@ -141,6 +155,15 @@ class FramecastOverWebSocket(WebSocketServerProtocol):
         self.opened = True
         self.inner.makeConnection(_ProtocolTransport(self))
 
+    def dataReceived(self, data: bytes) -> None:
+        """A lone small binary message arriving whole (the page's ACK of each frame) skips
+        autobahn's frame parser, as a lone ACK skips the framer on the client port."""
+        payload = lone_small_message(data) if self.opened and not self.data and not self.closing else None
+        if payload is None:
+            super().dataReceived(data)
+        else:
+            self.inner.dataReceived(payload)
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if not isBinary:  # 1003, "unsupported data" (as autobahn's own stream wrapper does)
             self.closing = True
@@ -154,6 +177,37 @@ class FramecastOverWebSocket(WebSocketServerProtocol):
             self.closing = True
             self.inner.connected = False
             self.inner.connectionLost(Failure(ConnectionDone(reason or "WebSocket closed")))
+
+
+def lone_small_message(data: bytes) -> bytes | None:
+    """The unmasked payload if ``data`` is exactly one masked, final, binary client frame of
+    at most 125 bytes, else None (for autobahn to read)."""
+    if len(data) < 6 or data[0] != 0x82 or not data[1] & 0x80 or (data[1] & 0x7F) + 6 != len(data):
+        return None
+    size = len(data) - 6
+    mask = int.from_bytes((data[2:6] * (size // 4 + 1))[:size], "big")
+    return (int.from_bytes(data[6:], "big") ^ mask).to_bytes(size, "big")
+
+
+_shared: list = [None, b""]  # the payload last framed, and its message
+
+
+def binary_message(payload: bytes) -> bytes:
+    """A server's binary WebSocket message (RFC 6455: FIN, opcode 2, no mask) of
+    ``payload``; the last one is kept, so the same frame for many viewers is framed once."""
+    if _shared[0] is payload:
+        return _shared[1]
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x82, size))
+    elif size < 1 << 16:
+        header = bytes((0x82, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x82, 127)) + size.to_bytes(8, "big")
+    message = header + payload
+    if size > 1024:  # frames, not control messages
+        _shared[:] = [payload, message]
+    return message
 
 
 class _Factory(WebSocketServerFactory):

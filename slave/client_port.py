@@ -30,7 +30,7 @@ from common.protocol import encode_ack, lone_ack
 from common.throttle import Throttle, kbps_to_bytes
 from slave.fanout import Broadcast, Frame, ViewerStream
 from slave.node import Slave
-from slave.socket_write import direct_writer
+from common.socket_write import direct_writer
 
 
 @implementer(IPushProducer)

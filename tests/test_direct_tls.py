@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from common.direct_tls import DirectTLSServer
 from common.tls import pem_key, self_signed, server_options
 from common.web_tls import USE_HTTPS
-from slave.socket_write import direct_writer
+from common.socket_write import direct_writer
 
 FRAME = bytes(range(256)) * 4096  # 1 MiB, shared by every viewer
 

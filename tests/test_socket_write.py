@@ -1,4 +1,4 @@
-"""A stalled viewer's partial write (``slave.socket_write``) holds a view of the shared frame,
+"""A stalled viewer's partial write (``common.socket_write``) holds a view of the shared frame,
 not a copy of its rest, and keeps Twisted's ordering and back-pressure. Real sockets with a
 tiny send buffer; the reactor is a ``MemoryReactor`` and the test plays its part."""
 
@@ -9,7 +9,7 @@ from twisted.internet import main, tcp
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactor
 
-from slave.socket_write import direct_writer
+from common.socket_write import direct_writer
 
 FRAME = bytes(range(256)) * 4096  # 1 MiB, shared by every viewer
 VIEWERS = 20
