@@ -58,17 +58,11 @@ class SourceUrl:
         return self.redact(self.url)
 
     def redact(self, text: str) -> str:
-        """``text`` with this URL's credentials, and any URL's user info, hidden."""
-        for secret in sorted(self._secrets(), key=len, reverse=True):
-            text = text.replace(secret, HIDDEN)
+        """``text`` with this URL's password wherever it appears, and any URL's user info, hidden."""
+        if self.password:
+            for secret in sorted({self.password, quote(self.password, safe="")}, key=len, reverse=True):
+                text = text.replace(secret, HIDDEN)
         return redact(text)
-
-    def _secrets(self) -> set[str]:
-        found = set()
-        for value in (self.password, self.user):
-            if value:
-                found |= {value, quote(value, safe="")}
-        return found
 
 
 def redact(text: str) -> str:
