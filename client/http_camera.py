@@ -98,6 +98,3 @@ class HttpCamera:
         if isinstance(exc, (requests.Timeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)):
             return f"no data for {self.stall:g} s"
         return self.source.redact(str(exc) or type(exc).__name__)
-
-    def close(self) -> None:
-        self.session.close()
