@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from cli import credentials
@@ -12,7 +13,24 @@ from cli.console import Console
 
 def add_commands(commands) -> None:
     broadcast = commands.add_parser("broadcast", help="broadcast from a camera, a file or a test pattern")
-    broadcast.add_argument("--source", default="test", help="test, camera[:N] or a video file")
+    broadcast.add_argument(
+        "--source", default="test", help="test, camera[:N], a video file, or a camera URL (rtsp://, http://, ...)"
+    )
+    broadcast.add_argument("--source-user", help="user name for the camera URL (else the URL's own)")
+    broadcast.add_argument(
+        "--source-password",
+        default=os.environ.get("FRAMECAST_SOURCE_PASSWORD"),
+        help="password for the camera URL (env FRAMECAST_SOURCE_PASSWORD; else the URL's own)",
+    )
+    broadcast.add_argument(
+        "--source-kind",
+        choices=["auto", "stream", "snapshot", "ffmpeg"],
+        default="auto",
+        help="what an http(s) camera URL is (default: asked of the camera; other schemes: ffmpeg)",
+    )
+    broadcast.add_argument(
+        "--source-timeout", type=positive_float, default=5.0, help="seconds without data before a camera is reopened"
+    )
     broadcast.add_argument("--fps", type=positive_float, help="frames a second (default: from the rate setting)")
     broadcast.add_argument("--size", type=size, help="WxH, e.g. 640x480 (default: the size setting)")
     broadcast.add_argument("--codec", choices=["jpeg", "jpeg2000"], default="jpeg")
@@ -56,24 +74,37 @@ def cmd_broadcast(args) -> int:
     from client.sources import open_source
     from common.messages.social import Prefs, PrefsRequest
     from client.turbo_broadcast import BroadcastTurbo
+    from client.source_urls import is_url
     from common.prefs import FPS_OF_RATE, Pref, Rate, Turbo, parse_size
 
     login = credentials.load()
     masters = Masters(args.server)
     settings = masters.request(PrefsRequest(login.token), Prefs).settings  # FIG. 12: stored settings first
     flags = {Pref.QUALITY: args.quality, Pref.SIZE: args.size, Pref.RATE: args.fps}
-    frame_size = args.size or parse_size(settings.size)
+    camera_url = is_url(args.source)
+    if camera_url:  # a camera's own size is kept unless --size asks for another
+        flags[Pref.SIZE] = args.size or "camera"
+    frame_size = args.size or (None if camera_url else parse_size(settings.size))
+    fps = args.fps or FPS_OF_RATE[Rate(settings.rate)]
+    camera = dict(
+        user=args.source_user,
+        password=args.source_password,
+        kind=args.source_kind,
+        interval=1 / fps,
+        stall=args.source_timeout,
+    )
     broadcaster = Broadcaster(
         masters,
         login.token,
-        open_source(args.source, frame_size),
+        open_source(args.source, frame_size, **(camera if camera_url else {})),
         codec=codecs.CODECS[args.codec],
         quality=settings.quality if args.quality is None else args.quality,
-        fps=args.fps or FPS_OF_RATE[Rate(settings.rate)],
+        fps=fps,
         max_kbps=args.max_kbps,
         on_event=say,
         size=frame_size,
         keep=frozenset(key for key, flag in flags.items() if flag is not None),
+        pass_through=camera_url and args.quality is None,
     )
     turbo = Turbo(args.turbo or settings.turbo)
     if turbo != Turbo.NEVER:
@@ -82,7 +113,10 @@ def cmd_broadcast(args) -> int:
     broadcaster.each_frame = lambda _: console.read()
     broadcaster.on_push = console.pushed
     stats = broadcaster.run(frames=args.frames, duration=args.duration)
-    say(f"done: {stats.sent} frames sent, {stats.skipped + stats.throttled} skipped, {stats.reconnects} reconnects")
+    say(
+        f"done: {stats.sent} frames sent ({stats.passed_through} passed through), "
+        f"{stats.skipped + stats.throttled} skipped, {stats.reconnects} reconnects, {stats.source_outages} source outages"
+    )
     return 0
 
 

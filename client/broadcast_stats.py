@@ -14,4 +14,6 @@ class BroadcastStats:
     acked: int = 0
     reconnects: int = 0
     moves: int = 0
+    passed_through: int = 0  # source JPEGs uploaded as they came
+    source_outages: int = 0
     slaves: list[str] = field(default_factory=list)

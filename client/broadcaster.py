@@ -6,7 +6,10 @@ rate instead of building a backlog (graceful degradation on the upload side, see
 With ``max_kbps`` the broadcaster's own throttle (S6) also skips frames that would take the
 upload over that rate. If the slave goes away, the broadcaster asks the masters again
 (keeping its session id, so a live slave takes it back) and carries on with the next
-sequence number. In turbo mode a lone viewer gets the same frames over a peer link
+sequence number. A camera URL (``client.live_source``) may deliver ready JPEG: with
+``pass_through`` and no other size asked for, those bytes are uploaded as they came; while
+such a camera is out the broadcast is paused (its viewers stay), and resumed once it is back.
+In turbo mode a lone viewer gets the same frames over a peer link
 (``client.turbo_broadcast``), and nothing is uploaded while the slave says so.
 """
 
@@ -22,6 +25,8 @@ import cv2
 from client import codecs
 from client.broadcast_stats import BroadcastStats
 from client.errors import ConnectionLost, FramecastError
+from client.frames import NO_FRAME, Captured
+from client.live_source import Back, Outage
 from client.masters import Masters
 from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
 from client.turbo_broadcast import BroadcastTurbo
@@ -63,6 +68,7 @@ class Broadcaster:
         size: tuple[int, int] | None = None,
         keep: frozenset[str] = frozenset(),
         turbo: BroadcastTurbo | None = None,
+        pass_through: bool = False,
     ):
         self.masters = masters
         self.token = token
@@ -77,7 +83,9 @@ class Broadcaster:
         self.on_event = on_event
         self.each_frame = each_frame
         self.throttle = Throttle(kbps_to_bytes(max_kbps)) if max_kbps else None
-        self.paused = False
+        self.paused = False  # by the user
+        self.source_out = False  # a camera URL is being reopened
+        self.pass_through = pass_through  # forward a source's JPEG bytes when nothing asks for a change
         self.session_id = secrets.token_urlsafe(12)
         self.stats = BroadcastStats()
         self.slave: SlaveSession | None = None
@@ -97,17 +105,16 @@ class Broadcaster:
                     break
                 if self.slave is None:
                     self._connect()
-                image = self.source.read()
-                if image is None:
+                frame = self.source.read()
+                if frame is None:
                     self.on_event("the source has no more images")
                     break
-                if self.size is not None and (image.shape[1], image.shape[0]) != self.size:
-                    image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+                self._follow_source()
                 for event in self.masters.poll():
                     self._pushed(event)
                 self.each_frame(self)
-                if not self.paused and self.slave is not None:
-                    self._upload(image)
+                if frame is not NO_FRAME and not self.held and self.slave is not None:
+                    self._upload(frame if isinstance(frame, Captured) else Captured.of_image(frame))
                 if self.turbo is not None:
                     self.turbo.tick()
                 next_capture += self.interval
@@ -131,7 +138,7 @@ class Broadcaster:
         self.lost_slave = self.in_flight = None
         self.stats.slaves.append(self.slave.slave)
         self.on_event(f"broadcasting through slave {self.slave.slave}")
-        if self.paused:
+        if self.held:
             self.slave.conn.send(BroadcastPause())
         self._turbo_joined()
 
@@ -157,19 +164,51 @@ class Broadcaster:
             self.on_event(f"settings now: quality {self.quality}, {1 / self.interval:g} fps, size {self.size}")
         self.on_push(event)
 
+    @property
+    def held(self) -> bool:
+        """Paused, by the user or while the camera is out: nothing is uploaded."""
+        return self.paused or self.source_out
+
     def set_paused(self, paused: bool) -> None:
         """Pause (nothing is uploaded; the session and its viewers stay) or resume."""
-        self.paused = paused
-        if self.slave is not None:
-            try:
-                self.slave.conn.send(BroadcastPause() if paused else BroadcastResume())
-            except ConnectionLost as exc:
-                self._lost(str(exc))
+        self._hold(lambda: setattr(self, "paused", paused))
         self.on_event("paused" if paused else "resumed")
 
-    def _upload(self, image) -> None:
+    def _hold(self, change: Callable[[], None]) -> None:
+        """Apply ``change`` to the pause flags and tell the slave if that pauses or resumes."""
+        before = self.held
+        change()
+        if self.slave is not None and self.held != before:
+            try:
+                self.slave.conn.send(BroadcastPause() if self.held else BroadcastResume())
+            except ConnectionLost as exc:
+                self._lost(str(exc))
+
+    def _follow_source(self) -> None:
+        """Pause while a camera URL is out, resume once it is back: one line each."""
+        for event in self.source.events():
+            if isinstance(event, Outage):
+                self.stats.source_outages += 1
+                self.on_event(f"source out ({event.why}); broadcast paused, reopening it")
+                self._hold(lambda: setattr(self, "source_out", True))
+            elif isinstance(event, Back):
+                self.on_event(f"source back after {event.after:.1f} s; broadcast resumed")
+                self._hold(lambda: setattr(self, "source_out", False))
+
+    def _payload(self, frame: Captured) -> tuple[bytes, int, int]:
+        """The frame in our codec and its size: the source's own JPEG when nothing asks for a change."""
+        size = (frame.width, frame.height)
+        if frame.jpeg is not None and self.pass_through and self.codec == Codec.JPEG and self.size in (None, size):
+            self.stats.passed_through += 1
+            return frame.jpeg, frame.width, frame.height
+        image = frame.decoded()
+        if self.size is not None and size != self.size:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        return codecs.encode(image, self.codec, self.quality), image.shape[1], image.shape[0]
+
+    def _upload(self, frame: Captured) -> None:
         self.stats.captured += 1
-        seq, capture_time = self.stats.captured, time.time()
+        seq, capture_time = self.stats.captured, frame.capture_time
         turbo = self.turbo
         to_slave = turbo is None or turbo.uploading
         to_peers = turbo is not None and turbo.server.want_frame()
@@ -181,14 +220,14 @@ class Broadcaster:
         if not (to_slave or to_peers):
             self.stats.skipped += 1
             return
-        data = codecs.encode(image, self.codec, self.quality)
+        data, width, height = self._payload(frame)
         if self.throttle is not None:
             now = time.monotonic()
             if self.throttle.delay(now, len(data)) > 0:
                 self.stats.throttled += 1
                 return
             self.throttle.record(now, len(data))
-        wire = encode_frame(FrameInfo(seq, capture_time, image.shape[1], image.shape[0], self.codec), data)
+        wire = encode_frame(FrameInfo(seq, capture_time, width, height, self.codec), data)
         if to_peers:
             turbo.send_frame(seq, wire)
         if not to_slave:
@@ -266,7 +305,7 @@ class Broadcaster:
         self.moving_from, self.slave, self.in_flight = old, new, None
         self.stats.slaves.append(new.slave)
         self._turbo_joined()
-        if self.paused:  # no frame will confirm the new slave; that it took the session is enough
+        if self.held:  # no frame will confirm the new slave; that it took the session is enough
             new.conn.send(BroadcastPause())
             self._leave_old_slave()
 

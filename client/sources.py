@@ -1,4 +1,5 @@
-"""Where a broadcaster's images come from: a test pattern, a camera, or a video file (S2).
+"""Where a broadcaster's images come from: a test pattern, a camera, a video file (S2), or a
+camera URL (S2b, ``client.camera``).
 
 The test pattern moves (a diagonal gradient scrolls and a box bounces), draws the frame
 number and time, and also writes the frame number as a strip of 32 black/white blocks
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 
 from client.errors import FramecastError
+from client.source_urls import is_url
 
 CODE_BITS = 32
 CODE_BLOCK = 16
@@ -53,6 +55,9 @@ class TestPattern:
         draw_code(image, n)
         return image
 
+    def events(self) -> tuple:
+        return ()  # never out, unlike a camera URL (client.live_source)
+
     def close(self) -> None:
         pass
 
@@ -87,12 +92,20 @@ class VideoSource:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         return image
 
+    def events(self) -> tuple:
+        return ()
+
     def close(self) -> None:
         self.capture.release()
 
 
-def open_source(spec: str, size: tuple[int, int] | None):
-    """``test``, ``camera`` or ``camera:N``, or a path to any video OpenCV can read."""
+def open_source(spec: str, size: tuple[int, int] | None, **camera):
+    """``test``, ``camera`` or ``camera:N``, a camera URL (``camera``: ``open_camera``'s
+    options), or a path to any video OpenCV can read."""
+    if is_url(spec):
+        from client.camera import open_camera  # PyAV and requests, only for URLs
+
+        return open_camera(spec, **camera)
     if spec == "test":  # smaller sizes are made by scaling the pattern down
         fits = size and size[0] >= CODE_BITS * CODE_BLOCK and size[1] >= 4 * CODE_BLOCK
         return TestPattern(*(size if fits else (640, 480)))
