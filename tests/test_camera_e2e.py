@@ -4,8 +4,12 @@ and checked by ``framecast view``."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import cv2
 import numpy as np
+import psutil
 import pytest
 
 from cli.local_cluster import free_port
@@ -27,6 +31,10 @@ def camera(jpegs):
     yield camera
     if camera.live.is_set():
         camera.stop()
+
+
+def listening(port: int) -> bool:
+    return any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in psutil.net_connections("tcp"))
 
 
 def saved(folder) -> list[bytes]:
@@ -128,3 +136,49 @@ def test_rtsp_camera_with_an_mjpeg_track(user, tmp_path):
     images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
     assert len(images) == 8 and all(image.shape == (240, 320, 3) for image in images)
     assert PASSWORD not in lines
+
+
+def test_another_framecast_broadcast_is_a_camera(user, cluster, tmp_path):
+    """A broadcast re-broadcast: its MJPEG address with a player token is the source, and its
+    JPEGs pass through (the web front redirects the player to the broadcast's slave)."""
+    gina, hank, bob = user("gina"), user("hank"), user("bob5")
+    original = broadcasting(gina, "gina", "--source", "test", "--fps", "10")
+    try:
+        token = hank.ok("token", "--for-player").strip()
+        source = f"{cluster.web}watch/gina.mjpg?token={token}"
+        caster = broadcasting(hank, "hank", "--source", source)
+        try:
+            bob.ok("view", "hank", "--frames", "6", "--out", str(tmp_path / "got"), timeout=60)
+        finally:
+            lines = stop(caster)
+    finally:
+        original.stop()
+    images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
+    assert len(images) == 6 and len({read_code(image) for image in images}) == 6, "gina's frames, fresh"
+    assert token not in lines, "the player token is not printed"
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (.ci/run installs it)")
+def test_an_h264_rtmp_feed_is_decoded_and_broadcast(user, tmp_path):
+    """``ffmpeg -listen 1`` serves an RTMP feed of H.264 (no JPEG to pass through): the
+    broadcaster decodes it and encodes JPEGs."""
+    ivan, bob = user("ivan"), user("bob6")
+    port = free_port()
+    feed = subprocess.Popen(
+        ["ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=60",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
+         "-f", "flv", "-listen", "1", f"rtmp://127.0.0.1:{port}/live/cam"],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: listening(port), 20)  # not by connecting: ffmpeg serves one client
+        caster = broadcasting(ivan, "ivan", "--source", f"rtmp://127.0.0.1:{port}/live/cam")
+        try:
+            bob.ok("view", "ivan", "--frames", "6", "--out", str(tmp_path / "got"), timeout=60)
+        finally:
+            stop(caster)
+    finally:
+        feed.kill()
+        feed.wait(10)
+    images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
+    assert len(images) == 6 and all(image is not None and image.shape == (240, 320, 3) for image in images)
