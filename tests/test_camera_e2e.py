@@ -182,3 +182,22 @@ def test_an_h264_rtmp_feed_is_decoded_and_broadcast(user, tmp_path):
         feed.wait(10)
     images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
     assert len(images) == 6 and all(image is not None and image.shape == (240, 320, 3) for image in images)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (.ci/run installs it)")
+def test_a_feed_without_video_is_one_line_and_an_error(user):
+    jack = user("jack")
+    port = free_port()
+    feed = subprocess.Popen(
+        ["ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "sine=duration=60", "-c:a", "aac",
+         "-f", "flv", "-listen", "1", f"rtmp://127.0.0.1:{port}/live/radio"],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: listening(port), 20)
+        result = jack.run("broadcast", "--source", f"rtmp://127.0.0.1:{port}/live/radio", "--duration", "5", timeout=60)
+    finally:
+        feed.kill()
+        feed.wait(10)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1 and "has no video" in lines[0], result.stderr
