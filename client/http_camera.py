@@ -66,13 +66,18 @@ class HttpCamera:
         return self.source.redact(text)
 
     def stream(self, response: requests.Response) -> Iterator[Captured]:
-        """The JPEG parts of an MJPEG stream as they come."""
+        """The JPEG parts of an MJPEG stream as they come. A camera that sends bytes but no
+        whole image for ``stall`` seconds has stalled as surely as a silent one."""
         try:
             parser = MultipartParser(boundary_of(response.headers.get("Content-Type", "")))
+            last_image = time.monotonic()
             with response:
                 while chunk := response.raw.read1(READ_SIZE):
                     for body in parser.feed(chunk):
+                        last_image = time.monotonic()
                         yield Captured.of_jpeg(body)
+                    if time.monotonic() - last_image > self.stall:
+                        raise SourceLost(f"no image for {self.stall:g} s")
         except FAILURES as exc:
             raise SourceLost(self._lost(exc)) from None
         raise SourceLost("the camera ended its stream")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
 
+from client import http_camera
 from client.frames import Captured, jpeg_size
 from client.multipart import MultipartParser, boundary_of
 from client.reopen import reopen_delays
+from client.source_errors import SourceLost
 from client.source_urls import SourceUrl, is_url, redact
 
 
@@ -89,3 +94,28 @@ def test_backoff_grows_to_its_cap_with_bounded_jitter():
     assert [next(waits) for _ in range(7)] == [0.5, 1, 2, 4, 8, 10, 10]
     shortest = reopen_delays(jitter=lambda: 1.0)
     assert [next(shortest) for _ in range(3)] == [0.375, 0.75, 1.5]
+
+
+def test_a_camera_that_trickles_bytes_but_no_image_has_stalled(monkeypatch):
+    """Bytes keep coming, never a whole part: after ``stall`` seconds that is an outage."""
+    ticks = iter(range(1000))
+    monkeypatch.setattr(http_camera.time, "monotonic", lambda: float(next(ticks)))
+    chunks = iter([b"--frame\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8", *[b"\x00" * 64] * 100])
+    raw = SimpleNamespace(read1=lambda size: next(chunks))
+    response = _Closing(SimpleNamespace(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"}, raw=raw))
+    camera = http_camera.HttpCamera(SourceUrl.parse("http://127.0.0.1:1/video.mjpg"), 3.0, threading.Event())
+    with pytest.raises(SourceLost, match="no image for 3 s"):
+        list(camera.stream(response))
+
+
+class _Closing:
+    """A streamed response as ``with`` uses it."""
+
+    def __init__(self, inner):
+        self.headers, self.raw = inner.headers, inner.raw
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
