@@ -183,4 +183,4 @@ def test_kill_9_of_the_origin_relays_reattach_to_the_broadcasters_new_slave(rela
     wait_until(lambda: (entry := broadcast_entry(alice, "alice")) and entry["slave"] != origin, 30)
     wait_until(lambda: all(flowing(v, b["last_seq"]) for v, b in zip(viewers, before)), 40)
     # each relay is in the new tree: re-attached under the new origin (or the origin itself)
-    wait_until(lambda: relays <= {r["slave"] for r in tree(alice)}, 20)
+    wait_until(lambda: relays <= {r["slave"] for r in tree(alice)}, 40)  # a loaded machine is slow to notice
