@@ -3,7 +3,9 @@
 PyAV rather than OpenCV's FFmpeg backend: it hands over the compressed packets, so the
 JPEG of an RTSP camera's MJPEG track is forwarded without decoding; it reports why an open
 failed (refused credentials, an unknown host, no video) instead of a bare ``False``; and it
-takes open and read timeouts, which turn a stalled camera into an error we can retry.
+takes open and read timeouts, which turn a stalled camera into an error we can retry. A
+protocol PyAV's build lacks (SRT in its wheels) goes to the ``ffmpeg`` program instead
+(``client/ffmpeg_process.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Iterator
 
 import av
 
+from client import ffmpeg_process
 from client.frames import Captured
 from client.source_errors import SourceError, SourceLost
 from client.source_urls import SourceUrl
@@ -25,6 +28,10 @@ def open_ffmpeg(source: SourceUrl, stall: float) -> Iterator[Captured]:
     options = {"rtsp_transport": "tcp"} if source.scheme in ("rtsp", "rtsps") else {}
     try:
         container = av.open(source.url, options=options, timeout=(OPEN_TIMEOUT, stall))
+    except av.error.ProtocolNotFoundError:
+        if not ffmpeg_process.available():
+            raise SourceError(f"{source.scheme}:// needs the ffmpeg program (this PyAV lacks it)") from None
+        return ffmpeg_process.open_with_ffmpeg(source, stall, copy=False)
     except av.error.HTTPUnauthorizedError:
         raise SourceError(f"the camera at {source.shown} refused the credentials (401 Unauthorized)") from None
     except (av.error.FFmpegError, OSError) as exc:

@@ -93,7 +93,7 @@ def test_a_camera_that_drops_pauses_the_broadcast_and_resumes_it(user, camera, t
         caster.saw("source back", timeout=30)
         wait_until(lambda: len(saved(got)) >= before + 5, 20)
         assert viewer.process.poll() is None  # still attached: the broadcast was paused, not ended
-        assert not viewer.json()[-1]["broadcaster_paused"]
+        wait_until(lambda: not viewer.json()[-1]["broadcaster_paused"], 10)  # its once-a-second line
     finally:
         viewer.stop()
         lines = stop(caster)
@@ -201,3 +201,29 @@ def test_a_feed_without_video_is_one_line_and_an_error(user):
         feed.wait(10)
     lines = result.stderr.strip().splitlines()
     assert result.returncode != 0 and len(lines) == 1 and "has no video" in lines[0], result.stderr
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (.ci/run installs it)")
+def test_an_srt_feed_is_broadcast(user, tmp_path):
+    """SRT, which PyAV's wheels lack, through the ffmpeg program: ffmpeg listens as a camera
+    that serves SRT would."""
+    kate, bob = user("kate"), user("bob7")
+    port = free_port()
+    feed = subprocess.Popen(
+        ["ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=60",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
+         "-f", "mpegts", f"srt://127.0.0.1:{port}?mode=listener"],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: any(c.laddr.port == port for c in psutil.net_connections("udp")), 20)
+        caster = broadcasting(kate, "kate", "--source", f"srt://127.0.0.1:{port}")
+        try:
+            bob.ok("view", "kate", "--frames", "6", "--out", str(tmp_path / "got"), timeout=60)
+        finally:
+            stop(caster)
+    finally:
+        feed.kill()
+        feed.wait(10)
+    images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
+    assert len(images) == 6 and all(image is not None and image.shape == (240, 320, 3) for image in images)
