@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -44,6 +45,17 @@ def saved(folder) -> list[bytes]:
 def stop(caster: Running) -> str:
     caster.stop()
     return "\n".join(caster.lines)
+
+
+def broadcast_and_view(caster, name: str, viewer, source: str, folder, frames: int = 6) -> tuple[list, str]:
+    """``caster`` (user ``name``) broadcasts ``source``: the images ``viewer`` saved of
+    ``frames`` frames, and what the broadcaster printed."""
+    running = broadcasting(caster, name, "--source", source)
+    try:
+        viewer.ok("view", name, "--frames", str(frames), "--out", str(folder), timeout=60)
+    finally:
+        lines = stop(running)
+    return [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(folder)], lines
 
 
 def test_mjpeg_camera_is_passed_through_byte_for_byte(user, camera, jpegs, tmp_path):
@@ -122,18 +134,13 @@ def test_a_camera_that_cannot_be_used_is_one_line_and_an_error(user, camera, sou
 
 @pytest.mark.skipif(not rtsp_available(), reason="needs GStreamer's RTSP server (gir1.2-gst-rtsp-server-1.0)")
 def test_rtsp_camera_with_an_mjpeg_track(user, tmp_path):
-    frank, bob = user("frank"), user("bob4")
     server = start_rtsp(port := free_port())
     try:
-        caster = broadcasting(frank, "frank", "--source", f"rtsp://127.0.0.1:{port}/cam")
-        try:
-            bob.ok("view", "frank", "--frames", "8", "--out", str(tmp_path / "got"), timeout=60)
-        finally:
-            lines = stop(caster)
+        source = f"rtsp://127.0.0.1:{port}/cam"
+        images, lines = broadcast_and_view(user("frank"), "frank", user("bob4"), source, tmp_path / "got", frames=8)
     finally:
         server.terminate()
         server.wait(10)
-    images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
     assert len(images) == 8 and all(image.shape == (240, 320, 3) for image in images)
     assert PASSWORD not in lines
 
@@ -141,89 +148,68 @@ def test_rtsp_camera_with_an_mjpeg_track(user, tmp_path):
 def test_another_framecast_broadcast_is_a_camera(user, cluster, tmp_path):
     """A broadcast re-broadcast: its MJPEG address with a player token is the source, and its
     JPEGs pass through (the web front redirects the player to the broadcast's slave)."""
-    gina, hank, bob = user("gina"), user("hank"), user("bob5")
+    gina, hank = user("gina"), user("hank")
     original = broadcasting(gina, "gina", "--source", "test", "--fps", "10")
     try:
         token = hank.ok("token", "--for-player").strip()
         source = f"{cluster.web}watch/gina.mjpg?token={token}"
-        caster = broadcasting(hank, "hank", "--source", source)
-        try:
-            bob.ok("view", "hank", "--frames", "6", "--out", str(tmp_path / "got"), timeout=60)
-        finally:
-            lines = stop(caster)
+        images, lines = broadcast_and_view(hank, "hank", user("bob5"), source, tmp_path / "got")
     finally:
         original.stop()
-    images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
     assert len(images) == 6 and len({read_code(image) for image in images}) == 6, "gina's frames, fresh"
     assert token not in lines, "the player token is not printed"
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (.ci/run installs it)")
+H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15"]
+TEST_VIDEO = ["-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=60"]
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (.ci/run installs it)")
+
+
+@contextmanager
+def ffmpeg_feed(*argv: str, ready):
+    """An ``ffmpeg`` serving a feed, once ``ready()`` (not by connecting: it serves one client)."""
+    feed = subprocess.Popen(["ffmpeg", "-loglevel", "error", *argv], stdin=subprocess.DEVNULL)
+    try:
+        wait_until(ready, 20)
+        yield
+    finally:
+        feed.kill()
+        feed.wait(10)
+
+
+@needs_ffmpeg
 def test_an_h264_rtmp_feed_is_decoded_and_broadcast(user, tmp_path):
     """``ffmpeg -listen 1`` serves an RTMP feed of H.264 (no JPEG to pass through): the
     broadcaster decodes it and encodes JPEGs."""
-    ivan, bob = user("ivan"), user("bob6")
     port = free_port()
-    feed = subprocess.Popen(
-        ["ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=60",
-         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
-         "-f", "flv", "-listen", "1", f"rtmp://127.0.0.1:{port}/live/cam"],
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: listening(port), 20)  # not by connecting: ffmpeg serves one client
-        caster = broadcasting(ivan, "ivan", "--source", f"rtmp://127.0.0.1:{port}/live/cam")
-        try:
-            bob.ok("view", "ivan", "--frames", "6", "--out", str(tmp_path / "got"), timeout=60)
-        finally:
-            stop(caster)
-    finally:
-        feed.kill()
-        feed.wait(10)
-    images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
+    url = f"rtmp://127.0.0.1:{port}/live/cam"
+    with ffmpeg_feed(*TEST_VIDEO, *H264, "-f", "flv", "-listen", "1", url, ready=lambda: listening(port)):
+        images, _ = broadcast_and_view(user("ivan"), "ivan", user("bob6"), url, tmp_path / "got")
     assert len(images) == 6 and all(image is not None and image.shape == (240, 320, 3) for image in images)
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (.ci/run installs it)")
+@needs_ffmpeg
 def test_a_feed_without_video_is_one_line_and_an_error(user):
-    jack = user("jack")
     port = free_port()
-    feed = subprocess.Popen(
-        ["ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "sine=duration=60", "-c:a", "aac",
-         "-f", "flv", "-listen", "1", f"rtmp://127.0.0.1:{port}/live/radio"],
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: listening(port), 20)
-        result = jack.run("broadcast", "--source", f"rtmp://127.0.0.1:{port}/live/radio", "--duration", "5", timeout=60)
-    finally:
-        feed.kill()
-        feed.wait(10)
+    url = f"rtmp://127.0.0.1:{port}/live/radio"
+    sine = ["-re", "-f", "lavfi", "-i", "sine=duration=60", "-c:a", "aac"]
+    with ffmpeg_feed(*sine, "-f", "flv", "-listen", "1", url, ready=lambda: listening(port)):
+        result = user("jack").run("broadcast", "--source", url, "--duration", "5", timeout=60)
     lines = result.stderr.strip().splitlines()
     assert result.returncode != 0 and len(lines) == 1 and "has no video" in lines[0], result.stderr
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (.ci/run installs it)")
+@needs_ffmpeg
 def test_an_srt_feed_is_broadcast(user, tmp_path):
     """SRT, which PyAV's wheels lack, through the ffmpeg program: ffmpeg listens as a camera
     that serves SRT would."""
-    kate, bob = user("kate"), user("bob7")
     port = free_port()
-    feed = subprocess.Popen(
-        ["ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=60",
-         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
-         "-f", "mpegts", f"srt://127.0.0.1:{port}?mode=listener"],
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: any(c.laddr.port == port for c in psutil.net_connections("udp")), 20)
-        caster = broadcasting(kate, "kate", "--source", f"srt://127.0.0.1:{port}")
-        try:
-            bob.ok("view", "kate", "--frames", "6", "--out", str(tmp_path / "got"), timeout=60)
-        finally:
-            stop(caster)
-    finally:
-        feed.kill()
-        feed.wait(10)
-    images = [cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_COLOR) for frame in saved(tmp_path / "got")]
+    listener = f"srt://127.0.0.1:{port}?mode=listener"
+
+    def ready() -> bool:
+        return any(c.laddr.port == port for c in psutil.net_connections("udp"))
+
+    with ffmpeg_feed(*TEST_VIDEO, *H264, "-f", "mpegts", listener, ready=ready):
+        source = f"srt://127.0.0.1:{port}"
+        images, _ = broadcast_and_view(user("kate"), "kate", user("bob7"), source, tmp_path / "got")
     assert len(images) == 6 and all(image is not None and image.shape == (240, 320, 3) for image in images)
