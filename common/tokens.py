@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, TypeVar
 
 from cryptography.exceptions import InvalidSignature
@@ -168,7 +169,7 @@ C = TypeVar("C", bound=Credential)
 CLOCK_SKEW = 5.0
 
 
-class CredentialSigner:
+class CredentialSigner(ABC):
     """Signs and checks credentials with one key; the subclasses say which kind of key."""
 
     def __init__(self, token_ttl: float = 12 * 3600, ticket_ttl: float = 30):
@@ -215,8 +216,9 @@ class CredentialSigner:
             serializer = self._serializers[kind] = self._new_serializer(salt)
         return serializer
 
+    @abstractmethod
     def _new_serializer(self, salt: str) -> URLSafeTimedSerializer:
-        raise NotImplementedError
+        """The serializer of one kind of credential (``salt``) with this signer's key."""
 
 
 class Signer(CredentialSigner):
