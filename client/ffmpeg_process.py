@@ -9,6 +9,7 @@ JPEGs still pass through byte for byte.
 
 from __future__ import annotations
 
+import itertools
 import select
 import shutil
 import subprocess
@@ -45,12 +46,7 @@ def open_with_ffmpeg(source: SourceUrl, stall: float, copy: bool) -> Iterator[Ca
         first = next(frames)
     except SourceLost as exc:
         raise SourceError(f"cannot open {source.shown}: {exc}") from None
-    return _chain(first, frames)
-
-
-def _chain(first: Captured, rest: Iterator[Captured]) -> Iterator[Captured]:
-    yield first
-    yield from rest
+    return itertools.chain([first], frames)
 
 
 def _frames(process: subprocess.Popen, source: SourceUrl, stall: float, first: float) -> Iterator[Captured]:

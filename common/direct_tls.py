@@ -178,10 +178,9 @@ class DirectTLSServer(tcp.Server):
     @property
     def negotiatedProtocol(self) -> bytes | None:
         """The ALPN protocol agreed, as Twisted's TLS transports say (Twisted Web asks)."""
-        return self._tls.get_alpn_proto_negotiated() or None if self._tls is not None else None
-
-    def startTLS(self, *args, **kwargs):
-        raise RuntimeError("this connection's TLS is its port's")
+        if self._tls is None:
+            return None
+        return self._tls.get_alpn_proto_negotiated() or None
 
     def getPeerCertificate(self):
         return None  # clients show none: they are known by tickets

@@ -128,7 +128,8 @@ class SlaveClientProtocol(MessageProtocol):
         super().dataReceived(data)
 
     def _writer(self):
-        """Plain TCP skips Twisted's queue (``socket_write``); TLS and WebSocket cannot."""
+        """A TCP connection, plain or with the slave's TLS (``common.direct_tls``), skips
+        Twisted's queue (``socket_write``); a WebSocket does the same inside its transport."""
         return direct_writer(self.transport) if isinstance(self.transport, Server) else self.transport.write
 
     @handles(handlers, RelayStart)

@@ -12,7 +12,7 @@ slave names (PEER_ALLOW): the one offered turbo mode, or on the peer path, or no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from common.messages.turbo import PeerAllow, PeerDrop, TurboEnd, TurboOffer, TurboUpload
@@ -41,10 +41,10 @@ class TurboState:
     offered: object | None = None
     retry_at: float = 0.0
     serving: str = ""  # the peer name the broadcaster was last told to serve (PEER_ALLOW)
+    signer: Signer = field(init=False)  # signs peer tickets with ``key``
 
-    @property
-    def signer(self) -> Signer:
-        return Signer(self.key)
+    def __post_init__(self) -> None:
+        self.signer = Signer(self.key)
 
 
 class TurboSwitch:
