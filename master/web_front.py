@@ -1,7 +1,8 @@
 """The master's web front (feature O5): the browser page, its WebSocket, and the addresses
 standard players use.
 
-* ``/`` serves the page (``master/static``): plain HTML and JavaScript, no build step.
+* ``/`` serves the page (``master/static``): plain HTML and JavaScript, no build step;
+  ``/protocol.js`` gives it the protocol's numbers from ``common/protocol.py``.
 * ``/ws`` carries the framecast protocol to the page (``common.websocket``): the page logs
   in, attaches, chats and decides with the very messages the CLI sends.
 * ``/watch/USER.mjpg`` and ``/snapshot/USER.jpg`` take HTTP basic auth or ``?token=`` (a
@@ -21,13 +22,14 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
-from twisted.web.static import File
+from twisted.web.static import Data, File
 
 from common.errors import ErrorCode, RequestError
 from common.messages.fields import USER_NAME
 from common.http_refusal import plain, refusal
 from common.messages.accounts import Redirect, ViewRequest
 from common.web_site import WebSite
+from common.protocol_javascript import protocol_module
 from common.websocket import websocket_resource
 from master.client_port import MasterClientFactory
 from master.node import Master
@@ -105,6 +107,7 @@ class PlayerRedirect(Resource):
 def web_site(master: Master, clock, trusted_origins: Iterable[str] = ()) -> WebSite:
     """``trusted_origins``: pages besides this host's and loopback's that may open ``/ws``."""
     root = File(str(STATIC))
+    root.putChild(b"protocol.js", Data(protocol_module(), "text/javascript"))
     root.putChild(b"ws", websocket_resource(MasterClientFactory(master), trusted_origins))
     root.putChild(b"watch", PlayerRedirect(master, clock, "watch", ".mjpg"))
     root.putChild(b"snapshot", PlayerRedirect(master, clock, "snapshot", ".jpg"))

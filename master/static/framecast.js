@@ -3,22 +3,11 @@
 // type, flags, body length) and a body: JSON for control messages, binary for FRAME and ACK
 // (common/protocol.py).
 
-export const T = Object.freeze({
-  ERROR: 1, OK: 2, REGISTER: 10, LOGIN: 11, TOKEN: 12, BROADCAST_REQUEST: 13, VIEW_REQUEST: 14,
-  REDIRECT: 15, BROADCAST_START: 20, VIEW_START: 21, ACCEPTED: 22, FRAME: 23, ACK: 24,
-  BROADCAST_STOP: 25, BROADCAST_ENDED: 26, RECONNECT: 27, VIEWER_EVENT: 28, VIEWER_PAUSE: 40,
-  VIEWER_RESUME: 41, BROADCAST_PAUSED: 44,
-  VIEWER_CAP: 45, MIGRATE: 46, BROADCAST_MOVED: 47, MOVE: 48, KEEPALIVE: 49,
-  ATTACH: 60, ATTACHED: 61, FRIENDS_REQUEST: 62, FRIEND_LIST: 63, FRIEND_CHANGE: 64,
-  LIVE_REQUEST: 65, LIVE_LIST: 66, PREFS_REQUEST: 67, PREFS: 68, SET_PREF: 69,
-  ACCESS_ANSWER: 71, VIEWERS_REQUEST: 74, VIEWER_LIST: 75, THROW: 76, VIEW_PENDING: 77,
-  VIEW_ASK: 78, VIEW_ANSWER: 79, PRESENCE: 82, PREFS_CHANGED: 83, REMOVED: 84, ASK_ANSWERED: 88,
-  ROOM_ASK: 89, MSG_SEND: 90, MSG_ACCEPTED: 91, CHAT_MESSAGE: 92, MESSAGES_REQUEST: 94, MESSAGE_LIST: 95,
-});
+import { CODEC, FRAME_HEADER, HEADER, MAGIC, T, VERSION } from "./protocol.js";
 
-const HEADER = 10;
-const FRAME_HEADER = 21; // seq u64, capture time f64, width u16, height u16, codec u8
-export const JPEG = 1;
+export { T };
+export const JPEG = CODEC.JPEG;
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
@@ -26,7 +15,7 @@ export function encode(type, body) {
   const bytes = body instanceof Uint8Array ? body : utf8.encode(JSON.stringify(body ?? {}));
   const message = new Uint8Array(HEADER + bytes.length);
   const view = new DataView(message.buffer);
-  message.set([0x46, 0x43, 1, type]); // "FC", version, type; flags stay 0
+  message.set([...MAGIC, VERSION, type]); // flags stay 0
   view.setUint32(6, bytes.length);
   message.set(bytes, HEADER);
   return message;
