@@ -44,6 +44,10 @@ class Node:
     def client_addr(self) -> str:
         return f"127.0.0.1:{self.ports['client']}"
 
+    def exit_code(self) -> int | None:
+        """None while the node runs (or has not started)."""
+        return None if self.process is None else self.process.poll()
+
 
 @dataclass
 class LocalCluster:
@@ -147,7 +151,8 @@ class LocalCluster:
             file.write(settings["FRAMECAST_SLAVE_KEY"])
         return ["--master-key", settings["FRAMECAST_MASTER_KEY"], "--slave-key-file", str(key_file)]
 
-    def _spawn(self, node: Node) -> Node:
+    def spawn(self, node: Node) -> Node:
+        """Start ``node``'s process (again, after it exited: same options and ports)."""
         node.log = self.workdir / f"{node.name}.log"
         with open(node.log, "ab") as log:
             node.process = subprocess.Popen(
@@ -183,7 +188,7 @@ class LocalCluster:
             *self.tls_args("master"),
             *self.master_args,
         ]
-        node = self._spawn(Node("master", f"master-{index}", argv, ports))
+        node = self.spawn(Node("master", f"master-{index}", argv, ports))
         self.nodes.append(node)
         wait_for_port(ports["client"], 30, node.process, node.name)
         return node
@@ -208,7 +213,7 @@ class LocalCluster:
             *self.tls_args("slave"),
             *self.slave_args,
         ]
-        node = self._spawn(Node("slave", f"slave-{index}", argv, ports))
+        node = self.spawn(Node("slave", f"slave-{index}", argv, ports))
         self.nodes.append(node)
         wait_for_port(ports["client"], 30, node.process, node.name)
         return node

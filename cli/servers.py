@@ -72,6 +72,7 @@ def cmd_slave_keys(args) -> int:
 def cmd_up(args) -> int:
     from cli.credentials import local_ca_folder, save_cluster_secret
     from cli.local_cluster import LocalCluster
+    from cli.supervisor import Supervisor
 
     if args.relay_after < 0:
         raise FramecastError("--relay-after must be 0 (no relays) or more")
@@ -109,9 +110,11 @@ def cmd_up(args) -> int:
         else:
             print("--insecure: plain TCP on every port; clients need --insecure too", flush=True)
         print(f"logs in {cluster.workdir}; Ctrl-C stops the cluster", flush=True)
-        while all(cluster.is_running(n) for n in cluster.nodes if n.role == "master"):
+        supervisor = Supervisor(cluster.nodes, cluster.spawn)
+        while True:
+            for line in supervisor.check():
+                print(line, flush=True)
             time.sleep(0.5)
-        raise FramecastError(f"a master exited; see the logs in {cluster.workdir}")
     except KeyboardInterrupt:
         print("stopping", flush=True)
         return 0

@@ -13,10 +13,27 @@ import subprocess
 import threading
 import uuid
 
+import psutil
 import requests
 
 from cli.local_cluster import FRAMECAST, free_port
 from tests.conftest import PG_ADMIN, REDIS_URL, Cli, broadcasting, clear_redis, drop_database, wait_until
+
+
+def watch(viewer: Cli) -> None:
+    """Watch three of alice's frames, asking again while a restarted node starts up."""
+
+    def three_frames():
+        seen = viewer.run("view", "alice", "--frames", "3", "--json", timeout=60)
+        return seen.returncode == 0 and json.loads(seen.stdout.splitlines()[-1])["frames"] >= 3
+
+    wait_until(three_frames, 60, interval=0.5)
+
+
+def kill_node(up_pid: int, role: str) -> None:
+    """kill -9 the ``framecast ROLE`` process that ``framecast up`` started."""
+    node = next(p for p in psutil.Process(up_pid).children() if role in p.cmdline()[3:4])
+    node.kill()
 
 
 def test_up_then_the_spec_commands_with_no_tls_options(tmp_path, monkeypatch):
@@ -55,13 +72,16 @@ def test_up_then_the_spec_commands_with_no_tls_options(tmp_path, monkeypatch):
         for cli, name in ((alice, "alice"), (bob, "bob")):
             cli.ok("register", name, "--password", f"password-{name}")
             cli.ok("login", name, "--password", f"password-{name}")
-        caster = broadcasting(alice, "alice", "--source", "test")
+        caster = broadcasting(alice, "alice", "--source", "test", "--duration", "180")
         try:
-            viewer = bob.run("view", "alice", "--frames", "3", "--json", timeout=60)
-            assert viewer.returncode == 0, viewer.stderr
-            assert json.loads(viewer.stdout.splitlines()[-1])["frames"] >= 3
+            watch(bob)
             page = requests.get(f"http://127.0.0.1:{web_port}/", timeout=10)
             assert page.status_code == 200 and "<html" in page.text.lower()
+            for node in ("master", "slave"):  # up restarts a node that dies, and the cluster carries on
+                kill_node(up.pid, node)
+                wait_until(lambda: any(f"{node}-1 restarted" in line for line in printed), 30)
+                watch(bob)
+            assert any("master-1 exited with status -9; restarting it in 0.1 s" in line for line in printed)
         finally:
             caster.stop()
     finally:
