@@ -113,6 +113,12 @@ def start_private_postgres(data: Path, port: int) -> Path:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    start_postgres(data, port)
+    return data
+
+
+def start_postgres(data: Path, port: int) -> None:
+    """Start the PostgreSQL of ``data`` (made by ``start_private_postgres``) on ``port``."""
     subprocess.run(
         _as_postgres_user(
             [
@@ -130,4 +136,3 @@ def start_private_postgres(data: Path, port: int) -> Path:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    return data

@@ -50,11 +50,11 @@ def start_cluster(tmp: Path, **options) -> LocalCluster:
     tag = uuid.uuid4().hex[:10]
     options.setdefault("redis_url", REDIS_URL)
     options.setdefault("tls", False)
+    options.setdefault("database", PG_ADMIN.rsplit("/", 1)[0] + f"/fctest_{tag}")
     cluster = LocalCluster(
         port=free_port(),
         web_port=free_port(),
         redis_prefix=f"fctest-{tag}:",
-        database=PG_ADMIN.rsplit("/", 1)[0] + f"/fctest_{tag}",
         workdir=tmp,
         **options,
     )

@@ -10,6 +10,9 @@ from twisted.enterprise import adbapi
 from common.errors import ErrorCode, RequestError
 
 
+UNAVAILABLE = "the user database is unavailable; try again shortly"
+
+
 class Database:
     def __init__(self, dsn: str, max_connections: int = 8):
         self.pool = adbapi.ConnectionPool(
@@ -17,11 +20,17 @@ class Database:
         )
 
     async def run(self, txn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``txn(cursor, *args)`` in one transaction; a lost database is a clear refusal."""
-        try:
-            return await self.interact(txn, *args)
-        except psycopg2.OperationalError:
-            raise RequestError(ErrorCode.UNAVAILABLE, "the user database is unavailable; try again shortly") from None
+        """Run ``txn(cursor, *args)`` in one transaction; a lost database is a clear refusal.
+
+        A pooled connection that PostgreSQL closed (it restarted) fails its next transaction
+        once and is then dropped (``cp_reconnect``), so a failed transaction is tried once more
+        on a fresh connection: after a restart the first request works, not the ninth."""
+        for attempt in range(2):
+            try:
+                return await self.interact(txn, *args)
+            except psycopg2.OperationalError:
+                if attempt:
+                    raise RequestError(ErrorCode.UNAVAILABLE, UNAVAILABLE) from None
 
     def interact(self, txn: Callable[..., Any], *args: Any):
         """The transaction itself, on a pool thread (an awaitable)."""
