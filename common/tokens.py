@@ -10,7 +10,7 @@ never be replayed as another, and with the key of whoever must be able to make i
   masters' web fronts only, never a login); lives as long as asked, at most a day.
   Both are HMAC with the cluster secret, which only masters hold, and carry the user's
   token ``epoch``: ``logout --everywhere`` moves it on, and masters refuse a token of an
-  earlier epoch (``master/accounts.py``);
+  earlier epoch (``master/services/accounts.py``);
 * ``BroadcastTicket`` and ``ViewTicket``, given by a master with a redirect: they name the
   slave chosen, the user and what they may do there, so a slave can check "a master placed
   you here" without asking a master; they live for seconds; Ed25519, so slaves, which hold

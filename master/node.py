@@ -10,7 +10,7 @@ settings) and ``chat`` (messages and rooms). Everything that touches Redis goes 
 which uses ``control``: the same tables over a connection pool of its own, so no flood of
 client requests can hold up heartbeats, sweeps or placements (by default both are one
 store). PostgreSQL is reached through ``users``, ``relations``, ``preferences``,
-``admissions``, ``messages`` and ``rooms`` (``master/db/``).
+``admissions``, ``messages`` and ``rooms`` (``master/storage/db/``).
 """
 
 from __future__ import annotations
@@ -22,29 +22,30 @@ from typing import Callable
 from common.messages.accounts import Status
 from common.messages.cluster import SlaveState
 from common.tokens import NodeKeys
-from master.accounts import Accounts
-from master.admission import Admission
-from master.allowances import Allowances
-from master.budget import DEFAULT_ALLOWANCES, SpeedPolicy, parse_levels
-from master.chat import Chat
-from master.db.admissions import Admissions
-from master.db.messages import Messages
-from master.db.pool import Database
-from master.db.preferences import Preferences
-from master.db.relations import Relations
-from master.db.rooms import Rooms
-from master.db.users import UserStore
-from master.operators import Operators
-from master.placement import effective_state
-from master.floods import Floods
-from master.redirects import Redirects
-from master.registry import Registry
-from master.relays import Relays
-from master.sessions import UserSessions
-from master.slave_links import SlaveLinks
-from master.social import Social
-from master.status import for_user, project
-from master.store import MasterRecord, Store, stored
+from master.policy.budget import DEFAULT_ALLOWANCES, SpeedPolicy, parse_levels
+from master.policy.placement import effective_state
+from master.policy.records import MasterRecord
+from master.policy.status import for_user, project
+from master.services.accounts import Accounts
+from master.services.admission import Admission
+from master.services.allowances import Allowances
+from master.services.chat import Chat
+from master.services.floods import Floods
+from master.services.operators import Operators
+from master.services.redirects import Redirects
+from master.services.registry import Registry
+from master.services.relays import Relays
+from master.services.sessions import UserSessions
+from master.services.slave_links import SlaveLinks
+from master.services.social import Social
+from master.storage.db.admissions import Admissions
+from master.storage.db.messages import Messages
+from master.storage.db.pool import Database
+from master.storage.db.preferences import Preferences
+from master.storage.db.relations import Relations
+from master.storage.db.rooms import Rooms
+from master.storage.db.users import UserStore
+from master.storage.store import Store, stored
 
 
 @dataclass

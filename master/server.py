@@ -16,7 +16,7 @@ from common.config import (
     load_secret,
     tls_server_options,
 )
-from master.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
+from master.policy.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
 
 
 REDIS_CONNECTIONS = 32  # for client requests
@@ -77,15 +77,15 @@ def run(args: argparse.Namespace) -> None:
     from common.reactor import as_deferred
     from common.serve import exit_status, listen_all
     from common.tokens import NodeKeys
-    from master.client_port import MasterClientFactory
-    from master.migrations import ensure_database, migrate
     from master.node import Master, MasterConfig
-    from master.redis_connect import redis_connector
-    from master.redis_store import RedisStore
-    from master.slave_port import SlaveLinkFactory
-    from master.db.pool import Database
-    from master.web import ServiceDiscovery
-    from master.web_front import web_site
+    from master.ports.client_port import MasterClientFactory
+    from master.ports.service_discovery import ServiceDiscovery
+    from master.ports.slave_port import SlaveLinkFactory
+    from master.ports.web_front import web_site
+    from master.storage.db.pool import Database
+    from master.storage.migrations import ensure_database, migrate
+    from master.storage.redis_connect import redis_connector
+    from master.storage.redis_store import RedisStore
     from common.tls import server_factory
     from common.web_origins import listed
     from common.web_tls import web_server_factory

@@ -41,10 +41,10 @@ from common.messages.cluster import Heartbeat, SlaveHello, SlaveState
 from common.messages.schema import REGISTRY
 from common.protocol import FRAME_HEADER, HEADER, Decoder, MessageType, encode, encode_ack
 from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, OperatorProof, SlaveProof, ViewTicket
-from master.client_port import MasterClientProtocol
-from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
-from master.slave_port import SlaveLinkProtocol
+from master.ports.client_port import MasterClientProtocol
+from master.ports.slave_port import SlaveLinkProtocol
+from master.storage.memory_store import MemoryStore
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
 

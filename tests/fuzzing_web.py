@@ -149,7 +149,7 @@ class _TcpLikeTransport(StringTransport):
 
 def _site(target: str, messages_of: Fuzzer):
     if target == "web":
-        from master.web_front import web_site
+        from master.ports.web_front import web_site
 
         return web_site(messages_of.node, messages_of.clock)
     from slave.web import web_site

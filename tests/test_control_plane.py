@@ -22,9 +22,9 @@ from common.messages.basic import Error
 from common.messages.cluster import Heartbeat, SlaveState
 from common.protocol import Decoder
 from common.tokens import OperatorProof
-from master.client_port import STATUS_BURST, STATUS_RATE, MasterClientProtocol
-from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
+from master.ports.client_port import STATUS_BURST, STATUS_RATE, MasterClientProtocol
+from master.storage.memory_store import MemoryStore
 from tests.conftest import REDIS_URL, register_users, start_cluster, stop_cluster
 from tests.test_master_logic import SIGNER, FakeLink, twisted
 

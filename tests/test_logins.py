@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 
 from common.errors import ErrorCode, RequestError
 from common.messages.accounts import LoginToken
-from master.floods import LIMITS, MAX_LOGIN_DELAY, Flood
+from master.services.floods import LIMITS, MAX_LOGIN_DELAY, Flood
 from tests.test_master_logic import make_master, twisted
 
 ATTACKER, ALICE_HOME = "203.0.113.7", "198.51.100.2"

@@ -10,8 +10,8 @@ from twisted.internet.task import Clock
 from common.errors import ErrorCode, RequestError
 from common.messages.cluster import Drain, Heartbeat, SetCap, SlaveHello, SlaveState, Undrain
 from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, ViewTicket
-from master.memory_store import MemoryState, MemoryStore
 from master.node import Master, MasterConfig
+from master.storage.memory_store import MemoryState, MemoryStore
 
 SIGNER = NodeKeys.for_master("s3cret")
 LIVE, DRAINING, DRAINED = SlaveState.LIVE, SlaveState.DRAINING, SlaveState.DRAINED
@@ -185,8 +185,8 @@ def test_the_relay_subscribes_again_when_the_store_comes_back():
 
 
 def test_floods_are_refused_past_their_burst_and_viewer_sessions_are_bounded():
-    from master.floods import LIMITS, MAX_VIEWER_SESSIONS, Flood
-    from master.store import ViewerEntry
+    from master.policy.records import ViewerEntry
+    from master.services.floods import LIMITS, MAX_VIEWER_SESSIONS, Flood
 
     master = make_master()
     link = FakeLink("s1")

@@ -14,9 +14,9 @@ from common.messages.accounts import Status, StatusRequest
 from common.messages.basic import Error
 from common.protocol import Decoder
 from common.tokens import CLOCK_SKEW, OperatorProof, Signer
-from master.client_port import MasterClientProtocol
-from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
+from master.ports.client_port import MasterClientProtocol
+from master.storage.memory_store import MemoryStore
 from tests.test_master_logic import SIGNER
 
 T0 = 2_000_000_000.0

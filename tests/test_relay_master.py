@@ -6,8 +6,8 @@ import dataclasses
 from common.messages.cluster import Heartbeat, RelayLink, SlaveState
 from common.messages.relay import RelayUpstream
 from common.tokens import LoginClaims, ViewTicket
-from master.status import relay_rows
-from master.store import BroadcastEntry, SlaveRecord, ViewerEntry
+from master.policy.records import BroadcastEntry, SlaveRecord, ViewerEntry
+from master.policy.status import relay_rows
 from tests.test_master_logic import SIGNER, FakeLink, make_master, run
 
 

@@ -14,7 +14,7 @@ from common.messages.cluster import SlaveHello
 from common.messaging import AUTH_TIMEOUT, PRE_AUTH_MAX_BODY
 from common.protocol import DEFAULT_MAX_BODY, Decoder, MessageType, encode
 from common.tokens import Signer, SlaveProof
-from master.slave_port import HelloFirstDecoder, SlaveLinkProtocol
+from master.ports.slave_port import HelloFirstDecoder, SlaveLinkProtocol
 
 SIGNER = Signer("s3cret")
 UNKNOWN = 250  # a message type no one handles: the body size is all that matters here

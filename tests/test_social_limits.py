@@ -1,7 +1,7 @@
 """Rooms with owners, presence only between mutual friends, and the per-user flood limits
 (issue 18: finding 10 and the friends, STATUS/LIVE, invites/throws/declines lows), in
 process: the master's parts on the in-memory store and a scratch PostgreSQL database
-migrated with master/sql, including the migration that gives old rooms an owner."""
+migrated with master/storage/sql, including the migration that gives old rooms an owner."""
 
 import asyncio
 
@@ -11,10 +11,10 @@ import pytest
 from common.errors import ErrorCode, RequestError
 from common.messages.chat import ROOM_PAGE, MemberAction, RoomAsk, RoomMember
 from common.messages.social import Presence, PresenceState
-from master import migrations
-from master.floods import LIMITS, Flood
-from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
+from master.services.floods import LIMITS, Flood
+from master.storage import migrations
+from master.storage.memory_store import MemoryStore
 from tests.databases import InlineDatabase, scratch_database
 from tests.test_master_logic import SIGNER, twisted
 
