@@ -35,6 +35,8 @@ from master.services.operators import Operators
 from master.services.redirects import Redirects
 from master.services.registry import Registry
 from master.services.relays import Relays
+from master.services.events import Events
+from master.services.presence import UserPresence
 from master.services.sessions import UserSessions
 from master.services.slave_links import SlaveLinks
 from master.services.social import Social
@@ -98,10 +100,14 @@ class Master:
         self.floods = Floods(self, reactor)
         self.registry = Registry(self)
         self.operators = Operators(self)
-        self.sessions = UserSessions(self)
+        self.events = Events(store, reactor)
+        self.presence = UserPresence(store, self.relations, self.events, clock, config.id, config.dead_after)
+        self.sessions = UserSessions(self.events, self.presence)
         self.admission = Admission(self)
         self.social = Social(self)
         self.chat = Chat(self)
+        self.sessions.on_attach.append(self.admission.catch_up)
+        self.events.catch_ups.append(self.chat.catch_up)
 
     def record(self, now: float) -> MasterRecord:
         c = self.config

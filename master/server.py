@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> None:
             ],
         )
         as_deferred(master.links.relay_commands()).addErrback(_log_failure, "command relay")
-        as_deferred(master.sessions.deliver_events()).addErrback(_log_failure, "event delivery")
+        as_deferred(master.events.deliver_events()).addErrback(_log_failure, "event delivery")
         as_deferred(master.store.clear_presence(config.id)).addErrback(_log_failure, "clearing old presence")
         sweeper = task.LoopingCall(lambda: ensureDeferred(master.registry.sweep()).addErrback(_log_failure, "sweep"))
         sweeper.start(1.0)

@@ -40,7 +40,7 @@ def world(dsn):
     async def push(users, event):
         pushed.extend((user, event) for user in users)
 
-    master.sessions.push = push
+    master.events.push = push
     for name in ("alice", "bob", "carol", "mallory"):
         db.sql("INSERT INTO users (name, password_hash) VALUES (%s, 'x')", name)
     yield master, db, pushed, clock

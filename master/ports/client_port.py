@@ -115,7 +115,7 @@ class MasterClientProtocol(MessageProtocol):
     async def logout(self, request: Logout) -> None:
         claims = await self._claims(request.token)
         epoch = await self.master.accounts.end_tokens(claims)
-        await self.master.sessions.push([claims.user], TokensEnded(epoch))
+        await self.master.events.push([claims.user], TokensEnded(epoch))
         self.send(Ok("every login and player token of yours is ended"))
 
     @handles(handlers, BroadcastRequest)

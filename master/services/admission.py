@@ -37,7 +37,7 @@ from master.storage.store import stored
 
 if TYPE_CHECKING:
     from master.node import Master
-    from master.services.sessions import AttachedSession
+    from master.services.events import AttachedSession
 
 
 class Admission:
@@ -72,7 +72,7 @@ class Admission:
         if request.answer == "denied":
             raise RequestError(ErrorCode.DECLINED, f"{entry.user} declined")
         if created:
-            await master.sessions.push([entry.user], ViewAsk(viewer, request.expires_at))
+            await master.events.push([entry.user], ViewAsk(viewer, request.expires_at))
         return ViewPending(entry.user, request.expires_at)
 
     async def answer(self, broadcaster: str, request: AccessAnswer) -> str:
@@ -82,19 +82,19 @@ class Admission:
         if request.answer in (Answer.ALWAYS, Answer.IGNORE):
             listed = AccessList.ALLOW if accept else AccessList.IGNORE
             await master.relations.change_list(broadcaster, request.viewer, listed, True)
-        await master.sessions.push([request.viewer], ViewAnswer(broadcaster, accept))
-        await master.sessions.push([broadcaster], AskAnswered(request.viewer, accept))
+        await master.events.push([request.viewer], ViewAnswer(broadcaster, accept))
+        await master.events.push([broadcaster], AskAnswered(request.viewer, accept))
         return f"{request.viewer} {'may' if accept else 'may not'} watch you"
 
     async def invite(self, broadcaster: str, request: Invite) -> str:
         master = self.master
         await master.admissions.invite(broadcaster, request.user, master.clock())
-        await master.sessions.push([request.user], Invitation(broadcaster))
+        await master.events.push([request.user], Invitation(broadcaster))
         return f"invited {request.user}"
 
     async def decline(self, viewer: str, request: Decline) -> str:
         await self.master.admissions.decline(viewer, request.user)
-        await self.master.sessions.push([request.user], InvitationDeclined(viewer))
+        await self.master.events.push([request.user], InvitationDeclined(viewer))
         return f"declined {request.user}'s invitation"
 
     async def throw(self, broadcaster: str, viewer: str) -> str:

@@ -20,13 +20,13 @@ from common.errors import ErrorCode, RequestError
 from common.messages.chat import ROOM_PAGE, ChatMessage, MessageList, MsgAccepted, MsgSend, RoomAsk, RoomList
 from common.messages.chat import MemberAction, RoomMember
 from master.services.floods import Flood
-from master.services.sessions import sent_once
+from master.services.events import sent_once
 from master.storage.db.rooms import Joined
 from master.storage.store import stored
 
 if TYPE_CHECKING:
     from master.node import Master
-    from master.services.sessions import AttachedSession
+    from master.services.events import AttachedSession
 
 
 class Chat:
@@ -43,7 +43,7 @@ class Chat:
             raise RequestError(ErrorCode.RATE_LIMITED, f"too many messages; wait {wait:.1f} s")
         line, recipients = await master.messages.store(sender, request.to, request.text, request.client_id, now)
         try:
-            await master.sessions.push(recipients, ChatMessage(line))
+            await master.events.push(recipients, ChatMessage(line))
         except RequestError as exc:  # stored: the recipients' sessions catch up when the event feed returns
             self.log.warn("message {id} stored but not pushed: {err}", id=line.id, err=exc.message)
         return MsgAccepted(line.id, line.sent_at)
@@ -73,7 +73,7 @@ class Chat:
         if joined == Joined.CREATED:
             return f"you are in {room}, which you made and own: framecast room-invite USER {room} lets others in"
         if joined == Joined.ASKED:
-            await master.sessions.push([owner], RoomAsk(user, room))
+            await master.events.push([owner], RoomAsk(user, room))
             return f"asked {owner}, the owner of {room}, to let you in: you are in once they accept"
         return f"you are in {room}" + ("" if joined == Joined.JOINED else " already")
 

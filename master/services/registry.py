@@ -88,7 +88,7 @@ class Registry:
             # may still be up): the old slave sends the viewers it kept after it.
             await master.links.send(previous.slave, BroadcastElsewhere(report.user, report.session))
         if previous is None:
-            await master.sessions.announce(report.user)  # the webcam is on
+            await master.presence.announce(report.user)  # the webcam is on
 
     async def session_removed(self, link: "SlaveLinkProtocol", report: SessionRemove) -> None:
         master = self.master
@@ -96,7 +96,7 @@ class Registry:
             await stored(master.control.remove_viewer_session(report.user, report.session))
             await master.allowances.share(report.user)
         elif await stored(master.control.remove_broadcast(report.user, report.session, link.slave_id)):
-            await master.sessions.announce(report.user)
+            await master.presence.announce(report.user)
 
     async def session_table(self, link: "SlaveLinkProtocol", table: SessionTable) -> None:
         """A slave's complete session table: both tables are made to agree with it."""
@@ -136,7 +136,7 @@ class Registry:
         self._publish_heartbeat_ages(slaves, now)
         for other in await stored(master.control.masters()):
             if now - other.heartbeat > config.dead_after and other.id != config.id:
-                await master.sessions.forget_master(other.id)
+                await master.presence.forget_master(other.id)
 
     def _publish_heartbeat_ages(self, slaves: list[SlaveRecord], now: float) -> None:
         """One series per slave the cluster knows; the series of departed slaves are removed."""

@@ -23,7 +23,7 @@ class Social:
     async def friends(self, user: str) -> FriendList:
         """The user's friends, with presence for those who added the user back."""
         rows = await self.master.relations.friend_rows(user)
-        presence = await self.master.sessions.presence([name for name, mutual in rows if mutual])
+        presence = await self.master.presence.presence([name for name, mutual in rows if mutual])
         return FriendList(tuple(FriendRow(name, presence.get(name, PresenceState.PENDING)) for name, _ in rows))
 
     async def change_friend(self, user: str, friend: str, add: bool) -> str:
@@ -35,9 +35,9 @@ class Social:
         if friend not in await relations.mutual(user):
             return f"{said}; you see their presence once they add you too"
         if changed:  # mutual from now on: each side's running sessions learn the other's presence
-            presence = await self.master.sessions.presence([user, friend])
-            await self.master.sessions.push([user], Presence(friend, presence[friend]))
-            await self.master.sessions.push([friend], Presence(user, presence[user]))
+            presence = await self.master.presence.presence([user, friend])
+            await self.master.events.push([user], Presence(friend, presence[friend]))
+            await self.master.events.push([friend], Presence(user, presence[user]))
         return said
 
     async def live(self, user: str, members: set[str] | None = None) -> LiveList:
@@ -66,5 +66,5 @@ class Social:
             raise RequestError(ErrorCode.BAD_PREF, str(exc)) from None
         await self.master.preferences.set(user, key, value)
         settings = await self.settings(user)
-        await self.master.sessions.push([user], PrefsChanged(settings))
+        await self.master.events.push([user], PrefsChanged(settings))
         return settings
