@@ -11,7 +11,7 @@ import redis
 
 from cli.local_cluster import free_port
 from client.masters import Masters
-from common.config import ConfigError
+from common.errors import ConfigError
 from master.storage.redis_connect import parse_sentinel_url, redis_connector
 from tests.conftest import register_users, start_cluster, stop_cluster, wait_until
 

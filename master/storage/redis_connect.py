@@ -18,7 +18,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.connection import parse_url
 
 from common.addresses import parse_hostport
-from common.config import ConfigError
+from common.errors import ConfigError
 
 SENTINEL_SCHEME = "sentinel://"
 POOL_OPTIONS = dict(
