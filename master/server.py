@@ -8,7 +8,6 @@ import socket
 from common.config import (
     DEFAULT_DATABASE,
     DEFAULT_REDIS,
-    ConfigError,
     add_flag,
     add_option,
     add_secret_option,
@@ -16,6 +15,7 @@ from common.config import (
     load_secret,
     tls_server_options,
 )
+from common.errors import ConfigError
 from master.policy.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
 
 
@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> None:
         store = RedisStore(redis_client(REDIS_CONNECTIONS), args.redis_prefix)
         control = RedisStore(redis_client(CONTROL_CONNECTIONS), args.redis_prefix)
         master = Master(config, store, db, signer, reactor, control=control)
+        clients = master.client_services
 
         def endpoint(port):
             return TCP4ServerEndpoint(reactor, port, interface=args.host)
@@ -139,16 +140,24 @@ def run(args: argparse.Namespace) -> None:
         listen_all(
             reactor,
             [
-                (public(args.client_port), secured(MasterClientFactory(master)), f"clients on port {args.client_port}"),
+                (
+                    public(args.client_port),
+                    secured(MasterClientFactory(clients, reactor)),
+                    f"clients on port {args.client_port}",
+                ),
                 (
                     public(args.web_port),
-                    web_server_factory(web_site(master, reactor, listed(args.web_origins)), tls),
+                    web_server_factory(web_site(clients, reactor, listed(args.web_origins)), tls),
                     f"web on port {args.web_port}",
                 ),
-                (endpoint(args.slave_port), secured(SlaveLinkFactory(master)), f"slaves on port {args.slave_port}"),
+                (
+                    endpoint(args.slave_port),
+                    secured(SlaveLinkFactory(master.slave_services, reactor)),
+                    f"slaves on port {args.slave_port}",
+                ),
                 (
                     endpoint(args.metrics_port),
-                    metrics_site({b"sd": ServiceDiscovery(master)}),
+                    metrics_site({b"sd": ServiceDiscovery(master.status)}),
                     f"metrics on port {args.metrics_port}",
                 ),
             ],

@@ -1,12 +1,15 @@
 """The master's client port: accounts, redirects, a user's attached sessions, friends,
 settings, who may watch whom, status and operator commands. Each handler checks the
-credential its request carries and hands the typed request to one of the master's parts."""
+credential its request carries and hands the typed request to one of the services in
+``ClientServices``."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory
 
 from common.errors import ErrorCode, RequestError
@@ -18,12 +21,9 @@ from common.messages.accounts import (
     OperatorRequest,
     PlayerTokenRequest,
     Register,
-    TokensEnded,
     StatusRequest,
     ViewRequest,
 )
-from common.ratelimit import gcra
-from common.turbo import admissible
 from common.messages.admission import AccessAnswer, Decline, Invite, Throw, ViewersRequest
 from common.messages.basic import Ok
 from common.messages.chat import MessagesRequest, MsgSeen, MsgSend, RoomChange, RoomMember, RoomsRequest, is_room
@@ -38,14 +38,40 @@ from common.messages.social import (
     SetPref,
 )
 from common.messaging import MessageProtocol, handles
-from common.tokens import CredentialError, LoginClaims, OperatorProof
-from master.node import Master
-from master.services.floods import Flood
-from master.storage.store import stored
+from common.ratelimit import gcra
+from common.tokens import LoginClaims, OperatorProof
+from common.turbo import admissible
+from master.policy.limits import Flood
+from master.services.accounts import Accounts
+from master.services.admission import Admission
+from master.services.audience import Audience
+from master.services.chat import Chat
+from master.services.floods import Floods
+from master.services.operators import Operators
+from master.services.redirects import Redirects
+from master.services.sessions import UserSessions
+from master.services.social import Social
+from master.services.status import ClusterStatus
 
 # A status reads every table of the cluster: a loop of them on one connection is refused
 # past this rate, not served (and each user's, on all connections, past Flood.STATUS_USER).
 STATUS_RATE, STATUS_BURST = 2.0, 10
+
+
+@dataclass(frozen=True)
+class ClientServices:
+    """The services a client's requests go to (the browser's too, through ``/ws``)."""
+
+    accounts: Accounts
+    floods: Floods
+    redirects: Redirects
+    sessions: UserSessions
+    admission: Admission
+    audience: Audience
+    social: Social
+    chat: Chat
+    status: ClusterStatus
+    operators: Operators
 
 
 class MasterClientProtocol(MessageProtocol):
@@ -56,8 +82,9 @@ class MasterClientProtocol(MessageProtocol):
     guarded = True
     max_body = 256 * 1024  # requests are small; chat messages are at most 4 KiB
 
-    def __init__(self, master: Master):
-        self.master = master
+    def __init__(self, services: ClientServices, clock: IReactorTime):
+        self.services = services
+        self.clock = clock
         self.attached: Attach | None = None
         self.user = ""
         self.token_epoch = 0  # of the token the session attached with
@@ -75,47 +102,42 @@ class MasterClientProtocol(MessageProtocol):
 
     async def _claims(self, token: str) -> LoginClaims:
         """The login ``token`` shows, if valid and not ended by ``logout --everywhere``."""
-        claims = await self.master.accounts.authenticate(token)
+        claims = await self.services.accounts.authenticate(token)
         self.authenticated()
         return claims
 
     async def _operator(self, proof: str, command: str, target: str | None = None) -> None:
         """Refuse unless ``proof`` is a valid, unused operator proof of this very command."""
-        master = self.master
-        try:
-            checked = master.signer.check(proof, OperatorProof)
-        except CredentialError as exc:
-            raise RequestError(ErrorCode.NOT_OPERATOR, f"operator commands need the cluster secret: {exc}") from None
-        if checked.command != command or checked.target != (target or ""):
-            raise RequestError(ErrorCode.NOT_OPERATOR, "this operator proof was made for another command")
-        fresh = checked.nonce and await stored(
-            master.store.use_once(f"operator:{checked.nonce}", master.clock(), master.signer.kept_for(OperatorProof))
-        )
-        if not fresh:
-            raise RequestError(ErrorCode.NOT_OPERATOR, "this operator proof was already used; make a new one")
+        await self.services.operators.authorize(proof, command, target)
         self.authenticated()
+
+    async def _limited(self, flood: Flood | None, token: str, act) -> str:
+        """``act(user)`` for a request that names a user: counted against ``flood`` (if any)
+        and the limit on names of users who do not exist."""
+        user = await self._user(token)
+        if flood is not None:
+            await self.services.floods.check(flood, user)
+        return await self.services.floods.naming(user, lambda: act(user))
 
     # --- accounts and redirects ---------------------------------------------------------
     @handles(handlers, Register)
     async def register(self, request: Register) -> None:
-        await self.master.floods.check(Flood.REGISTER_ADDRESS, self._address())
-        await self.master.accounts.register(request.user, request.password)
+        await self.services.floods.check(Flood.REGISTER_ADDRESS, self._address())
+        await self.services.accounts.register(request.user, request.password)
         self.send(Ok(f"registered {request.user}"))
 
     @handles(handlers, Login)
     async def login(self, request: Login) -> None:
-        self.send(await self.master.floods.login(self._address(), request.user, request.password))
+        self.send(await self.services.floods.login(self._address(), request.user, request.password))
         self.authenticated()
 
     @handles(handlers, PlayerTokenRequest)
     async def player_token(self, request: PlayerTokenRequest) -> None:
-        self.send(self.master.accounts.player_token(await self._claims(request.token), request.ttl))
+        self.send(self.services.accounts.player_token(await self._claims(request.token), request.ttl))
 
     @handles(handlers, Logout)
     async def logout(self, request: Logout) -> None:
-        claims = await self._claims(request.token)
-        epoch = await self.master.accounts.end_tokens(claims)
-        await self.master.events.push([claims.user], TokensEnded(epoch))
+        await self.services.accounts.end_tokens(await self._claims(request.token))
         self.send(Ok("every login and player token of yours is ended"))
 
     @handles(handlers, BroadcastRequest)
@@ -124,16 +146,12 @@ class MasterClientProtocol(MessageProtocol):
         turbo = ()
         if request.turbo_port and request.turbo_fingerprint:  # listening for a lone viewer (turbo mode)
             turbo = admissible(request.turbo_hosts, request.turbo_port, self._address())
-        redirects = self.master.redirects
-        self.send(
-            await redirects.place_broadcast(
-                user, request.session, request.move_from, request.lost, turbo, request.turbo_fingerprint
-            )
-        )
+        place = self.services.redirects.place_broadcast
+        self.send(await place(user, request.session, request.move_from, request.lost, turbo, request.turbo_fingerprint))
 
     @handles(handlers, ViewRequest)
     async def view(self, request: ViewRequest) -> None:
-        self.send(await self.master.admission.view(await self._claims(request.token), request))
+        self.send(await self.services.admission.view(await self._claims(request.token), request))
 
     # --- a user's attached sessions -----------------------------------------------------
     @handles(handlers, Attach)
@@ -142,141 +160,126 @@ class MasterClientProtocol(MessageProtocol):
         if self.attached is not None:
             raise RequestError(ErrorCode.ALREADY_STARTED, "this connection is attached already")
         user = claims.user
-        self.master.sessions.check_room_for(user)
+        self.services.sessions.check_room_for(user)
         self.attached, self.user, self.token_epoch = request, user, claims.epoch
-        await self.master.sessions.attach(self, user)
+        await self.services.sessions.attach(self, user)
 
     def connectionLost(self, reason) -> None:
         super().connectionLost(reason)
         if self.attached is not None:
             self.attached = None
-            ensureDeferred(self.master.sessions.detach(self, self.user)).addErrback(self.request_failed)
+            ensureDeferred(self.services.sessions.detach(self, self.user)).addErrback(self.request_failed)
 
     # --- friends, live broadcasts, settings ---------------------------------------------
     @handles(handlers, FriendsRequest)
     async def friends(self, request: FriendsRequest) -> None:
-        self.send(await self.master.social.friends(await self._user(request.token)))
+        self.send(await self.services.social.friends(await self._user(request.token)))
 
     @handles(handlers, FriendChange)
     async def friend_change(self, request: FriendChange) -> None:
-        user = await self._user(request.token)
-        changed = await self.master.floods.naming(
-            user, lambda: self.master.social.change_friend(user, request.user, request.add)
-        )
-        self.send(Ok(changed))
+        change = self.services.social.change_friend
+        self.send(Ok(await self._limited(None, request.token, lambda u: change(u, request.user, request.add))))
 
     @handles(handlers, LiveRequest)
     async def live(self, request: LiveRequest) -> None:
         user = await self._user(request.token)
-        await self.master.floods.check(Flood.LIVE_USER, user)
-        members = await self.master.rooms.members(request.room) if request.room else None
-        self.send(await self.master.social.live(user, members))
+        await self.services.floods.check(Flood.LIVE_USER, user)
+        self.send(await self.services.social.live(user, request.room))
 
     @handles(handlers, PrefsRequest)
     async def prefs(self, request: PrefsRequest) -> None:
-        self.send(Prefs(await self.master.social.settings(await self._user(request.token))))
+        self.send(Prefs(await self.services.social.settings(await self._user(request.token))))
 
     @handles(handlers, SetPref)
     async def set_pref(self, request: SetPref) -> None:
         user = await self._user(request.token)
-        self.send(Prefs(await self.master.social.set_pref(user, request.key, request.value)))
+        self.send(Prefs(await self.services.social.set_pref(user, request.key, request.value)))
 
     @handles(handlers, ListChange)
     async def list_change(self, request: ListChange) -> None:
-        user = await self._user(request.token)
-        changed = await self.master.floods.naming(
-            user, lambda: self.master.relations.change_list(user, request.user, request.list, request.add)
-        )
-        where = "on" if request.add else "off"
-        self.send(Ok(f"{request.user} is {where} your {request.list} list" + ("" if changed else " already")))
+        change, listed = self.services.social.change_list, request.list
+        self.send(Ok(await self._limited(None, request.token, lambda u: change(u, request.user, listed, request.add))))
 
     # --- who may watch whom -------------------------------------------------------------
-    async def _limited(self, flood: Flood | None, token: str, act) -> str:
-        """``act(user)`` for a request that names a user: counted against ``flood`` (if any)
-        and the limit on names of users who do not exist."""
-        user = await self._user(token)
-        if flood is not None:
-            await self.master.floods.check(flood, user)
-        return await self.master.floods.naming(user, lambda: act(user))
-
     @handles(handlers, AccessAnswer)
     async def access_answer(self, request: AccessAnswer) -> None:
-        self.send(Ok(await self._limited(None, request.token, lambda u: self.master.admission.answer(u, request))))
+        answer = self.services.admission.answer
+        self.send(Ok(await self._limited(None, request.token, lambda u: answer(u, request))))
 
     @handles(handlers, Invite)
     async def invite(self, request: Invite) -> None:
-        invite = self.master.admission.invite
+        invite = self.services.admission.invite
         self.send(Ok(await self._limited(Flood.INVITE_USER, request.token, lambda u: invite(u, request))))
 
     @handles(handlers, Decline)
     async def decline(self, request: Decline) -> None:
-        decline = self.master.admission.decline
+        decline = self.services.admission.decline
         self.send(Ok(await self._limited(Flood.DECLINE_USER, request.token, lambda u: decline(u, request))))
 
     @handles(handlers, ViewersRequest)
     async def viewers(self, request: ViewersRequest) -> None:
-        self.send(await self.master.admission.viewers(await self._user(request.token)))
+        self.send(await self.services.audience.viewers(await self._user(request.token)))
 
     @handles(handlers, Throw)
     async def throw(self, request: Throw) -> None:
-        throw = self.master.admission.throw
+        throw = self.services.audience.throw
         self.send(Ok(await self._limited(Flood.THROW_USER, request.token, lambda u: throw(u, request.user))))
 
     # --- messages and rooms -------------------------------------------------------------
     @handles(handlers, MsgSend)
     async def message(self, request: MsgSend) -> None:
-        user, chat = await self._user(request.token), self.master.chat
+        user, chat = await self._user(request.token), self.services.chat
         if is_room(request.to):
             self.send(await chat.send(user, request))
         else:
-            self.send(await self.master.floods.naming(user, lambda: chat.send(user, request)))
+            self.send(await self.services.floods.naming(user, lambda: chat.send(user, request)))
 
     @handles(handlers, MsgSeen)
     async def seen(self, request: MsgSeen) -> None:
         if self.attached is None:
             raise RequestError(ErrorCode.BAD_REQUEST, "only an attached session says which messages it has shown")
-        await self.master.chat.seen(self.user, request.up_to)
+        await self.services.chat.seen(self.user, request.up_to)
 
     @handles(handlers, MessagesRequest)
     async def history(self, request: MessagesRequest) -> None:
-        user, chat = await self._user(request.token), self.master.chat
-        self.send(await self.master.floods.naming(user, lambda: chat.history(user, request.peer, request.limit)))
+        user, chat = await self._user(request.token), self.services.chat
+        self.send(await self.services.floods.naming(user, lambda: chat.history(user, request.peer, request.limit)))
 
     @handles(handlers, RoomsRequest)
     async def rooms(self, request: RoomsRequest) -> None:
-        self.send(await self.master.chat.rooms(await self._user(request.token), request.after, request.limit))
+        self.send(await self.services.chat.rooms(await self._user(request.token), request.after, request.limit))
 
     @handles(handlers, RoomChange)
     async def room_change(self, request: RoomChange) -> None:
         user = await self._user(request.token)
-        self.send(Ok(await self.master.chat.change_room(user, request.room, request.join)))
+        self.send(Ok(await self.services.chat.change_room(user, request.room, request.join)))
 
     @handles(handlers, RoomMember)
     async def room_member(self, request: RoomMember) -> None:
-        decide = self.master.chat.decide_member
+        decide = self.services.chat.decide_member
         self.send(Ok(await self._limited(None, request.token, lambda u: decide(u, request))))
 
     # --- status and operators -----------------------------------------------------------
     @handles(handlers, StatusRequest)
     async def status(self, request: StatusRequest) -> None:
-        wait, tat = gcra(self._status_tat, self.master.clock(), STATUS_RATE, STATUS_BURST)
+        wait, tat = gcra(self._status_tat, self.clock.seconds(), STATUS_RATE, STATUS_BURST)
         if tat is None:
             raise RequestError(ErrorCode.RATE_LIMITED, f"too many status requests; try again in {math.ceil(wait)} s")
         self._status_tat = tat
         if request.proof is not None:
             await self._operator(request.proof, OperatorProof.STATUS)
-            self.send(await self.master.status())
+            self.send(await self.services.status.status())
         elif request.token is not None:
             user = await self._user(request.token)
-            await self.master.floods.check(Flood.STATUS_USER, user)
-            self.send(await self.master.status(user))
+            await self.services.floods.check(Flood.STATUS_USER, user)
+            self.send(await self.services.status.status(user))
         else:
             raise RequestError(ErrorCode.BAD_TOKEN, "not logged in: the status needs a login (operators: the secret)")
 
     @handles(handlers, OperatorRequest)
     async def operator(self, request: OperatorRequest) -> None:
         await self._operator(request.proof, request.command, request.slave)
-        operators = self.master.operators
+        operators = self.services.operators
         if request.command == OperatorCommand.REBALANCE:
             self.send(await operators.rebalance())
         elif request.command == OperatorCommand.DRAIN:
@@ -286,8 +289,9 @@ class MasterClientProtocol(MessageProtocol):
 
 
 class MasterClientFactory(Factory):
-    def __init__(self, master: Master):
-        self.master = master
+    def __init__(self, services: ClientServices, reactor: IReactorTime):
+        self.services = services
+        self.reactor = reactor
 
     def buildProtocol(self, addr):
-        return MasterClientProtocol(self.master)
+        return MasterClientProtocol(self.services, self.reactor)

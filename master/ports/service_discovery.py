@@ -13,15 +13,15 @@ from twisted.internet.defer import ensureDeferred
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from master.node import Master
+from master.services.status import ClusterStatus
 
 
 class ServiceDiscovery(Resource):
     isLeaf = True
 
-    def __init__(self, master: Master):
+    def __init__(self, status: ClusterStatus):
         super().__init__()
-        self.master = master
+        self.status = status
 
     def render_GET(self, request):
         request.setHeader(b"Content-Type", b"application/json")
@@ -35,5 +35,5 @@ class ServiceDiscovery(Resource):
             request.write(json.dumps({"error": failure.getErrorMessage()}).encode())
             request.finish()
 
-        ensureDeferred(self.master.metrics_targets()).addCallbacks(answer, failed)
+        ensureDeferred(self.status.metrics_targets()).addCallbacks(answer, failed)
         return NOT_DONE_YET

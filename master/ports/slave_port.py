@@ -3,7 +3,10 @@ relays asking where to pull a broadcast from (C10)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory
 
 from common.errors import ErrorCode, ProtocolError
@@ -19,8 +22,18 @@ from common.messages.cluster import (
 from common.messages.relay import RelayUpstreamRequest
 from common.messaging import PRE_AUTH_MAX_BODY, MessageProtocol, handles
 from common.protocol import Decoder, Message, MessageType
-from common.tokens import CredentialError, SlaveProof
-from master.node import Master
+from master.services.registry import Registry
+from master.services.relays import Relays
+from master.services.slave_links import SlaveLinks
+
+
+@dataclass(frozen=True)
+class SlaveServices:
+    """The services a slave's link goes to."""
+
+    links: SlaveLinks  # who is linked here, admitting them, and answers to questions
+    registry: Registry  # heartbeats and session reports
+    relays: Relays  # where a relay pulls from
 
 
 class HelloFirstDecoder(Decoder):
@@ -47,19 +60,20 @@ class SlaveLinkProtocol(MessageProtocol):
     handlers: dict = {}
     guarded = True
 
-    def __init__(self, master: Master):
-        self.master = master
+    def __init__(self, services: SlaveServices, clock: IReactorTime):
+        self.services = services
+        self.clock = clock
         self.slave_id = ""
         self.hello: SlaveHello | None = None
         self._in_order: Deferred = succeed(None)
-        self.last_heard = master.clock()
+        self.last_heard = clock.seconds()
 
     def connectionMade(self) -> None:
         super().connectionMade()
         self.decoder = HelloFirstDecoder(self.max_body)
 
     def dataReceived(self, data: bytes) -> None:
-        self.last_heard = self.master.clock()
+        self.last_heard = self.clock.seconds()
         super().dataReceived(data)
 
     def dispatch(self, message: Message) -> None:
@@ -72,41 +86,36 @@ class SlaveLinkProtocol(MessageProtocol):
 
     @handles(handlers, SlaveHello)
     def hello_received(self, hello: SlaveHello) -> None:
-        try:
-            proof = self.master.signer.check(hello.proof, SlaveProof)
-        except CredentialError as exc:
-            raise ProtocolError(ErrorCode.BAD_PROOF, f"slave not admitted: {exc}") from None
-        if proof.slave != hello.id:
-            raise ProtocolError(ErrorCode.BAD_PROOF, "slave not admitted: the proof was made for another slave")
+        self.services.links.admit(hello)
         self.slave_id, self.hello = hello.id, hello
         self.authenticated()
-        self.master.links.joined(self)
+        self.services.links.joined(self)
         self.log.info("slave {slave} at {addr} joined", slave=hello.id, addr=hello.addr)
 
     @handles(handlers, Heartbeat)
     async def heartbeat(self, beat: Heartbeat) -> None:
         self.send(HeartbeatEcho())  # by which the slave knows this link is alive
-        await self.master.registry.heartbeat(self, beat)
+        await self.services.registry.heartbeat(self, beat)
 
     @handles(handlers, SessionAdd)
     async def session_add(self, report: SessionAdd) -> None:
-        await self.master.registry.session_added(self, report)
+        await self.services.registry.session_added(self, report)
 
     @handles(handlers, SessionRemove)
     async def session_remove(self, report: SessionRemove) -> None:
-        await self.master.registry.session_removed(self, report)
+        await self.services.registry.session_removed(self, report)
 
     @handles(handlers, SessionTable)
     async def session_table(self, table: SessionTable) -> None:
-        await self.master.registry.session_table(self, table)
+        await self.services.registry.session_table(self, table)
 
     @handles(handlers, RelayUpstreamRequest)
     async def relay_upstream(self, request: RelayUpstreamRequest) -> None:
-        self.send(await self.master.relays.upstream(self.slave_id, request.target, request.avoid))
+        self.send(await self.services.relays.upstream(self.slave_id, request.target, request.avoid))
 
     @handles(handlers, ViewersReport)
     async def viewers_report(self, report: ViewersReport) -> None:
-        await self.master.links.answered(report)
+        await self.services.links.answered(report)
 
     def abort(self) -> None:
         self.transport.abortConnection()
@@ -121,12 +130,13 @@ class SlaveLinkProtocol(MessageProtocol):
     def connectionLost(self, reason) -> None:
         super().connectionLost(reason)
         if self.hello is not None:
-            self.master.links.left(self)
+            self.services.links.left(self)
 
 
 class SlaveLinkFactory(Factory):
-    def __init__(self, master: Master):
-        self.master = master
+    def __init__(self, services: SlaveServices, reactor: IReactorTime):
+        self.services = services
+        self.reactor = reactor
 
     def buildProtocol(self, addr):
-        return SlaveLinkProtocol(self.master)
+        return SlaveLinkProtocol(self.services, self.reactor)

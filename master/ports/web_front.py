@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.resource import Resource
@@ -29,8 +30,7 @@ from common.http_refusal import plain, refusal
 from common.messages.accounts import Redirect, ViewRequest
 from common.web_site import WebSite
 from common.websocket import websocket_resource
-from master.node import Master
-from master.ports.client_port import MasterClientFactory
+from master.ports.client_port import ClientServices, MasterClientFactory
 
 STATIC = Path(__file__).parents[1] / "static"  # master/static
 ASK_AGAIN = 1.0  # seconds between asks while the broadcaster decides
@@ -42,9 +42,9 @@ class PlayerRedirect(Resource):
     isLeaf = True
     log = Logger()
 
-    def __init__(self, master: Master, clock, kind: str, suffix: str):
+    def __init__(self, services: ClientServices, clock: IReactorTime, kind: str, suffix: str):
         super().__init__()
-        self.master, self.clock, self.kind, self.suffix = master, clock, kind, suffix
+        self.services, self.clock, self.kind, self.suffix = services, clock, kind, suffix
 
     def render_GET(self, request):
         name = b"/".join(request.postpath).decode("utf-8", "replace")
@@ -57,10 +57,10 @@ class PlayerRedirect(Resource):
 
     async def _redirect(self, request, target: str) -> None:
         token = await self._token(request)
-        claims = await self.master.accounts.player(token)
+        claims = await self.services.accounts.player(token)
         finished = []
         request.notifyFinish().addBoth(finished.append)
-        admission = self.master.admission
+        admission = self.services.admission
         relay = self.kind == "watch"  # a snapshot goes to the broadcast's own slave
         answer = await admission.view(claims, ViewRequest(token, target), relay)
         while not isinstance(answer, Redirect):  # the broadcaster decides (U4): ask again until then
@@ -86,8 +86,8 @@ class PlayerRedirect(Resource):
         user, password = request.getUser().decode("utf-8", "replace"), request.getPassword()
         if not user:
             raise RequestError(ErrorCode.BAD_TOKEN, "log in: HTTP basic auth (user:password) or ?token=")
-        address = request.getClientAddress()
-        login = await self.master.floods.login(getattr(address, "host", ""), user, password.decode("utf-8", "replace"))
+        address = getattr(request.getClientAddress(), "host", "")
+        login = await self.services.floods.login(address, user, password.decode("utf-8", "replace"))
         return login.token
 
     def _failed(self, failure, request) -> None:
@@ -102,10 +102,10 @@ class PlayerRedirect(Resource):
         request.finish()
 
 
-def web_site(master: Master, clock, trusted_origins: Iterable[str] = ()) -> WebSite:
+def web_site(services: ClientServices, reactor: IReactorTime, trusted_origins: Iterable[str] = ()) -> WebSite:
     """``trusted_origins``: pages besides this host's and loopback's that may open ``/ws``."""
     root = File(str(STATIC))
-    root.putChild(b"ws", websocket_resource(MasterClientFactory(master), trusted_origins))
-    root.putChild(b"watch", PlayerRedirect(master, clock, "watch", ".mjpg"))
-    root.putChild(b"snapshot", PlayerRedirect(master, clock, "snapshot", ".jpg"))
-    return WebSite(root, reactor=clock)
+    root.putChild(b"ws", websocket_resource(MasterClientFactory(services, reactor), trusted_origins))
+    root.putChild(b"watch", PlayerRedirect(services, reactor, "watch", ".mjpg"))
+    root.putChild(b"snapshot", PlayerRedirect(services, reactor, "snapshot", ".jpg"))
+    return WebSite(root, reactor=reactor)

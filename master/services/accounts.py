@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import Callable
 
 from common.errors import ErrorCode, RequestError
-from common.messages.accounts import LoginToken
-from common.tokens import CredentialError, LoginClaims, PlayerClaims, Signer
+from common.messages.accounts import LoginToken, TokensEnded
+from common.tokens import CredentialError, LoginClaims, NodeKeys, PlayerClaims
+from master.services.events import Events
 from master.services.metrics import LOGINS
 from master.storage.db.users import UserStore
 
+
 class Accounts:
-    def __init__(self, users: UserStore, signer: Signer, clock: Callable[[], float]):
+    def __init__(self, users: UserStore, signer: NodeKeys, events: Events, clock: Callable[[], float]):
         self.users = users
         self.signer = signer
+        self.events = events
         self.clock = clock
 
     async def register(self, name: str, password: str) -> None:
@@ -44,7 +47,7 @@ class Accounts:
         """Whom a player's token (a player token, or a login token) lets watch: the web
         fronts' players only; a clear refusal if it is bad, expired or ended."""
         try:
-            claims = self.signer.check(token, PlayerClaims)
+            claims = self.signer.check(token, PlayerClaims, self.clock())
         except CredentialError:
             return await self.authenticate(token)
         if claims.expires < self.clock():
@@ -59,14 +62,15 @@ class Accounts:
         token = self.signer.sign(PlayerClaims(claims.user, expires, claims.level, claims.epoch))
         return LoginToken(claims.user, token, expires)
 
-    async def end_tokens(self, claims: LoginClaims) -> int:
-        """Refuse every login and player token ``claims.user`` holds, this one included;
-        the new epoch."""
-        return await self.users.end_tokens(claims.user)
+    async def end_tokens(self, claims: LoginClaims) -> None:
+        """Refuse every login and player token ``claims.user`` holds, this one included,
+        and end the sessions attached with them, on every master."""
+        epoch = await self.users.end_tokens(claims.user)
+        await self.events.push([claims.user], TokensEnded(epoch))
 
     def _checked(self, token: str, kind: type) -> LoginClaims:
         try:
-            return self.signer.check(token, kind)
+            return self.signer.check(token, kind, self.clock())
         except CredentialError as exc:
             raise RequestError(ErrorCode.BAD_TOKEN, str(exc)) from None
 

@@ -10,14 +10,16 @@ from master.storage.store import Store, stored
 
 
 class Allowances:
-    def __init__(self, store: Store, links: SlaveLinks):
-        self.store = store
+    """On the control plane: ``control`` is the store over the pool of its own."""
+
+    def __init__(self, control: Store, links: SlaveLinks):
+        self.control = control
         self.links = links
 
     async def share(self, user: str) -> None:
         """Divide the user's allowance among all its open viewer sessions and tell every
         session's slave its new cap (slaves ignore a cap that did not change)."""
-        sessions = await stored(self.store.viewer_sessions(user))
+        sessions = await stored(self.control.viewer_sessions(user))
         if not sessions:
             return
         allowance = next((e.allowance for e in sessions if e.allowance), None)

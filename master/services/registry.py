@@ -8,7 +8,8 @@ unless the slave drains to exit on SIGTERM).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import Callable
 
 from twisted.logger import Logger
 
@@ -25,30 +26,51 @@ from common.messages.cluster import (
     Undrain,
 )
 from master.policy.placement import effective_state
-from master.policy.records import SlaveRecord, ViewerEntry
+from master.policy.records import MasterRecord, SlaveRecord, ViewerEntry
+from master.services.allowances import Allowances
 from master.services.metrics import HEARTBEATS, SLAVE_HEARTBEAT_AGE, SLAVES, TABLE_REBUILDS
-from master.storage.store import stored
-
-if TYPE_CHECKING:
-    from master.node import Master
-    from master.ports.slave_port import SlaveLinkProtocol
+from master.services.presence import UserPresence
+from master.services.slave_links import Link, SlaveLinks
+from master.storage.store import Store, stored
 
 
 class Registry:
+    """On the control plane: ``control`` is the store over the pool of its own. ``me`` is
+    this master's record, which each sweep stores with a new heartbeat."""
+
     log = Logger()
 
-    def __init__(self, master: "Master"):
-        self.master = master
+    def __init__(
+        self,
+        control: Store,
+        links: SlaveLinks,
+        allowances: Allowances,
+        presence: UserPresence,
+        clock: Callable[[], float],
+        me: MasterRecord,
+        *,
+        dead_after: float,
+        pending_ttl: float,
+        forget_after: float,
+    ):
+        self.control = control
+        self.links = links
+        self.allowances = allowances
+        self.presence = presence
+        self.clock = clock
+        self.me = me
+        self.dead_after = dead_after
+        self.pending_ttl = pending_ttl
+        self.forget_after = forget_after
         self._aged: set[str] = set()  # slaves with a heartbeat-age series
 
-    async def heartbeat(self, link: "SlaveLinkProtocol", beat: Heartbeat) -> None:
+    async def heartbeat(self, link: Link, beat: Heartbeat) -> None:
         HEARTBEATS.inc()
-        master = self.master
         record = SlaveRecord(
             id=link.slave_id,
             addr=link.hello.addr,
             load=beat.load,
-            heartbeat=master.clock(),
+            heartbeat=self.clock(),
             state=beat.state,
             exiting=beat.exiting,
             broadcasts=beat.broadcasts,
@@ -57,11 +79,11 @@ class Registry:
             turbo_bytes=beat.turbo_bytes,
             metrics=link.hello.metrics,
             web=link.hello.web,
-            master=master.config.id,
+            master=self.me.id,
             container=link.hello.container,
             relays=tuple((r.target, r.upstream) for r in beat.relays),
         )
-        lacking, wanted = await stored(master.control.record_heartbeat(record))
+        lacking, wanted = await stored(self.control.record_heartbeat(record))
         if lacking:
             # The store had no record of this slave: it lost its data (or the slave is new,
             # or was marked dead). Rebuild the tables from its complete list now.
@@ -72,75 +94,69 @@ class Registry:
         elif wanted == SlaveState.LIVE and beat.state != SlaveState.LIVE and not beat.exiting:
             link.send(Undrain())
 
-    async def session_added(self, link: "SlaveLinkProtocol", report: SessionAdd) -> None:
-        master = self.master
+    async def session_added(self, link: Link, report: SessionAdd) -> None:
         if report.kind == SessionKind.VIEW:
-            await stored(master.control.add_viewer_session(ViewerEntry.reported(link.slave_id, report.viewer())))
-            await master.allowances.share(report.user)
+            await stored(self.control.add_viewer_session(ViewerEntry.reported(link.slave_id, report.viewer())))
+            await self.allowances.share(report.user)
             return
         previous = await stored(
-            master.control.confirm_broadcast(
-                report.user, report.session, link.slave_id, link.hello.addr, master.clock()
-            )
+            self.control.confirm_broadcast(report.user, report.session, link.slave_id, link.hello.addr, self.clock())
         )
         if previous is not None and previous.slave != link.slave_id and previous.session == report.session:
             # The broadcaster came back on another slave (after losing its old one, which
             # may still be up): the old slave sends the viewers it kept after it.
-            await master.links.send(previous.slave, BroadcastElsewhere(report.user, report.session))
+            await self.links.send(previous.slave, BroadcastElsewhere(report.user, report.session))
         if previous is None:
-            await master.presence.announce(report.user)  # the webcam is on
+            await self.presence.announce(report.user)  # the webcam is on
 
-    async def session_removed(self, link: "SlaveLinkProtocol", report: SessionRemove) -> None:
-        master = self.master
+    async def session_removed(self, link: Link, report: SessionRemove) -> None:
         if report.kind == SessionKind.VIEW:
-            await stored(master.control.remove_viewer_session(report.user, report.session))
-            await master.allowances.share(report.user)
-        elif await stored(master.control.remove_broadcast(report.user, report.session, link.slave_id)):
-            await master.presence.announce(report.user)
+            await stored(self.control.remove_viewer_session(report.user, report.session))
+            await self.allowances.share(report.user)
+        elif await stored(self.control.remove_broadcast(report.user, report.session, link.slave_id)):
+            await self.presence.announce(report.user)
 
-    async def session_table(self, link: "SlaveLinkProtocol", table: SessionTable) -> None:
+    async def session_table(self, link: Link, table: SessionTable) -> None:
         """A slave's complete session table: both tables are made to agree with it."""
-        master = self.master
         await stored(
-            master.control.replace_slave_sessions(
-                link.slave_id, link.hello.addr, list(table.broadcasts), master.clock(), master.config.pending_ttl
+            self.control.replace_slave_sessions(
+                link.slave_id, link.hello.addr, list(table.broadcasts), self.clock(), self.pending_ttl
             )
         )
-        changed = await stored(master.control.replace_slave_viewers(link.slave_id, list(table.viewers)))
+        changed = await stored(self.control.replace_slave_viewers(link.slave_id, list(table.viewers)))
         for user in changed | {v.user for v in table.viewers}:
-            await master.allowances.share(user)
+            await self.allowances.share(user)
 
     async def sweep(self) -> None:
         """Every second: cut silent links, mark slaves whose heartbeats stopped as dead and
         clear their sessions, forget long-dead ones, and publish the gauges."""
-        master, config = self.master, self.master.config
-        now = master.clock()
-        master.links.abort_silent(now, config.dead_after)
-        await stored(master.control.record_master(master.record(now)))
+        now = self.clock()
+        self.links.abort_silent(now, self.dead_after)
+        await stored(self.control.record_master(dataclasses.replace(self.me, heartbeat=now)))
         counts = dict.fromkeys(SlaveState, 0)
-        slaves = await stored(master.control.slaves())
+        slaves = await stored(self.control.slaves())
         for slave in slaves:
-            state = effective_state(slave, now, config.dead_after)
+            state = effective_state(slave, now, self.dead_after)
             counts[state] += 1
             if state == SlaveState.DEAD and slave.state != SlaveState.DEAD:
-                users, viewers = await stored(master.control.mark_dead(slave.id))
+                users, viewers = await stored(self.control.mark_dead(slave.id))
                 self.log.warn(
                     "slave {slave} missed heartbeats; marked dead, cleared {users}", slave=slave.id, users=users
                 )
                 for viewer in viewers:
-                    await master.allowances.share(viewer)
-            if now - slave.heartbeat > config.forget_after:
-                await stored(master.control.forget_slave(slave.id))
+                    await self.allowances.share(viewer)
+            if now - slave.heartbeat > self.forget_after:
+                await stored(self.control.forget_slave(slave.id))
         for state, count in counts.items():
             SLAVES.labels(state).set(count)
         self._publish_heartbeat_ages(slaves, now)
-        for other in await stored(master.control.masters()):
-            if now - other.heartbeat > config.dead_after and other.id != config.id:
-                await master.presence.forget_master(other.id)
+        for other in await stored(self.control.masters()):
+            if now - other.heartbeat > self.dead_after and other.id != self.me.id:
+                await self.presence.forget_master(other.id)
 
     def _publish_heartbeat_ages(self, slaves: list[SlaveRecord], now: float) -> None:
         """One series per slave the cluster knows; the series of departed slaves are removed."""
-        known = {s.id: now - s.heartbeat for s in slaves if now - s.heartbeat <= self.master.config.forget_after}
+        known = {s.id: now - s.heartbeat for s in slaves if now - s.heartbeat <= self.forget_after}
         for slave_id, age in known.items():
             SLAVE_HEARTBEAT_AGE.labels(slave_id).set(age)
         for slave_id in self._aged - known.keys():

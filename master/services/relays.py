@@ -7,7 +7,7 @@ from the viewer-session table, and the live slaves' loads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Callable
 
 from common.messages.cluster import SlaveState
 from common.messages.relay import RelayUpstream
@@ -15,10 +15,7 @@ from master.policy.placement import effective_state
 from master.policy.records import BroadcastEntry, SlaveRecord
 from master.policy.relay_tree import RelayTree, TreeLimits, choose_upstream, place_viewer
 from master.services.metrics import RELAY_CHOICES
-from master.storage.store import stored
-
-if TYPE_CHECKING:
-    from master.node import Master
+from master.storage.store import Store, stored
 
 
 @dataclass(frozen=True)
@@ -44,24 +41,23 @@ PENDING_FOR = 5.0  # seconds a viewer sent to a node counts there before its sla
 class Relays:
     """Viewers reach the viewer-session table only once they reach their slave, so a burst
     of joins would all see the same counts; like placement's ``placed``, viewers this master
-    sent somewhere count there until their session shows up (or ``PENDING_FOR`` passes)."""
+    sent somewhere count there until their session shows up (or ``PENDING_FOR`` passes).
+    ``limits.relay_after`` 0 turns relays off."""
 
-    def __init__(self, master: "Master"):
-        self.master = master
+    def __init__(self, store: Store, clock: Callable[[], float], limits: TreeLimits, dead_after: float):
+        self.store = store
+        self.clock = clock
+        self.limits = limits
+        self.dead_after = dead_after
         self._pending: dict[str, tuple[str, str, float]] = {}  # session -> (broadcast, slave, when)
 
     def placed(self, target: str, slave: str, session: str) -> None:
-        if self.master.config.relay_after > 0:
-            self._pending[session] = (target, slave, self.master.clock())
-
-    @property
-    def limits(self) -> TreeLimits:
-        config = self.master.config
-        return TreeLimits(config.relay_after, config.relay_fanout, config.relay_depth)
+        if self.limits.relay_after > 0:
+            self._pending[session] = (target, slave, self.clock())
 
     async def place_viewer(self, entry: BroadcastEntry) -> ViewerNode:
         """The broadcast's own slave, or (past ``relay_after`` viewers there) a relay."""
-        if self.master.config.relay_after <= 0:
+        if self.limits.relay_after <= 0:
             return ViewerNode.origin(entry)
         tree, viewers, slaves = await self._gather(entry)
         live = self._live(slaves)
@@ -81,9 +77,8 @@ class Relays:
 
     async def upstream(self, relay: str, target: str, avoid: str) -> RelayUpstream:
         """A (new) upstream for ``relay``'s copy of ``target``; none if it is not live."""
-        master = self.master
-        entry, slave, _ = await stored(master.store.locate(target, target))  # (its third part is unused here)
-        dead = slave is None or effective_state(slave, master.clock(), master.config.dead_after) == SlaveState.DEAD
+        entry, slave, _ = await stored(self.store.locate(target, target))  # (its third part is unused here)
+        dead = slave is None or effective_state(slave, self.clock(), self.dead_after) == SlaveState.DEAD
         if entry is None or not entry.confirmed or dead or entry.slave == relay:
             RELAY_CHOICES.labels("none").inc()
             return RelayUpstream(target)
@@ -96,7 +91,7 @@ class Relays:
         return RelayUpstream(target, chosen, self._addr(chosen, entry, live), depth)
 
     async def _gather(self, entry: BroadcastEntry) -> tuple[RelayTree, dict[str, int], list[SlaveRecord]]:
-        store = self.master.store
+        store = self.store
         slaves = await stored(store.slaves())
         viewers: dict[str, int] = {}
         arrived = set()
@@ -104,7 +99,7 @@ class Relays:
             arrived.add(session.session)
             if session.target == entry.user:
                 viewers[session.slave] = viewers.get(session.slave, 0) + 1
-        now = self.master.clock()
+        now = self.clock()
         self._pending = {s: p for s, p in self._pending.items() if s not in arrived and now - p[2] < PENDING_FOR}
         for target, slave, _ in self._pending.values():
             if target == entry.user:
@@ -116,8 +111,8 @@ class Relays:
         return RelayTree(entry.slave, links), viewers, slaves
 
     def _live(self, slaves: list[SlaveRecord]) -> dict[str, SlaveRecord]:
-        now, dead_after = self.master.clock(), self.master.config.dead_after
-        return {s.id: s for s in slaves if effective_state(s, now, dead_after) == SlaveState.LIVE}
+        now = self.clock()
+        return {s.id: s for s in slaves if effective_state(s, now, self.dead_after) == SlaveState.LIVE}
 
     @staticmethod
     def _addr(slave: str, entry: BroadcastEntry, live: dict[str, SlaveRecord]) -> str:

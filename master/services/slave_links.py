@@ -10,24 +10,31 @@ comparing each heartbeat with the state an operator wants.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import secrets
 from typing import Callable, Protocol
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from common.errors import ProtocolError, RequestError
+from common.errors import ErrorCode, ProtocolError, RequestError
 from common.messages import parse
+from common.messages.cluster import SlaveHello
 from common.messages.schema import Control
 from common.protocol import Message
+from common.reactor import later
+from common.tokens import CredentialError, NodeKeys, SlaveProof
 from master.services.metrics import CAP_UPDATES
 from master.storage.store import Store, StoreUnavailable, stored
 
 
+SUBSCRIBE_AGAIN = 0.5  # seconds between attempts to subscribe to a lost command feed
+
+
 class Link(Protocol):
     slave_id: str
+    hello: SlaveHello | None  # what the slave said of itself on joining
     last_heard: float
 
     def send(self, message: Control) -> None: ...
@@ -36,15 +43,27 @@ class Link(Protocol):
 
 
 class SlaveLinks:
+    """On the control plane: ``control`` is the store over the pool of its own."""
+
     log = Logger()
 
-    def __init__(self, store: Store, master_id: str, reactor):
-        self.store = store
+    def __init__(self, control: Store, signer: NodeKeys, master_id: str, reactor: IReactorTime):
+        self.control = control
+        self.signer = signer
         self.master_id = master_id
         self.reactor = reactor
         self.local: dict[str, Link] = {}
         self._queries = itertools.count(secrets.randbelow(2**40))
         self._waiting: dict[int, Deferred] = {}
+
+    def admit(self, hello: SlaveHello) -> None:
+        """Refuse a slave whose hello carries no valid proof that it holds the slave key."""
+        try:
+            proof = self.signer.check(hello.proof, SlaveProof, self.reactor.seconds())
+        except CredentialError as exc:
+            raise ProtocolError(ErrorCode.BAD_PROOF, f"slave not admitted: {exc}") from None
+        if proof.slave != hello.id:
+            raise ProtocolError(ErrorCode.BAD_PROOF, "slave not admitted: the proof was made for another slave")
 
     def joined(self, link: Link) -> None:
         self.local[link.slave_id] = link
@@ -60,7 +79,7 @@ class SlaveLinks:
             link.send(message)
         else:
             CAP_UPDATES.labels("pubsub").inc()
-            await stored(self.store.publish_command(slave_id, message))
+            await stored(self.control.publish_command(slave_id, message))
 
     async def ask(self, slave_id: str, query: Callable[[int, str], Control], timeout: float = 2.0):
         """Ask a slave something and wait for its answer (None if none comes in time).
@@ -80,7 +99,7 @@ class SlaveLinks:
         if reply.reply_to == self.master_id:
             self._resolve(reply)
         else:
-            await stored(self.store.publish_command(_master_address(reply.reply_to), reply))
+            await stored(self.control.publish_command(_master_address(reply.reply_to), reply))
 
     def _resolve(self, reply) -> None:
         waiting = self._waiting.get(reply.query)
@@ -98,11 +117,11 @@ class SlaveLinks:
         master's life, subscribing again whenever the store comes back."""
         while True:
             try:
-                async for slave_id, msg_type, body in self.store.command_feed():
+                async for slave_id, msg_type, body in self.control.command_feed():
                     self.deliver(slave_id, msg_type, body)
             except StoreUnavailable as exc:
                 self.log.warn("command relay lost the store ({err}); subscribing again", err=exc)
-            await asyncio.sleep(0.5)
+            await later(self.reactor, SUBSCRIBE_AGAIN)
 
     def deliver(self, slave_id: str, msg_type: int, body: bytes) -> None:
         """A published command: to the slave if its link is here, or an answer for this
