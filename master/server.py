@@ -166,6 +166,7 @@ def run(args: argparse.Namespace) -> None:
         as_deferred(master.events.deliver_events()).addErrback(_log_failure, "event delivery")
         as_deferred(master.store.clear_presence(config.id)).addErrback(_log_failure, "clearing old presence")
         sweeper = task.LoopingCall(lambda: ensureDeferred(master.registry.sweep()).addErrback(_log_failure, "sweep"))
+        sweeper.clock = reactor
         sweeper.start(1.0)
         reactor.addSystemEventTrigger("before", "shutdown", db.close)
 
