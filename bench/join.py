@@ -7,7 +7,7 @@
    redirect again as soon as it has its answer, for ``--seconds``; prints redirects per
    second and that master's CPU, so redirects per second per core.
 
-Each user may ask to watch 30 times at once and 2 times a second after that (``master/floods.py``,
+Each user may ask to watch 30 times at once and 2 times a second after that (``master/services/floods.py``,
 shared by every master), so the joins and the redirect requests go round ``--users`` users, made
 straight in PostgreSQL with login tokens signed with the cluster secret as a master signs them
 at login (as ``messages.py`` does: registering and logging in thousands of users would meet the

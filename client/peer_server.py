@@ -258,7 +258,7 @@ class PeerServer:
         if not isinstance(message, PeerHello) or self.signer is None:
             return None
         try:
-            ticket = self.signer.check(message.ticket, PeerTicket)
+            ticket = self.signer.check(message.ticket, PeerTicket, time.time())
         except CredentialError:
             return None
         return None if ticket.peer in self.dropped else ticket

@@ -12,12 +12,10 @@ import argparse
 import os
 from pathlib import Path
 
+from common.errors import ConfigError
+
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/framecast"
-
-
-class ConfigError(Exception):
-    """A setting is missing or wrong; the message says which and how to fix it."""
 
 
 def env(option: str, default):

@@ -1,5 +1,5 @@
 """Why a request was refused: the error codes every role sends and matches, and the two
-exceptions that carry them.
+exceptions that carry them; and why a server would not start (``ConfigError``).
 
 An ERROR message carries a code from ``ErrorCode`` (for programs) and a message (for people).
 ``RequestError`` refuses one request and keeps the connection; ``ProtocolError`` means the
@@ -86,3 +86,7 @@ class RequestError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""

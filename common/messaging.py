@@ -52,7 +52,7 @@ class MessageProtocol(Protocol):
     handlers: ClassVar[dict[type, Handler]] = {}
     max_body = DEFAULT_MAX_BODY
     guarded = False
-    clock: IReactorTime | None = None  # the reactor, unless a test gives a clock
+    clock: IReactorTime | None = None  # the reactor (a test's Clock): whoever builds the protocol sets it
     abort_after = ABORT_AFTER
 
     def connectionMade(self) -> None:
@@ -65,8 +65,9 @@ class MessageProtocol(Protocol):
         self._auth_timer = None
         self._auth_overdue = False
         self._drain_waiters: list[Deferred] = []
+        if self.clock is None:
+            raise TypeError(f"{type(self).__name__} was built without its clock (the reactor)")
         if self.guarded:
-            self.clock = self.clock or _reactor()
             self._auth_timer = self.clock.callLater(AUTH_TIMEOUT, self._auth_expired)
             self.transport.registerProducer(self, True)
 
@@ -210,17 +211,11 @@ class MessageProtocol(Protocol):
         self.log.info("closing connection from {peer}: {message}", peer=self.transport.getPeer(), message=message)
         self.send_error(code, message)
         self.transport.loseConnection()
-        (self.clock or _reactor()).callLater(self.abort_after, self._abort_if_open)
+        self.clock.callLater(self.abort_after, self._abort_if_open)
 
     def _abort_if_open(self) -> None:
         if self.connected:
             self.transport.abortConnection()
-
-
-def _reactor() -> IReactorTime:
-    from twisted.internet import reactor
-
-    return reactor
 
 
 def handles(table: dict[type, Handler], message_class: type) -> Callable[[Callable], Callable]:

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from common.config import ConfigError
+from common.errors import ConfigError
 from common.private_files import private_folder, write_private
 
 VALID_FOR = datetime.timedelta(days=825)

@@ -10,7 +10,7 @@ never be replayed as another, and with the key of whoever must be able to make i
   masters' web fronts only, never a login); lives as long as asked, at most a day.
   Both are HMAC with the cluster secret, which only masters hold, and carry the user's
   token ``epoch``: ``logout --everywhere`` moves it on, and masters refuse a token of an
-  earlier epoch (``master/accounts.py``);
+  earlier epoch (``master/services/accounts.py``);
 * ``BroadcastTicket`` and ``ViewTicket``, given by a master with a redirect: they name the
   slave chosen, the user and what they may do there, so a slave can check "a master placed
   you here" without asking a master; they live for seconds; Ed25519, so slaves, which hold
@@ -30,7 +30,6 @@ checks have clocks of their own.
 from __future__ import annotations
 
 import secrets
-import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, TypeVar
 
@@ -180,8 +179,9 @@ class CredentialSigner(ABC):
     def sign(self, credential: Credential) -> str:
         return self._serializer(type(credential)).dumps(credential.fields())
 
-    def check(self, value: Any, kind: type[C]) -> C:
-        """The credential ``value`` carries, if it is a valid, unexpired ``kind``."""
+    def check(self, value: Any, kind: type[C], now: float) -> C:
+        """The credential ``value`` carries, if it is a valid ``kind``, unexpired at ``now``
+        (epoch seconds: the checking node's clock)."""
         what = kind.KIND
         if not isinstance(value, str) or not value:
             raise CredentialError(f"missing {what}")
@@ -189,7 +189,7 @@ class CredentialSigner(ABC):
             claims, signed_at = self._serializer(kind).loads(value, return_timestamp=True)
         except BadSignature:
             raise CredentialError(f"invalid {what}") from None
-        age = time.time() - signed_at.timestamp()
+        age = now - signed_at.timestamp()
         if not -CLOCK_SKEW <= age <= self.lifetime(kind) + CLOCK_SKEW:
             hint = "; log in again" if kind is LoginClaims else ""
             raise CredentialError(f"{what} has expired{hint}")
@@ -313,11 +313,11 @@ class NodeKeys:
             raise TypeError(f"this node holds no key to sign a {credential.KIND}")
         return signer.sign(credential)
 
-    def check(self, value: Any, kind: type[C]) -> C:
+    def check(self, value: Any, kind: type[C], now: float) -> C:
         signer = self._signers.get(kind)
         if signer is None:
             raise CredentialError(f"invalid {kind.KIND}: this node cannot check one")
-        return signer.check(value, kind)
+        return signer.check(value, kind, now)
 
     def kept_for(self, kind: type[Credential]) -> float:
         return self._signers[kind].kept_for(kind)

@@ -1,50 +1,49 @@
-"""One master node: its configuration and its parts, wired together.
+"""One master node: its configuration and its parts, wired together. This is the only
+file that knows every part; read it as the wiring diagram.
 
-Protocol classes (``client_port``, ``slave_port``) parse messages and call the parts:
-``accounts`` (register, login, tokens), ``redirects`` (placement), ``registry`` (slave
-reports and the sweep), ``allowances`` (budgets), ``links`` (slave links and the relay
-between masters), ``relays`` (relay chains), ``operators``, ``sessions`` (users' attached sessions, pushed events and
-presence), ``admission`` (who may watch whom), ``social`` (friends, live broadcasts,
-settings) and ``chat`` (messages and rooms). Everything that touches Redis goes through
-``store``, except the control plane (``registry``, ``redirects``, ``links``, ``allowances``),
-which uses ``control``: the same tables over a connection pool of its own, so no flood of
-client requests can hold up heartbeats, sweeps or placements (by default both are one
-store). PostgreSQL is reached through ``users``, ``relations``, ``preferences``,
-``admissions``, ``messages`` and ``rooms`` (``master/db/``).
+Two stores hold the same Redis tables over two connection pools: ``store`` for client
+requests, and ``control`` for the control plane (the slave links, allowances, redirects
+and the registry), so no flood of client requests can hold up heartbeats, sweeps or
+placements (by default both are one store). PostgreSQL is reached through the tables of
+``storage/db``. Time is the reactor's.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Callable
 
-from common.messages.accounts import Status
-from common.messages.cluster import SlaveState
+from twisted.internet.interfaces import IReactorTime
+
 from common.tokens import NodeKeys
-from master.accounts import Accounts
-from master.admission import Admission
-from master.allowances import Allowances
-from master.budget import DEFAULT_ALLOWANCES, SpeedPolicy, parse_levels
-from master.chat import Chat
-from master.db.admissions import Admissions
-from master.db.messages import Messages
-from master.db.pool import Database
-from master.db.preferences import Preferences
-from master.db.relations import Relations
-from master.db.rooms import Rooms
-from master.db.users import UserStore
-from master.operators import Operators
-from master.placement import effective_state
-from master.floods import Floods
-from master.redirects import Redirects
-from master.registry import Registry
-from master.relays import Relays
-from master.sessions import UserSessions
-from master.slave_links import SlaveLinks
-from master.social import Social
-from master.status import for_user, project
-from master.store import MasterRecord, Store, stored
+from master.policy.budget import DEFAULT_ALLOWANCES, SpeedPolicy, parse_levels
+from master.policy.records import MasterRecord
+from master.policy.relay_tree import TreeLimits
+from master.ports.client_port import ClientServices
+from master.ports.slave_port import SlaveServices
+from master.services.accounts import Accounts
+from master.services.admission import Admission
+from master.services.allowances import Allowances
+from master.services.audience import Audience
+from master.services.chat import Chat
+from master.services.events import Events
+from master.services.floods import Floods
+from master.services.operators import Operators
+from master.services.presence import UserPresence
+from master.services.redirects import Redirects
+from master.services.registry import Registry
+from master.services.relays import Relays
+from master.services.sessions import UserSessions
+from master.services.slave_links import SlaveLinks
+from master.services.social import Social
+from master.services.status import ClusterStatus
+from master.storage.db.admissions import Admissions
+from master.storage.db.messages import Messages
+from master.storage.db.pool import Database
+from master.storage.db.preferences import Preferences
+from master.storage.db.relations import Relations
+from master.storage.db.rooms import Rooms
+from master.storage.db.users import UserStore
+from master.storage.store import Store
 
 
 @dataclass
@@ -74,58 +73,87 @@ class Master:
         store: Store,
         db: Database | None,
         signer: NodeKeys,
-        reactor,
-        clock: Callable[[], float] = time.time,
+        reactor: IReactorTime,
         control: Store | None = None,
     ):
-        self.config = config
-        self.store = store
-        self.control = control or store
-        self.signer = signer
-        self.clock = clock
-        self.users = UserStore(db)
-        self.relations = Relations(db)
-        self.preferences = Preferences(db)
-        self.admissions = Admissions(db)
-        self.messages = Messages(db)
-        self.rooms = Rooms(db)
-        self.links = SlaveLinks(self.control, config.id, reactor)
-        self.accounts = Accounts(self.users, signer, clock)
+        c = config
+        clock = reactor.seconds
+        self.config, self.store, self.control, self.reactor = config, store, control or store, reactor
+        me = MasterRecord(c.id, c.client_addr, c.slave_addr, c.metrics_addr, 0.0)
+
+        # PostgreSQL
+        self.users, self.relations, self.preferences = UserStore(db), Relations(db), Preferences(db)
+        self.admissions, self.messages, self.rooms = Admissions(db), Messages(db), Rooms(db)
+
+        # the control plane, on its own pool
+        self.links = SlaveLinks(self.control, signer, c.id, reactor)
         self.allowances = Allowances(self.control, self.links)
-        self.redirects = Redirects(self)
-        self.relays = Relays(self)
-        self.floods = Floods(self, reactor)
-        self.registry = Registry(self)
-        self.operators = Operators(self)
-        self.sessions = UserSessions(self)
-        self.admission = Admission(self)
-        self.social = Social(self)
-        self.chat = Chat(self)
+        self.relays = Relays(store, clock, TreeLimits(c.relay_after, c.relay_fanout, c.relay_depth), c.dead_after)
+        self.redirects = Redirects(
+            self.control,
+            signer,
+            self.relays,
+            clock,
+            dead_after=c.dead_after,
+            pending_ttl=c.pending_ttl,
+            speed_policy=c.speed_policy,
+            allowances=c.allowances,
+        )
 
-    def record(self, now: float) -> MasterRecord:
-        c = self.config
-        return MasterRecord(c.id, c.client_addr, c.slave_addr, c.metrics_addr, now)
+        # users: events to their sessions, presence, accounts, limits
+        self.events = Events(store, reactor)
+        self.presence = UserPresence(store, self.relations, self.events, clock, c.id, c.dead_after)
+        self.accounts = Accounts(self.users, signer, self.events, clock)
+        self.floods = Floods(store, self.accounts, reactor)
+        self.registry = Registry(
+            self.control,
+            self.links,
+            self.allowances,
+            self.presence,
+            clock,
+            me,
+            dead_after=c.dead_after,
+            pending_ttl=c.pending_ttl,
+            forget_after=c.forget_after,
+        )
 
-    async def status(self, user: str | None = None) -> Status:
-        """Operators' status (``user`` None), or what ``user`` may see of it."""
-        store = self.store
-        masters = await stored(store.masters())
-        slaves = await stored(store.slaves())
-        broadcasts = await stored(store.broadcasts())
-        viewers = await stored(store.all_viewer_sessions())
-        everything = project(masters, slaves, broadcasts, viewers, self.clock(), self.config.dead_after)
-        if user is None:
-            return everything
-        live = [b for b in broadcasts if b.confirmed]
-        return for_user(everything, await self.admission.watchable(user, live))
+        # what users do
+        self.admission = Admission(
+            self.admissions, self.relations, self.floods, self.redirects, self.relays, self.events, clock, c.request_ttl
+        )
+        self.audience = Audience(store, self.admissions, self.links, clock, c.throw_ban)
+        self.social = Social(
+            store, self.relations, self.preferences, self.rooms, self.presence, self.events, self.admission
+        )
+        self.chat = Chat(
+            store,
+            self.messages,
+            self.rooms,
+            self.floods,
+            self.events,
+            clock,
+            message_rate=c.message_rate,
+            message_burst=c.message_burst,
+        )
+        self.sessions = UserSessions(self.events, self.presence)
+        self.operators = Operators(store, self.links, signer, clock, c.dead_after)
+        self.status = ClusterStatus(store, self.admission, clock, c.dead_after)
 
-    async def metrics_targets(self) -> list[dict]:
-        """Prometheus HTTP service discovery: every live node's metrics address."""
-        now = self.clock()
-        slaves = [
-            s.metrics
-            for s in await stored(self.store.slaves())
-            if s.metrics and effective_state(s, now, self.config.dead_after) != SlaveState.DEAD
-        ]
-        masters = [m.metrics for m in await stored(self.store.masters()) if m.metrics]
-        return [{"targets": slaves, "labels": {"role": "slave"}}, {"targets": masters, "labels": {"role": "master"}}]
+        # what a session that attaches is sent: open requests and invitations, then messages
+        self.sessions.on_attach.append(self.admission.catch_up)
+        self.events.catch_ups.append(self.chat.catch_up)
+
+        # what the ports dispatch to
+        self.client_services = ClientServices(
+            accounts=self.accounts,
+            floods=self.floods,
+            redirects=self.redirects,
+            sessions=self.sessions,
+            admission=self.admission,
+            audience=self.audience,
+            social=self.social,
+            chat=self.chat,
+            status=self.status,
+            operators=self.operators,
+        )
+        self.slave_services = SlaveServices(links=self.links, registry=self.registry, relays=self.relays)

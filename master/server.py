@@ -8,7 +8,6 @@ import socket
 from common.config import (
     DEFAULT_DATABASE,
     DEFAULT_REDIS,
-    ConfigError,
     add_flag,
     add_option,
     add_secret_option,
@@ -16,7 +15,8 @@ from common.config import (
     load_secret,
     tls_server_options,
 )
-from master.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
+from common.errors import ConfigError
+from master.policy.budget import DEFAULT_ALLOWANCES, DEFAULT_LINK_CAPS, SpeedPolicy, parse_levels
 
 
 REDIS_CONNECTIONS = 32  # for client requests
@@ -77,15 +77,15 @@ def run(args: argparse.Namespace) -> None:
     from common.reactor import as_deferred
     from common.serve import exit_status, listen_all
     from common.tokens import NodeKeys
-    from master.client_port import MasterClientFactory
-    from master.migrations import ensure_database, migrate
     from master.node import Master, MasterConfig
-    from master.redis_connect import redis_connector
-    from master.redis_store import RedisStore
-    from master.slave_port import SlaveLinkFactory
-    from master.db.pool import Database
-    from master.web import ServiceDiscovery
-    from master.web_front import web_site
+    from master.ports.client_port import MasterClientFactory
+    from master.ports.service_discovery import ServiceDiscovery
+    from master.ports.slave_port import SlaveLinkFactory
+    from master.ports.web_front import web_site
+    from master.storage.db.pool import Database
+    from master.storage.migrations import ensure_database, migrate
+    from master.storage.redis_connect import redis_connector
+    from master.storage.redis_store import RedisStore
     from common.tls import server_factory
     from common.web_origins import listed
     from common.web_tls import web_server_factory
@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> None:
         store = RedisStore(redis_client(REDIS_CONNECTIONS), args.redis_prefix)
         control = RedisStore(redis_client(CONTROL_CONNECTIONS), args.redis_prefix)
         master = Master(config, store, db, signer, reactor, control=control)
+        clients = master.client_services
 
         def endpoint(port):
             return TCP4ServerEndpoint(reactor, port, interface=args.host)
@@ -139,24 +140,33 @@ def run(args: argparse.Namespace) -> None:
         listen_all(
             reactor,
             [
-                (public(args.client_port), secured(MasterClientFactory(master)), f"clients on port {args.client_port}"),
+                (
+                    public(args.client_port),
+                    secured(MasterClientFactory(clients, reactor)),
+                    f"clients on port {args.client_port}",
+                ),
                 (
                     public(args.web_port),
-                    web_server_factory(web_site(master, reactor, listed(args.web_origins)), tls),
+                    web_server_factory(web_site(clients, reactor, listed(args.web_origins)), tls),
                     f"web on port {args.web_port}",
                 ),
-                (endpoint(args.slave_port), secured(SlaveLinkFactory(master)), f"slaves on port {args.slave_port}"),
+                (
+                    endpoint(args.slave_port),
+                    secured(SlaveLinkFactory(master.slave_services, reactor)),
+                    f"slaves on port {args.slave_port}",
+                ),
                 (
                     endpoint(args.metrics_port),
-                    metrics_site({b"sd": ServiceDiscovery(master)}),
+                    metrics_site({b"sd": ServiceDiscovery(master.status)}),
                     f"metrics on port {args.metrics_port}",
                 ),
             ],
         )
         as_deferred(master.links.relay_commands()).addErrback(_log_failure, "command relay")
-        as_deferred(master.sessions.deliver_events()).addErrback(_log_failure, "event delivery")
+        as_deferred(master.events.deliver_events()).addErrback(_log_failure, "event delivery")
         as_deferred(master.store.clear_presence(config.id)).addErrback(_log_failure, "clearing old presence")
         sweeper = task.LoopingCall(lambda: ensureDeferred(master.registry.sweep()).addErrback(_log_failure, "sweep"))
+        sweeper.clock = reactor
         sweeper.start(1.0)
         reactor.addSystemEventTrigger("before", "shutdown", db.close)
 

@@ -53,6 +53,7 @@ class MasterLinkProtocol(MessageProtocol):
 
     def __init__(self, slave: Slave):
         self.slave = slave
+        self.clock = slave.reactor
         self.last_heard = slave.reactor.seconds()
 
     def dataReceived(self, data: bytes) -> None:

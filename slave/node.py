@@ -110,7 +110,7 @@ class Slave:
     # --- admission --------------------------------------------------------------------
     def check_ticket(self, ticket: str, kind: type[T]) -> T:
         try:
-            claims = self.signer.check(ticket, kind)
+            claims = self.signer.check(ticket, kind, self.reactor.seconds())
         except CredentialError as exc:
             raise RequestError(ErrorCode.BAD_TICKET, str(exc)) from None
         if claims.slave != self.config.id:

@@ -21,6 +21,7 @@ class RelayLinkProtocol(MessageProtocol):
 
     def __init__(self, pull: "RelayPull", upstream: str, ticket: str):
         self.pull = pull
+        self.clock = pull.slave.reactor
         self.upstream = upstream
         self.ticket = ticket
         self.closing = False

@@ -1,4 +1,4 @@
-"""PostgreSQL for in-process tests: scratch databases migrated with ``master/sql``, and the
+"""PostgreSQL for in-process tests: scratch databases migrated with ``master/storage/sql``, and the
 master's ``Database`` without its thread pool, so tests need no running reactor."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from contextlib import contextmanager
 
 import psycopg2
 
-from master import migrations
-from master.db.pool import Database
+from master.storage import migrations
+from master.storage.db.pool import Database
 from tests.conftest import PG_ADMIN, drop_database
 
 
 class InlineDatabase(Database):
-    """``master.db.pool.Database`` with each transaction run on one connection in the
+    """``master.storage.db.pool.Database`` with each transaction run on one connection in the
     calling thread: the same SQL and the same refusals, no thread pool."""
 
     def __init__(self, dsn: str):

@@ -29,7 +29,9 @@ import json
 import random
 import struct
 import time
+from unittest import mock
 
+from itsdangerous.timed import TimestampSigner
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -41,10 +43,10 @@ from common.messages.cluster import Heartbeat, SlaveHello, SlaveState
 from common.messages.schema import REGISTRY
 from common.protocol import FRAME_HEADER, HEADER, Decoder, MessageType, encode, encode_ack
 from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, OperatorProof, SlaveProof, ViewTicket
-from master.client_port import MasterClientProtocol
-from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
-from master.slave_port import SlaveLinkProtocol
+from master.ports.client_port import MasterClientProtocol
+from master.ports.slave_port import SlaveLinkProtocol
+from master.storage.memory_store import MemoryStore
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
 
@@ -71,6 +73,7 @@ class Fuzzer:
         self.target = target
         self.rng = random.Random(seed)
         self.clock = Clock()
+        self.clock.advance(time.time())  # the nodes' time: it starts now and runs ahead
         self.database = database or UnavailableDatabase()
         self.node = self._slave() if target == "slave" else self._master()
         self.crashes: list[str] = []
@@ -84,7 +87,7 @@ class Fuzzer:
     # --- the nodes under test -------------------------------------------------------
     def _master(self) -> Master:
         config = MasterConfig("m1", "m1:5101", "m1:5201", dead_after=1e9)  # one heartbeat keeps a slave live
-        return Master(config, MemoryStore(), self.database, SIGNER, self.clock, clock=self.clock.seconds)
+        return Master(config, MemoryStore(), self.database, SIGNER, self.clock)
 
     def _slave(self) -> Slave:
         slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, self.clock)
@@ -94,10 +97,21 @@ class Fuzzer:
     def _connect(self) -> None:
         if self.protocol is not None:
             self.protocol.connectionLost(None)
-        self.protocol, self.transport = PROTOCOLS[self.target](self.node), StringTransport()
-        self.protocol.clock = self.clock
+        self.protocol, self.transport = self._protocol(), StringTransport()
         self.protocol.makeConnection(self.transport)
         self._sent_on_connection = 0
+
+    def _protocol(self):
+        if self.target == "master":
+            return MasterClientProtocol(self.node.client_services, self.clock)
+        if self.target == "slave-port":
+            return SlaveLinkProtocol(self.node.slave_services, self.clock)
+        return SlaveClientProtocol(self.node)  # on the slave's reactor, this clock
+
+    def sign(self, credential) -> str:
+        """``credential`` signed at the nodes' time, which runs ahead of the real one."""
+        with mock.patch.object(TimestampSigner, "get_timestamp", lambda _: int(self.clock.seconds())):
+            return SIGNER.sign(credential)
 
     # --- running ----------------------------------------------------------------------
     def run(self, messages: int) -> float:
@@ -166,7 +180,7 @@ class Fuzzer:
             msg_type, cls = rng.choice(self._handled)
             fields = {s.name: self.plausible(s.name) for s in cls._specs if s.required or rng.random() < 0.3}
             if cls is OperatorRequest and rng.random() < 0.8:  # a proof made for this very command
-                fields["proof"] = SIGNER.sign(OperatorProof.fresh(fields["command"], fields.get("slave")))
+                fields["proof"] = self.sign(OperatorProof.fresh(fields["command"], fields.get("slave")))
             if fields and rng.random() < 0.3:
                 fields[rng.choice(list(fields))] = self.value("")
         else:
@@ -177,7 +191,7 @@ class Fuzzer:
     def plausible(self, name: str):
         rng = self.rng
         make = {
-            "token": lambda: SIGNER.sign(LoginClaims(rng.choice(USERS))),
+            "token": lambda: self.sign(LoginClaims(rng.choice(USERS))),
             "proof": self._proof,
             "ticket": self._ticket,
             "session": lambda: f"session-{rng.randrange(100):06d}",
@@ -209,8 +223,8 @@ class Fuzzer:
 
     def _proof(self) -> str:
         if self.target == "slave-port":
-            return SIGNER.sign(SlaveProof(self.rng.choice(("slave-1", "slave-2"))))
-        return SIGNER.sign(OperatorProof.fresh(OperatorProof.STATUS))
+            return self.sign(SlaveProof(self.rng.choice(("slave-1", "slave-2"))))
+        return self.sign(OperatorProof.fresh(OperatorProof.STATUS))
 
     def _frame_or_ack(self) -> bytes:
         rng = self.rng
@@ -235,8 +249,8 @@ class Fuzzer:
         user, viewer = rng.sample(USERS, 2)
         session = f"session-{rng.randrange(100):06d}"
         if rng.random() < 0.5:
-            return SIGNER.sign(BroadcastTicket(user, session, "slave-1", nonce=f"n{rng.randrange(10**9)}"))
-        return SIGNER.sign(ViewTicket(viewer, user, "slave-1", session))
+            return self.sign(BroadcastTicket(user, session, "slave-1", nonce=f"n{rng.randrange(10**9)}"))
+        return self.sign(ViewTicket(viewer, user, "slave-1", session))
 
     def mutate(self, data: bytes) -> bytes:
         rng = self.rng

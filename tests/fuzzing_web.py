@@ -29,7 +29,7 @@ from client.peer_tls import pinned_context
 from common.messages.turbo import PeerHello
 from common.tokens import LoginClaims, PeerTicket, Signer
 from common.turbo import new_turbo_key
-from tests.fuzzing import SIGNER, USERS, Fuzzer
+from tests.fuzzing import USERS, Fuzzer
 
 PATHS = [b"/", b"/index.html", b"/app.js", b"/ws", b"/watch/alice.mjpg", b"/snapshot/bob.jpg", b"/watch/",
          b"/snapshot/%00.jpg", b"/../../etc/passwd", b"/watch/" + b"a" * 300 + b".mjpg", b"/sd", b"/nosuch"]
@@ -98,8 +98,9 @@ class HttpFuzzer:
         rng = self.rng
         path = rng.choice(PATHS)
         if rng.random() < 0.5:
-            token = SIGNER.sign(LoginClaims(rng.choice(USERS))).encode() if rng.random() < 0.7 else os.urandom(8).hex().encode()
-            path += b"?token=" + token + rng.choice((b"", b"&ticket=x", b"&token=y", b"&%zz"))
+            signed = rng.random() < 0.7
+            token = self.messages_of.sign(LoginClaims(rng.choice(USERS))) if signed else os.urandom(8).hex()
+            path += b"?token=" + token.encode() + rng.choice((b"", b"&ticket=x", b"&token=y", b"&%zz"))
         headers = [b"Host: 127.0.0.1"]
         if rng.random() < 0.3:
             headers.append(b"Authorization: Basic " + base64.b64encode(rng.choice((b"alice:pw", b"::", os.urandom(6)))))
@@ -149,9 +150,9 @@ class _TcpLikeTransport(StringTransport):
 
 def _site(target: str, messages_of: Fuzzer):
     if target == "web":
-        from master.web_front import web_site
+        from master.ports.web_front import web_site
 
-        return web_site(messages_of.node, messages_of.clock)
+        return web_site(messages_of.node.client_services, messages_of.clock)
     from slave.web import web_site
 
     return web_site(messages_of.node)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from common.prefs import AccessKind, access_rule, parse_value, with_defaults
-from master.access import Decision, Standing, decide, refusal
+from master.policy.access import Decision, Standing, decide, refusal
 
 NOW = 10_000.0
 past = st.none() | st.floats(0, NOW)  # facts recorded before now

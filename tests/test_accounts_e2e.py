@@ -19,7 +19,7 @@ from common.errors import ErrorCode
 from common.messages import parse
 from common.messages.accounts import Login
 from common.protocol import Decoder
-from master.floods import LIMITS, Flood
+from master.policy.limits import LIMITS, Flood
 from tests.conftest import Cli, Running, register_users, wait_until
 
 

@@ -209,7 +209,7 @@ def test_a_source_that_cannot_be_opened(cluster, live_broadcast, source, message
 def test_login_floods_are_limited_per_real_client_address(cluster, tmp_path):
     """Behind HAProxy (PROXY protocol) each client's own address counts: a flood from one
     address is refused, while another client logs in as usual."""
-    from master.floods import LIMITS, Flood
+    from master.policy.limits import LIMITS, Flood
     from tests.conftest import Cli
 
     master = cluster.node("master-1")

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from master.budget import SpeedPolicy, parse_levels, session_caps
+from master.policy.budget import SpeedPolicy, parse_levels, session_caps
 
 
 def test_default_tiers_follow_the_seed():

@@ -176,7 +176,7 @@ def test_room_membership_as_an_access_rule_and_the_rooms_live_list(people):
 
 
 def test_a_flood_of_new_rooms_is_refused(people):
-    from master.floods import LIMITS, Flood
+    from master.policy.limits import LIMITS, Flood
 
     (sid,) = people("rfsid")
     results = [sid.run("join", f"#rf{i}") for i in range(LIMITS[Flood.ROOM_CREATE].burst + 1)]

@@ -20,7 +20,7 @@ from tests.conftest import PG_ADMIN, REDIS_URL, clear_redis, drop_database, wait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT_OPTIONS = {"--client-port", "--slave-port", "--metrics-port", "--web-port", "--port"}
-# What the nodes export (master/metrics.py, slave/metrics.py), counters with their _total suffix.
+# What the nodes export (master/services/metrics.py, slave/metrics.py), counters with their _total suffix.
 EXPORTED_METRICS = {
     "framecast_slave_frames_in_total",
     "framecast_slave_frames_out_total",

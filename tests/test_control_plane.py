@@ -10,7 +10,6 @@ import threading
 import time
 
 import redis
-from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from client.masters import Masters
@@ -22,11 +21,11 @@ from common.messages.basic import Error
 from common.messages.cluster import Heartbeat, SlaveState
 from common.protocol import Decoder
 from common.tokens import OperatorProof
-from master.client_port import STATUS_BURST, STATUS_RATE, MasterClientProtocol
-from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
+from master.ports.client_port import STATUS_BURST, STATUS_RATE, MasterClientProtocol
+from master.storage.memory_store import MemoryStore
 from tests.conftest import REDIS_URL, register_users, start_cluster, stop_cluster
-from tests.test_master_logic import SIGNER, FakeLink, twisted
+from tests.test_master_logic import SIGNER, FakeLink, clock_at, twisted
 
 
 class ExhaustedStore:
@@ -41,7 +40,7 @@ class ExhaustedStore:
 
 def test_heartbeats_sweeps_and_placements_do_not_wait_for_the_clients_pool():
     config = MasterConfig("m1", "m1:5101", "m1:5201")
-    master = Master(config, ExhaustedStore(), None, SIGNER, Clock(), clock=lambda: 1000.0, control=MemoryStore())
+    master = Master(config, ExhaustedStore(), None, SIGNER, clock_at(1000.0), control=MemoryStore())
     links = [FakeLink("s1"), FakeLink("s2")]
 
     async def control_plane():
@@ -57,12 +56,9 @@ def test_heartbeats_sweeps_and_placements_do_not_wait_for_the_clients_pool():
 
 
 def test_a_status_loop_on_one_connection_is_refused_past_its_rate():
-    now = [1000.0]
-    master = Master(
-        MasterConfig("m1", "m1:5101", "m1:5201"), MemoryStore(), None, SIGNER, Clock(), clock=lambda: now[0]
-    )
-    protocol, transport = MasterClientProtocol(master), StringTransport()
-    protocol.clock = Clock()
+    clock = clock_at(time.time())  # the operator proofs are signed now
+    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), MemoryStore(), None, SIGNER, clock)
+    protocol, transport = MasterClientProtocol(master.client_services, clock), StringTransport()
     protocol.makeConnection(transport)
 
     async def ask(times: int) -> list:
@@ -78,7 +74,7 @@ def test_a_status_loop_on_one_connection_is_refused_past_its_rate():
         answers = await ask(STATUS_BURST + 3)
         assert [type(a) for a in answers] == [Status] * STATUS_BURST + [Error] * 3
         assert answers[-1].code == ErrorCode.RATE_LIMITED and "too many status requests" in answers[-1].message
-        now[0] += 1.0
+        clock.advance(1.0)
         assert [type(a) for a in await ask(3)] == [Status] * int(STATUS_RATE) + [Error]
 
     asyncio.run(main())

@@ -3,7 +3,7 @@ built inside the script (Redis Cluster and replicas rely on scripts declaring th
 
 import re
 
-from master import redis_scripts
+from master.storage import redis_scripts
 
 CALL = re.compile(r"redis\.call\(\s*'(\w+)'\s*,\s*([^,)]+)")
 SCRIPTS = {name: text for name, text in vars(redis_scripts).items() if name.isupper() and isinstance(text, str)}

@@ -2,6 +2,7 @@
 repair of lost commands, and the relay between masters."""
 
 import asyncio
+import time
 
 import pytest
 from twisted.internet.defer import ensureDeferred
@@ -10,8 +11,8 @@ from twisted.internet.task import Clock
 from common.errors import ErrorCode, RequestError
 from common.messages.cluster import Drain, Heartbeat, SetCap, SlaveHello, SlaveState, Undrain
 from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, ViewTicket
-from master.memory_store import MemoryState, MemoryStore
 from master.node import Master, MasterConfig
+from master.storage.memory_store import MemoryState, MemoryStore
 
 SIGNER = NodeKeys.for_master("s3cret")
 LIVE, DRAINING, DRAINED = SlaveState.LIVE, SlaveState.DRAINING, SlaveState.DRAINED
@@ -33,10 +34,18 @@ class FakeLink:
         self.sent.append("aborted")
 
 
-def make_master(state=None, name="m1", clock=None):
-    config = MasterConfig(name, f"{name}:5101", f"{name}:5201")
+def clock_at(now: float) -> Clock:
+    """A hand-driven reactor clock that reads ``now``."""
+    clock = Clock()
+    clock.advance(now)
+    return clock
+
+
+def make_master(state=None, name="m1", reactor=None, **settings):
+    """A master on the in-memory store (``state``), its reactor at 1000.0 unless given."""
+    config = MasterConfig(name, f"{name}:5101", f"{name}:5201", **settings)
     store = MemoryStore(state or MemoryState())
-    return Master(config, store, None, SIGNER, Clock(), clock=clock or (lambda: 1000.0))
+    return Master(config, store, None, SIGNER, reactor or clock_at(1000.0))
 
 
 def twisted(coro):
@@ -65,7 +74,7 @@ def test_a_broadcast_is_placed_on_the_least_loaded_slave_and_refused_twice():
         await master.registry.heartbeat(links[0], Heartbeat(5, 1, 4, LIVE))
         await master.registry.heartbeat(links[1], Heartbeat(1, 1, 0, LIVE))
         redirect = await master.redirects.place_broadcast("alice", "session-alice")
-        ticket = SIGNER.check(redirect.ticket, BroadcastTicket)
+        ticket = SIGNER.check(redirect.ticket, BroadcastTicket, time.time())
         assert (redirect.slave_id, redirect.slave, ticket.slave) == ("s2", "s2.example:5301", "s2")
         await master.store.confirm_broadcast("alice", "session-alice", "s2", redirect.slave, 1000.0)
         with pytest.raises(RequestError) as refused:
@@ -87,7 +96,7 @@ def test_a_viewer_is_sent_to_the_broadcasters_slave_with_its_share_of_the_allowa
         await master.store.confirm_broadcast("alice", "session-alice", "s1", link.hello.addr, 1000.0)
         entry, slave, others = await master.redirects.find_broadcast("alice", "bob")
         redirect = master.redirects.view_redirect(LoginClaims("bob"), entry, slave, others, link="dsl")
-        ticket = SIGNER.check(redirect.ticket, ViewTicket)
+        ticket = SIGNER.check(redirect.ticket, ViewTicket, time.time())
         assert (ticket.target, ticket.slave, ticket.cap_kbps, redirect.cap_kbps) == ("alice", "s1", 80, 80)
 
     run(scenario)
@@ -175,6 +184,7 @@ def test_the_relay_subscribes_again_when_the_store_comes_back():
         for _ in range(100):
             if state.feeds:
                 break
+            here.reactor.advance(0.5)  # the relay waits on the reactor before it subscribes again
             await asyncio.sleep(0.05)
         await twisted(there.links.send("s1", SetCap("view-session", None)))
         await asyncio.sleep(0.05)
@@ -185,8 +195,8 @@ def test_the_relay_subscribes_again_when_the_store_comes_back():
 
 
 def test_floods_are_refused_past_their_burst_and_viewer_sessions_are_bounded():
-    from master.floods import LIMITS, MAX_VIEWER_SESSIONS, Flood
-    from master.store import ViewerEntry
+    from master.policy.limits import LIMITS, MAX_VIEWER_SESSIONS, Flood
+    from master.policy.records import ViewerEntry
 
     master = make_master()
     link = FakeLink("s1")

@@ -14,28 +14,25 @@ from common.messages.accounts import Status, StatusRequest
 from common.messages.basic import Error
 from common.protocol import Decoder
 from common.tokens import CLOCK_SKEW, OperatorProof, Signer
-from master.client_port import MasterClientProtocol
-from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
-from tests.test_master_logic import SIGNER
+from master.ports.client_port import MasterClientProtocol
+from master.storage.memory_store import MemoryStore
+from tests.test_master_logic import SIGNER, clock_at
 
 T0 = 2_000_000_000.0
 STORE = MemoryStore()  # what the masters share (Redis), with the used nonces
 
 
 @pytest.fixture
-def now(monkeypatch):
-    """The one clock of the master and of its credential checks."""
-    now = [T0]
-    monkeypatch.setattr("common.tokens.time.time", lambda: now[0])
-    return now
+def now():
+    """The one clock of the master and of its credential checks: its reactor's."""
+    return clock_at(T0)
 
 
-def status(now, proof: str):
+def status(now: Clock, proof: str):
     """The master's answer to an operator STATUS with ``proof``."""
-    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), STORE, None, SIGNER, Clock(), clock=lambda: now[0])
-    protocol, transport = MasterClientProtocol(master), StringTransport()
-    protocol.clock = Clock()
+    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), STORE, None, SIGNER, now)
+    protocol, transport = MasterClientProtocol(master.client_services, now), StringTransport()
     protocol.makeConnection(transport)
 
     async def ask():
@@ -52,10 +49,10 @@ def test_a_proof_from_a_clock_ahead_is_refused_again_until_it_expires(monkeypatc
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(T0 + CLOCK_SKEW))
     proof = SIGNER.sign(OperatorProof.fresh(OperatorProof.STATUS))
     assert isinstance(status(now, proof), Status)
-    now[0] = T0 + SIGNER.ticket_ttl + 2 * CLOCK_SKEW - 1  # the proof still passes its check
+    now.advance(SIGNER.ticket_ttl + 2 * CLOCK_SKEW - 1)  # the proof still passes its check
     refused = status(now, proof)
     assert refused == Error("not_operator", "this operator proof was already used; make a new one")
-    now[0] = T0 + SIGNER.ticket_ttl + 2 * CLOCK_SKEW + 1
+    now.advance(2)
     expired = status(now, proof)
     assert expired == Error("not_operator", "operator commands need the cluster secret: operator proof has expired")
 

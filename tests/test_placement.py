@@ -3,8 +3,8 @@
 from hypothesis import given, strategies as st
 
 from common.messages.cluster import SlaveState
-from master.placement import choose_slave, effective_state
-from master.store import SlaveRecord
+from master.policy.placement import choose_slave, effective_state
+from master.policy.records import SlaveRecord
 
 LIVE, DRAINING, DEAD = SlaveState.LIVE, SlaveState.DRAINING, SlaveState.DEAD
 
@@ -62,7 +62,7 @@ def test_a_moving_broadcast_never_goes_back_to_its_slave():
 
 
 def test_rebalance_moves_load_onto_a_new_slave():
-    from master.placement import plan_rebalance
+    from master.policy.placement import plan_rebalance
 
     loads = {"a": 8, "b": 8, "new": 0}
     broadcasts = {"u1": ("a", 3), "u2": ("a", 3), "u3": ("b", 3), "u4": ("b", 3)}
@@ -76,7 +76,7 @@ def test_rebalance_moves_load_onto_a_new_slave():
 
 
 def test_rebalance_leaves_a_balanced_cluster_alone():
-    from master.placement import plan_rebalance
+    from master.policy.placement import plan_rebalance
 
     assert plan_rebalance({"a": 4, "b": 4}, {"u1": ("a", 3), "u2": ("b", 3)}) == []
     assert plan_rebalance({"a": 4}, {"u1": ("a", 3)}) == []
@@ -87,7 +87,7 @@ def test_rebalance_leaves_a_balanced_cluster_alone():
     st.dictionaries(st.text("uvwxyz", min_size=1, max_size=3), st.tuples(st.sampled_from("abcd"), st.integers(0, 9))),
 )
 def test_rebalance_never_widens_the_gap(loads, broadcasts):
-    from master.placement import plan_rebalance
+    from master.policy.placement import plan_rebalance
 
     after = dict(loads)
     for user, source, target in plan_rebalance(loads, broadcasts):

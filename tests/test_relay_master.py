@@ -1,27 +1,25 @@
 """Relay chains on the master (C10), on the in-memory store: where viewers past
 ``relay_after`` go, where a relay is told to pull from, and the tree in the status."""
 
-import dataclasses
+import time
 
 from common.messages.cluster import Heartbeat, RelayLink, SlaveState
 from common.messages.relay import RelayUpstream
 from common.tokens import LoginClaims, ViewTicket
-from master.status import relay_rows
-from master.store import BroadcastEntry, SlaveRecord, ViewerEntry
+from master.policy.records import BroadcastEntry, SlaveRecord, ViewerEntry
+from master.policy.status import relay_rows
 from tests.test_master_logic import SIGNER, FakeLink, make_master, run
 
 
 def relaying_master():
-    master = make_master()
-    master.config = dataclasses.replace(master.config, relay_after=1)
-    return master
+    return make_master(relay_after=1)
 
 
 async def view(master, user):
     entry, slave, others = await master.redirects.find_broadcast("alice", user)
     node = await master.relays.place_viewer(entry)
     redirect = master.redirects.view_redirect(LoginClaims(user), entry, slave, others, node=node)
-    ticket = SIGNER.check(redirect.ticket, ViewTicket)
+    ticket = SIGNER.check(redirect.ticket, ViewTicket, time.time())
     await master.store.add_viewer_session(ViewerEntry(user, ticket.session, "alice", ticket.slave))
     return redirect, ticket
 

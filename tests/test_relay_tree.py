@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from master.relay_tree import Placement, RelayTree, TreeLimits, choose_upstream, place_viewer
+from master.policy.relay_tree import Placement, RelayTree, TreeLimits, choose_upstream, place_viewer
 
 LIMITS = TreeLimits(relay_after=2, max_children=2, max_depth=2)
 

@@ -11,8 +11,8 @@ import redis
 
 from cli.local_cluster import free_port
 from client.masters import Masters
-from common.config import ConfigError
-from master.redis_connect import parse_sentinel_url, redis_connector
+from common.errors import ConfigError
+from master.storage.redis_connect import parse_sentinel_url, redis_connector
 from tests.conftest import register_users, start_cluster, stop_cluster, wait_until
 
 SERVICE = "framecast"

@@ -1,11 +1,12 @@
-"""The masters' slave port (master/slave_port.py) before a slave's hello, on an in-memory
+"""The masters' slave port (master/ports/slave_port.py) before a slave's hello, on an in-memory
 transport: the guarded limits of the client ports (a small first message that must be the
 hello, within 10 s), and a real slave's hello with its session table right behind it."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from common.errors import ErrorCode, ProtocolError
@@ -14,38 +15,23 @@ from common.messages.cluster import SlaveHello
 from common.messaging import AUTH_TIMEOUT, PRE_AUTH_MAX_BODY
 from common.protocol import DEFAULT_MAX_BODY, Decoder, MessageType, encode
 from common.tokens import Signer, SlaveProof
-from master.slave_port import HelloFirstDecoder, SlaveLinkProtocol
+from master.ports.slave_port import HelloFirstDecoder, SlaveLinkProtocol, SlaveServices
+from master.services.slave_links import SlaveLinks
+from master.storage.memory_store import MemoryStore
+from tests.test_master_logic import clock_at
 
 SIGNER = Signer("s3cret")
 UNKNOWN = 250  # a message type no one handles: the body size is all that matters here
 
 
-class Links:
-    def __init__(self):
-        self.joined_slaves: list[str] = []
-
-    def joined(self, link) -> None:
-        self.joined_slaves.append(link.slave_id)
-
-    def left(self, link) -> None:
-        pass
-
-
-class FakeMaster:
-    def __init__(self):
-        self.signer = SIGNER
-        self.links = Links()
-
-    def clock(self) -> float:
-        return 0.0
-
-
 def connected():
-    master, clock, transport = FakeMaster(), Clock(), StringTransport()
-    link = SlaveLinkProtocol(master)
-    link.clock = clock
+    """A link to a master's slave port; the links it joins, on a clock that reads now (the
+    hello's proof is signed now)."""
+    clock, transport = clock_at(time.time()), StringTransport()
+    links = SlaveLinks(MemoryStore(), SIGNER, "m1", clock)
+    link = SlaveLinkProtocol(SlaveServices(links, registry=None, relays=None), clock)
     link.makeConnection(transport)
-    return link, transport, clock, master
+    return link, transport, clock, links
 
 
 def errors(transport) -> list[ErrorCode]:
@@ -76,15 +62,15 @@ def test_anything_but_a_hello_first_is_refused():
 
 
 def test_a_hello_with_a_bad_proof_is_refused():
-    link, transport, _, master = connected()
+    link, transport, _, links = connected()
     link.dataReceived(hello("slave-1", proof_for="slave-2"))
-    assert errors(transport) == [ErrorCode.BAD_PROOF] and master.links.joined_slaves == []
+    assert errors(transport) == [ErrorCode.BAD_PROOF] and links.local == {}
 
 
 def test_a_slave_joins_and_then_has_the_full_size_and_no_deadline():
-    link, transport, clock, master = connected()
+    link, transport, clock, links = connected()
     link.dataReceived(hello())
-    assert master.links.joined_slaves == ["slave-1"] and link.is_authenticated
+    assert list(links.local) == ["slave-1"] and link.is_authenticated
     clock.advance(AUTH_TIMEOUT * 2)
     assert not transport.disconnecting and link.decoder.max_body == DEFAULT_MAX_BODY
 

@@ -1,6 +1,7 @@
 """The slave's client protocol over Twisted's in-memory transport."""
 
 import secrets
+import time
 
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -39,8 +40,15 @@ class Reports:
         self.sent.append(message)
 
 
+def clock_now() -> Clock:
+    """The slave's reactor: a hand-driven clock that starts now (tickets are signed now)."""
+    clock = Clock()
+    clock.advance(time.time())
+    return clock
+
+
 def make_slave():
-    slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SLAVE_KEYS, Clock())
+    slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SLAVE_KEYS, clock_now())
     slave.master = Reports()
     return slave
 

@@ -1,7 +1,7 @@
 """Rooms with owners, presence only between mutual friends, and the per-user flood limits
 (issue 18: finding 10 and the friends, STATUS/LIVE, invites/throws/declines lows), in
 process: the master's parts on the in-memory store and a scratch PostgreSQL database
-migrated with master/sql, including the migration that gives old rooms an owner."""
+migrated with master/storage/sql, including the migration that gives old rooms an owner."""
 
 import asyncio
 
@@ -11,12 +11,12 @@ import pytest
 from common.errors import ErrorCode, RequestError
 from common.messages.chat import ROOM_PAGE, MemberAction, RoomAsk, RoomMember
 from common.messages.social import Presence, PresenceState
-from master import migrations
-from master.floods import LIMITS, Flood
-from master.memory_store import MemoryStore
 from master.node import Master, MasterConfig
+from master.policy.limits import LIMITS, Flood
+from master.storage import migrations
+from master.storage.memory_store import MemoryStore
 from tests.databases import InlineDatabase, scratch_database
-from tests.test_master_logic import SIGNER, twisted
+from tests.test_master_logic import SIGNER, clock_at, twisted
 
 NOW = 1_000_000.0
 
@@ -32,15 +32,15 @@ def world(dsn):
     """A master on a migrated scratch database, with users, and the events it pushed."""
     migrations.migrate(dsn)
     db = InlineDatabase(dsn)
-    clock = {"now": NOW}
+    clock = clock_at(NOW)
     config = MasterConfig("m1", "m1:5101", "m1:5201")
-    master = Master(config, MemoryStore(), db, SIGNER, None, clock=lambda: clock["now"])
+    master = Master(config, MemoryStore(), db, SIGNER, clock)
     pushed = []
 
     async def push(users, event):
         pushed.extend((user, event) for user in users)
 
-    master.sessions.push = push
+    master.events.push = push
     for name in ("alice", "bob", "carol", "mallory"):
         db.sql("INSERT INTO users (name, password_hash) VALUES (%s, 'x')", name)
     yield master, db, pushed, clock
@@ -100,7 +100,7 @@ def test_room_creation_is_limited_per_user_and_the_list_pages(world):
     error = refused(master.chat.change_room("mallory", "#spam-more", True))
     assert error.code == ErrorCode.RATE_LIMITED and error.message.startswith("too many new rooms; try again in")
     run(master.chat.change_room("alice", "#mine", True))  # per user: others are not affected
-    clock["now"] += 1 / LIMITS[Flood.ROOM_CREATE].rate
+    clock.advance(1 / LIMITS[Flood.ROOM_CREATE].rate)
     run(master.chat.change_room("mallory", "#spam-later", True))
     first = run(master.chat.rooms("bob", None, 4))
     assert [r.name for r in first.rooms] == ["#mine", "#spam-000", "#spam-001", "#spam-002"]
@@ -139,7 +139,7 @@ def test_names_of_users_who_do_not_exist_are_limited_and_then_every_lookup_is_re
         error = refused(master.floods.naming("mallory", lambda n=name: social.change_friend("mallory", n, True)))
         assert error.code == ErrorCode.RATE_LIMITED
     assert run(master.floods.naming("bob", lambda: social.change_friend("bob", "alice", True)))
-    clock["now"] += 1 / LIMITS[Flood.UNKNOWN_NAME].rate
+    clock.advance(1 / LIMITS[Flood.UNKNOWN_NAME].rate)
     assert run(master.floods.naming("mallory", lambda: social.change_friend("mallory", "alice", True)))
 
 
@@ -149,7 +149,7 @@ def test_names_of_users_who_do_not_exist_are_limited_and_then_every_lookup_is_re
 def test_per_user_limits_hold_across_connections_and_masters(world, flood):
     """The count is in the store, so a second master (another connection) shares it."""
     master, db, _, _ = world
-    other = Master(MasterConfig("m2", "m2:5101", "m2:5201"), master.store, db, SIGNER, None, clock=master.clock)
+    other = Master(MasterConfig("m2", "m2:5101", "m2:5201"), master.store, db, SIGNER, master.reactor)
     for i in range(LIMITS[flood].burst):
         run((master if i % 2 else other).floods.check(flood, "mallory"))
     assert refused(other.floods.check(flood, "mallory")).code == ErrorCode.RATE_LIMITED

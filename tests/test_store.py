@@ -14,9 +14,11 @@ from hypothesis import example, HealthCheck, given, settings, strategies as st
 from cli.services import free_port
 from common.messages.cluster import BroadcastReport, SetCap, SlaveState, ViewerReport
 from common.ratelimit import gcra
-from master.memory_store import MemoryStore
-from master.redis_store import RedisStore
-from master.store import BroadcastEntry, Claim, MasterRecord, SlaveRecord, StoreUnavailable, ViewerEntry, decide_claim
+from master.policy.claim import Claim, decide_claim
+from master.policy.records import BroadcastEntry, MasterRecord, SlaveRecord, ViewerEntry
+from master.storage.memory_store import MemoryStore
+from master.storage.redis_store import RedisStore
+from master.storage.store import StoreUnavailable
 from tests.conftest import REDIS_URL, clear_redis
 
 NOW = 1_000_000.0

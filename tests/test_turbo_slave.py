@@ -10,7 +10,6 @@ import secrets
 import pytest
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from client.errors import ConnectionLost
@@ -20,14 +19,14 @@ from common.tokens import BroadcastTicket, PeerTicket, Signer, ViewTicket
 from common.turbo import peer_id
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
-from tests.test_slave_protocol import Reports, received
+from tests.test_slave_protocol import Reports, clock_now, received
 
 SIGNER = Signer("s3cret")
 FINGERPRINT = "ab" * 32
 
 
 def make_slave():
-    slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, Clock())
+    slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, clock_now())
     slave.master = Reports()
     return slave
 
@@ -114,7 +113,7 @@ def test_the_turbo_key_is_drawn_by_the_slave_and_tickets_hold_no_session():
     readable = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
     assert "bob-session" not in readable and "the-same-session" not in readable
     assert json.loads(readable)["viewer"] == "bob"
-    ticket = Signer(key_one).check(offer.ticket, PeerTicket)
+    ticket = Signer(key_one).check(offer.ticket, PeerTicket, first.reactor.seconds())
     assert ticket.peer == peer_id(key_one, "bob-session")
 
 

@@ -9,7 +9,7 @@ from common.errors import ErrorCode
 from common.messages.accounts import SlaveRow
 from common.messages.cluster import SlaveState
 from common.ratelimit import gcra
-from master.client_port import STATUS_BURST, STATUS_RATE
+from master.ports.client_port import STATUS_BURST, STATUS_RATE
 
 
 class Clock:

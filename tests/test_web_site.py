@@ -176,7 +176,7 @@ def test_a_malformed_request_gets_the_headers_too():
 def test_a_player_address_takes_only_a_user_name_so_refusals_repeat_no_markup():
     from twisted.web.test.requesthelper import DummyRequest
 
-    from master.web_front import PlayerRedirect
+    from master.ports.web_front import PlayerRedirect
 
     request = DummyRequest([b"<img src=x onerror=alert(1)>.mjpg"])
     body = PlayerRedirect(None, Clock(), "watch", ".mjpg").render_GET(request)
