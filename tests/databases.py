@@ -1,5 +1,6 @@
 """PostgreSQL for in-process tests: scratch databases migrated with ``master/storage/sql``, and the
-master's ``Database`` without its thread pool, so tests need no running reactor."""
+master's ``Database`` and ``UserStore`` without their threads, so tests need no running
+reactor."""
 
 from __future__ import annotations
 
@@ -7,22 +8,36 @@ import uuid
 from contextlib import contextmanager
 
 import psycopg2
+from twisted.internet.defer import maybeDeferred
 
 from master.storage import migrations
 from master.storage.db.pool import Database
+from master.storage.db.users import UserStore
 from tests.conftest import PG_ADMIN, drop_database
 
 
 class InlineDatabase(Database):
     """``master.storage.db.pool.Database`` with each transaction run on one connection in the
-    calling thread: the same SQL and the same refusals, no thread pool."""
+    calling thread: the same SQL and the same refusals, no thread pool. A lost connection
+    fails its transaction with ``OperationalError`` and is made again for the next one, as
+    the pool's ``cp_reconnect`` does."""
 
     def __init__(self, dsn: str):
+        self.dsn = dsn
         self.conn = psycopg2.connect(dsn)
 
     async def interact(self, txn, *args):
-        with self.conn, self.conn.cursor() as cursor:
-            return txn(cursor, *args)
+        if self.conn.closed:
+            self.conn = psycopg2.connect(self.dsn)
+        try:
+            with self.conn.cursor() as cursor:
+                result = txn(cursor, *args)
+            self.conn.commit()
+            return result
+        except BaseException:
+            if not self.conn.closed:
+                self.conn.rollback()
+            raise
 
     def sql(self, statement: str, *args):
         with self.conn, self.conn.cursor() as cursor:
@@ -31,6 +46,14 @@ class InlineDatabase(Database):
 
     def close(self) -> None:
         self.conn.close()
+
+
+class InlineUserStore(UserStore):
+    """``master.storage.db.users.UserStore`` with Argon2 in the calling thread (a worker thread
+    reports back only through a running reactor): the same SQL, hashes and refusals."""
+
+    def _argon2(self, work, *args):
+        return self._hashing.run(maybeDeferred, work, *args)
 
 
 @contextmanager
