@@ -69,9 +69,7 @@ class _FirstByte(Protocol):
 class HttpsOrLocalHttp(Factory):
     """``site`` with TLS (``options``), and without it for loopback clients."""
 
-    def __init__(self, site: Factory, options, clock=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
+    def __init__(self, site: Factory, options, clock):
         self.plain = site
         self.tls = server_factory(site, options)
         self.clock = clock
@@ -86,7 +84,7 @@ class HttpsOrLocalHttp(Factory):
         return _FirstByte(self)
 
 
-def web_server_factory(site: Factory, options) -> Factory:
+def web_server_factory(site: Factory, options, clock) -> Factory:
     """A web port's factory: ``site`` as it is without TLS (``options`` None), else HTTPS
-    and plain HTTP for this machine's browsers."""
-    return site if options is None else HttpsOrLocalHttp(site, options)
+    and plain HTTP for this machine's browsers (``clock`` times the wait for the first byte)."""
+    return site if options is None else HttpsOrLocalHttp(site, options, clock)

@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> None:
                 ),
                 (
                     public(args.web_port),
-                    web_server_factory(web_site(clients, reactor, listed(args.web_origins)), tls),
+                    web_server_factory(web_site(clients, reactor, listed(args.web_origins)), tls, reactor),
                     f"web on port {args.web_port}",
                 ),
                 (
