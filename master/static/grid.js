@@ -71,10 +71,11 @@ export class LiveGrid {
     image.onload = () => card.classList.add("has-image");
     image.onerror = () => card.classList.remove("has-image");
     open.append(image, span("placeholder", row.access === "ask" ? "asks first: watch to ask" : "no image yet"));
+    open.append(span("viewers", ""));
     open.onclick = () => this.watch(row.user);
     const meta = document.createElement("p");
     meta.className = "meta";
-    meta.append(span("name", row.user), span("friend-mark", "friend"), span("ask-mark", "asks first"), span("viewers", ""));
+    meta.append(span("name", row.user), span("friend-mark", "friend"), span("ask-mark", "asks first"));
     card.append(open, meta);
     return card;
   }

@@ -93,6 +93,7 @@ export class Watcher {
     bitmap.close();
     this.connection.sendBytes(ackMessage(frame.seq));
     this.canvas.dataset.seq = String(frame.seq);
+    this.canvas.dataset.frames = String(Number(this.canvas.dataset.frames ?? 0) + 1); // drawn here
     this.lastTime = Date.now() / 1000;
     this.samples.push([performance.now(), frame.image.length]);
     if (!this.playing) {
