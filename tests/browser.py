@@ -59,6 +59,7 @@ def screenshots(page, name: str, sizes=SIZES) -> None:
     before = page.viewport_size
     for size_name, size in sizes.items():
         page.set_viewport_size(size)
+        page.evaluate("() => window.scrollTo(0, 0)")
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= size["width"], f"the page is {width} px wide at {size_name} size"
         page.screenshot(path=str(ARTIFACTS / f"{name}-{size_name}.png"), full_page=True)

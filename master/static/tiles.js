@@ -7,13 +7,14 @@ import { Watcher } from "./watch.js";
 import { clear, problem } from "./notify.js";
 
 const $ = (id) => document.getElementById(id);
-const LINKS = [["", "full rate"], ["lan", "LAN (280 kbps)"], ["dsl", "DSL (80 kbps)"], ["dialup", "dial-up (20 kbps)"]];
+const LINKS = [["", "full rate"], ["lan", "LAN 280k"], ["dsl", "DSL 80k"], ["dialup", "dial-up 20k"]];
 const ZOOMS = [["fit", "fit"], ["100", "100%"], ["200", "200%"], ["300", "300%"]];
 
 function control(tag, label, props = {}) {
   const element = Object.assign(document.createElement(tag), props);
   if (tag === "button") element.type = "button";
   element.setAttribute("aria-label", label);
+  element.title = label;
   return element;
 }
 
@@ -43,7 +44,7 @@ class Tile {
     this.zoom.onchange = () => this.applyZoom();
     this.pause = control("button", `pause ${this.user}`, { className: "pause", textContent: "pause" });
     this.pause.onclick = () => this.togglePause();
-    const full = control("button", `full screen ${this.user}`, { className: "full", textContent: "full screen" });
+    const full = control("button", `full screen ${this.user}`, { className: "full", textContent: "⛶" });
     full.onclick = () => this.element.requestFullscreen?.().catch(() => {});
     const close = control("button", `close ${this.user}`, { className: "close", textContent: "×" });
     close.onclick = () => this.tiles.close(this.user);
