@@ -43,7 +43,7 @@ def casters(cluster, tmp_path_factory):
         name: broadcasting(cli, name, "--size", "320x240", "--fps", "15")
         for name, cli in (("alice", alice), ("bob", bob), ("dave", dave))
     }
-    yield {"bob": bob, "running": running}
+    yield {"bob": bob, "dave": dave, "running": running}
     for caster in running.values():  # (bob's, perhaps a second one)
         caster.stop()
 
@@ -66,6 +66,13 @@ def test_the_grid_shows_the_live_broadcasts_friends_first(cluster, browser, cast
         assert not thumbnail_loaded(page, "dave")  # a thumbnail would ask dave
         assert "0 watching" in page.inner_text("#live li[data-user=bob] .viewers")
         screenshots(page, "page-grid")
+        # the keyboard reaches a card: Tab from the top of the page, Enter opens a tile
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.closest('li')?.dataset.user") == "bob":
+                break
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".tile[data-user=bob]")
     finally:
         page.close()
 
@@ -104,6 +111,18 @@ def test_two_tiles_play_at_their_own_rates_and_a_stopped_one_comes_back(cluster,
         page.wait_for_selector("#problems li[data-key='watch:bob']", state="detached", timeout=5000)
         page.click(".tile[data-user=alice] button.close")
         assert page.locator(".tile").count() == 1
+    finally:
+        page.close()
+
+
+def test_an_invitation_accepted_from_a_notification(cluster, browser, casters):
+    page = open_page(browser, cluster.web, "carol")
+    try:
+        casters["dave"].ok("invite", "carol")  # dave asks first, but invites carol
+        accept = "#notifications li[data-kind=invitation][data-user=dave] button[data-action=accept]"
+        page.click(accept, timeout=15000)
+        page.wait_for_selector(".tile[data-user=dave][data-state=playing]", timeout=20000)
+        assert page.locator("#notifications li[data-kind=invitation]").count() == 0
     finally:
         page.close()
 
