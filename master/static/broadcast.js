@@ -50,7 +50,8 @@ export class BroadcastPanel {
   }
 
   cameraEvent(text, viewers) {
-    $("broadcast-state").textContent = text;
+    const where = this.camera?.slaveId ? `broadcasting on ${this.camera.slaveId}` : "";
+    $("broadcast-state").textContent = text.startsWith("broadcasting on") ? where : `${where} · ${text}`;
     if (viewers !== null) this.refreshViewers().catch(() => {});
   }
 

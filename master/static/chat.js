@@ -138,7 +138,7 @@ export class Chat {
     const names = [...this.peers.keys()].sort((a, b) => Number(isRoom(a)) - Number(isRoom(b)) || a.localeCompare(b));
     $("conversations").replaceChildren(...names.map((name) => this.entry(name)));
     $("chat-title").textContent = this.active || "Pick a conversation";
-    $("chat-form").hidden = !this.active;
+    $("chat-form").hidden = $("chat-lines").hidden = !this.active;
     const lines = [...(this.peers.get(this.active)?.lines.values() ?? [])].sort((a, b) => a.id - b.id);
     $("chat-lines").replaceChildren(...lines.map((line) => this.lineItem(line)));
     $("chat-lines").lastChild?.scrollIntoView({ block: "nearest" });

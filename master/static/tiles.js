@@ -44,7 +44,7 @@ class Tile {
     this.zoom.onchange = () => this.applyZoom();
     this.pause = control("button", `pause ${this.user}`, { className: "pause", textContent: "pause" });
     this.pause.onclick = () => this.togglePause();
-    const full = control("button", `full screen ${this.user}`, { className: "full", textContent: "⛶" });
+    const full = control("button", `full screen ${this.user}`, { className: "full", textContent: "full" });
     full.onclick = () => this.element.requestFullscreen?.().catch(() => {});
     const close = control("button", `close ${this.user}`, { className: "close", textContent: "×" });
     close.onclick = () => this.tiles.close(this.user);
