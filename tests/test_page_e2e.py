@@ -188,8 +188,16 @@ def test_a_chat_with_a_cli_user(cluster, browser, tmp_path):
         page.press("#chat-text", "Enter")
         page.wait_for_selector("#chat-lines li.mine:has-text('hello from the page')", timeout=15000)
         wait_until(lambda: any("hello from the page" in line for line in heidi_chat.out + heidi_chat.lines), 15)
-        screenshots(page, "page-chat")
         heidi_chat.stop()
+
+        page.fill("#open-chat-name", "#porch")  # a room: made by grace, who owns it
+        page.click("#open-chat button")
+        page.wait_for_selector("#conversations li[data-peer='#porch']", timeout=15000)
+        heidi.ok("join", "#porch")  # asks grace, who answers from a notification
+        page.click("#notifications li[data-kind='room-ask:#porch'][data-user=heidi] button[data-action=accept]")
+        wait_until(lambda: heidi.run("msg", "#porch", "hello porch").returncode == 0, 15)
+        page.wait_for_selector("#chat-lines li:has-text('hello porch')", timeout=15000)
+        screenshots(page, "page-chat")
     finally:
         page.close()
 

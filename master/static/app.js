@@ -17,7 +17,7 @@ const $ = (id) => document.getElementById(id);
 const LOGIN_KEY = "framecast-login";
 const REFRESH_EVERY = 5000; // ms between live lists
 
-const link = new MasterLink(masterEvent, () => refresh().catch(() => {}));
+const link = new MasterLink(masterEvent, regained);
 const request = (type, body, expect) => link.request(type, body, expect);
 const page = { user: "", grid: null, tiles: null, chat: null, broadcast: null, settings: null };
 
@@ -101,6 +101,12 @@ async function refresh() {
   const rows = (await request(T.LIVE_REQUEST, {}, [T.LIVE_LIST])).body.broadcasts ?? [];
   await page.grid.show(rows);
   page.tiles.liveNow(new Set(rows.map((row) => row.user)));
+}
+
+// Back after a lost connection: what changed meanwhile (the master re-sends unread messages).
+function regained() {
+  refresh().catch(() => {});
+  page.chat?.load().catch(() => {});
 }
 
 function watch(user) {

@@ -34,7 +34,7 @@ export class LiveGrid {
     const sorted = [...rows].sort(order);
     const users = new Set(sorted.map((row) => row.user));
     for (const user of [...this.cards.keys()].filter((name) => !users.has(name))) this.cards.delete(user);
-    await this.ensurePlayerToken();
+    await this.ensurePlayerToken().catch(() => {}); // without one, cards wait for their thumbnails
     const cards = sorted.map((row) => this.card(row));
     $("live").replaceChildren(...cards);
     $("live-empty").hidden = cards.length > 0;
