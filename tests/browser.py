@@ -45,6 +45,7 @@ def open_page(browser, address: str, user: str, register: bool = False, viewport
     page = browser.new_page(viewport=viewport)
     page.on("console", lambda message: print(f"[{user} console] {message.text}"))
     page.goto(address)
+    assert not page.is_visible("#app") and not page.is_visible("#nav")  # nothing but the login before it
     page.fill("#user", user)
     page.fill("#password", f"password-{user}")
     page.click("#register" if register else "#login")

@@ -33,12 +33,6 @@ export function clear(key) {
   document.querySelector(`#problems li[data-key="${CSS.escape(key)}"]`)?.remove();
 }
 
-export function clearAll(prefix) {
-  for (const item of document.querySelectorAll("#problems li")) {
-    if (item.dataset.key.startsWith(prefix)) item.remove();
-  }
-}
-
 // A refusal of one action: shown for a while, replaced by the next refusal of that action.
 export function refused(action, error) {
   const key = `action:${action}`;
@@ -80,7 +74,7 @@ export function ask(kind, user, text, answers) {
   $("notifications").append(item);
 }
 
-export function findAsk(kind, user) {
+function findAsk(kind, user) {
   return document.querySelector(`#notifications li[data-kind="${kind}"][data-user="${CSS.escape(user)}"]`);
 }
 
