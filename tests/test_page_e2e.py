@@ -101,6 +101,9 @@ def test_two_tiles_play_at_their_own_rates_and_a_stopped_one_comes_back(cluster,
         page.select_option(".tile[data-user=alice] select.zoom", "200")
         assert page.eval_on_selector(".tile[data-user=alice] canvas", "c => c.getBoundingClientRect().width") == 640
         page.select_option(".tile[data-user=alice] select.zoom", "fit")
+        page.click(".tile[data-user=alice] button.full")
+        wait_until(lambda: page.evaluate("() => document.fullscreenElement?.dataset.user") == "alice", 10)
+        page.evaluate("() => document.exitFullscreen()")
         screenshots(page, "page-two-tiles")
 
         casters["running"]["bob"].stop()  # bob stops: his tile says so, until his new broadcast plays
