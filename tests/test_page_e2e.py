@@ -119,9 +119,9 @@ def test_two_tiles_play_at_their_own_rates_and_a_stopped_one_comes_back(cluster,
 
 
 def test_an_invitation_accepted_from_a_notification(cluster, browser, casters):
+    casters["dave"].ok("invite", "carol")  # dave asks first, but invites carol, before her page opens
     page = open_page(browser, cluster.web, "carol")
     try:
-        casters["dave"].ok("invite", "carol")  # dave asks first, but invites carol
         accept = "#notifications li[data-kind=invitation][data-user=dave] button[data-action=accept]"
         page.click(accept, timeout=15000)
         page.wait_for_selector(".tile[data-user=dave][data-state=playing]", timeout=20000)

@@ -42,14 +42,16 @@ async function login(register) {
   await enter(user, answer.body.token);
 }
 
+// The parts of the page are made before the session attaches: what the master sends at
+// once (unread messages, open requests to watch) must find them there.
 async function enter(user, token) {
-  await link.attach(token);
   page.user = user;
   page.grid = new LiveGrid(request, watch);
   page.tiles = new Tiles(() => link.connection(), () => link.token);
   page.chat = new Chat(request, (type, body) => link.connection().send(type, body), user, watch);
   page.broadcast = new BroadcastPanel(link);
   page.settings = new SettingsDialog(request);
+  await link.attach(token);
   $("login-panel").hidden = true;
   for (const id of ["app", "logout", "settings-open", "nav"]) $(id).hidden = false;
   $("whoami").textContent = user;
@@ -60,7 +62,7 @@ async function enter(user, token) {
 
 function logout() {
   sessionStorage.removeItem(LOGIN_KEY);
-  request(T.LOGOUT, {}, [T.OK]).finally(() => location.reload());
+  location.reload();
 }
 
 // --- what the master pushes -------------------------------------------------------------------

@@ -33,9 +33,15 @@ export class MasterLink {
     return this.connection().request(type, { token: this.token, ...body }, expect);
   }
 
+  // A refused token ends the session here (no more attempts); other failures are retried.
   async attach(token) {
     this.token = token;
-    await this.request(T.ATTACH, { presence: true }, [T.ATTACHED]);
+    try {
+      await this.request(T.ATTACH, { presence: true }, [T.ATTACHED]);
+    } catch (error) {
+      if (error.code === "bad_token") this.token = "";
+      throw error;
+    }
     this.show("connected");
   }
 
@@ -49,19 +55,14 @@ export class MasterLink {
       pause = Math.min(pause * 2, LONGEST_PAUSE);
       try {
         await this.attach(this.token);
-        break;
+        this.retrying = false;
+        this.onRegained();
+        return;
       } catch (error) {
-        if (error.code === "bad_token") return this.ended(error);
+        if (!this.token) problem("link", `${error.message}: log in again`);
       }
     }
     this.retrying = false;
-    this.onRegained();
-  }
-
-  ended(error) {
-    this.retrying = false;
-    this.token = "";
-    problem("link", `${error.message}: log in again`);
   }
 
   show(state, text = "") {
