@@ -80,8 +80,9 @@ def test_a_page_watches_a_cli_broadcast(cluster, browser, tmp_path, secure):
         status = page.inner_text(f".tile[data-user={caster_name}] .status")
         assert "fps" in status and "last --" not in status
         assert page.url.startswith("https://" if secure else "http://127.0.0.1:")
-        page.select_option(f".tile[data-user={caster_name}] select.zoom", "200")
-        assert page.eval_on_selector(f".tile[data-user={caster_name}] canvas", "c => c.getBoundingClientRect().width") == 1280
+        tile = f".tile[data-user={caster_name}]"
+        page.select_option(f"{tile} select.zoom", "200")
+        assert page.eval_on_selector(f"{tile} canvas", "c => c.getBoundingClientRect().width") == 1280
         screenshot(page, f"watching-a-cli-broadcast-{'https' if secure else 'http'}")
     finally:
         page.close()
