@@ -69,8 +69,12 @@ def test_the_grid_shows_the_live_broadcasts_friends_first(cluster, browser, cast
         # the keyboard reaches a card: Tab from the top of the page, Enter opens a tile
         for _ in range(40):
             page.keyboard.press("Tab")
-            if page.evaluate("() => document.activeElement.closest('li')?.dataset.user") == "bob":
+            if page.evaluate("() => document.activeElement.closest('#live li')?.dataset.user") == "bob":
                 break
+        focused = "() => document.activeElement.closest('#live li')?.dataset.user"
+        redraws = attribute_number(page, "#live", "data-redraws")
+        wait_until(lambda: attribute_number(page, "#live", "data-redraws") > redraws, 15)
+        assert page.evaluate(focused) == "bob"  # the grid's refresh kept the focus where it was
         page.keyboard.press("Enter")
         page.wait_for_selector(".tile[data-user=bob]")
     finally:

@@ -3,6 +3,7 @@
 // a button to throw them out; and a form to invite someone to watch.
 
 import { T } from "./framecast.js";
+import { redraw } from "./lists.js";
 import { Camera } from "./camera.js";
 import { clear, note, problem, refused } from "./notify.js";
 
@@ -59,7 +60,7 @@ export class BroadcastPanel {
     if (!this.camera) return;
     const viewers = (await this.link.request(T.VIEWERS_REQUEST, {}, [T.VIEWER_LIST])).body.viewers ?? [];
     $("viewer-count").textContent = String(viewers.length);
-    $("viewers").replaceChildren(...viewers.map((row) => this.viewerItem(row)));
+    redraw($("viewers"), viewers.map((row) => this.viewerItem(row)));
   }
 
   viewerItem(row) {

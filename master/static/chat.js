@@ -4,6 +4,7 @@
 // textContent, printable (no markup, no control characters).
 
 import { T } from "./framecast.js";
+import { redraw } from "./lists.js";
 import { clock } from "./watch.js";
 import { printable } from "./printable.js";
 import { ask, note, settle } from "./notify.js";
@@ -136,7 +137,7 @@ export class Chat {
 
   render() {
     const names = [...this.peers.keys()].sort((a, b) => Number(isRoom(a)) - Number(isRoom(b)) || a.localeCompare(b));
-    $("conversations").replaceChildren(...names.map((name) => this.entry(name)));
+    redraw($("conversations"), names.map((name) => this.entry(name)));
     $("chat-title").textContent = this.active || "Pick a conversation";
     $("chat-form").hidden = $("chat-lines").hidden = !this.active;
     const lines = [...(this.peers.get(this.active)?.lines.values() ?? [])].sort((a, b) => a.id - b.id);

@@ -5,6 +5,7 @@
 // thumbnail: taking one would ask them.
 
 import { T } from "./framecast.js";
+import { redraw } from "./lists.js";
 
 const $ = (id) => document.getElementById(id);
 const THUMBNAIL_EVERY = 15000; // ms
@@ -36,7 +37,7 @@ export class LiveGrid {
     for (const user of [...this.cards.keys()].filter((name) => !users.has(name))) this.cards.delete(user);
     await this.ensurePlayerToken().catch(() => {}); // without one, cards wait for their thumbnails
     const cards = sorted.map((row) => this.card(row));
-    $("live").replaceChildren(...cards);
+    redraw($("live"), cards);
     $("live-empty").hidden = cards.length > 0;
   }
 
