@@ -142,7 +142,7 @@ export class Chat {
     $("chat-form").hidden = $("chat-lines").hidden = !this.active;
     const lines = [...(this.peers.get(this.active)?.lines.values() ?? [])].sort((a, b) => a.id - b.id);
     $("chat-lines").replaceChildren(...lines.map((line) => this.lineItem(line)));
-    $("chat-lines").lastChild?.scrollIntoView({ block: "nearest" });
+    $("chat-lines").scrollTop = $("chat-lines").scrollHeight; // the newest line, without moving the page
   }
 
   entry(name) {
