@@ -7,6 +7,7 @@
 import { Connection, JPEG, T, ackMessage, json, parseFrame } from "./framecast.js";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const RATE_WINDOW = 4000; // ms of frames the status line's fps and kbps average: a capped stream's come seconds apart
 
 export function slaveUrl(web) {
   return `${location.protocol === "https:" ? "wss:" : "ws:"}//${web}/ws`;
@@ -30,7 +31,7 @@ export class Watcher {
     this.playing = false;
     this.cap = null; // kbps, null: none
     this.lastTime = 0;
-    this.samples = []; // [arrival ms, bytes] over the last second
+    this.samples = []; // [arrival ms, bytes] over the last RATE_WINDOW
     this.timer = setInterval(() => this.showStatus(), 1000);
   }
 
@@ -105,12 +106,13 @@ export class Watcher {
 
   showStatus() {
     const now = performance.now();
-    this.samples = this.samples.filter(([at]) => now - at <= 1000);
-    const bytes = this.samples.reduce((sum, [, size]) => sum + size, 0);
+    this.samples = this.samples.filter(([at]) => now - at <= RATE_WINDOW);
+    const seconds = RATE_WINDOW / 1000;
+    const bytesPerSecond = this.samples.reduce((sum, [, size]) => sum + size, 0) / seconds;
     const cap = this.cap === null ? "no cap" : `cap ${this.cap.toFixed(0)} kbps`;
     const paused = this.paused ? " · paused" : "";
     this.status(
-      `${this.samples.length.toFixed(1)} fps · ${((bytes * 8) / 1000).toFixed(0)} kbps · ${cap} · ` +
+      `${(this.samples.length / seconds).toFixed(1)} fps · ${((bytesPerSecond * 8) / 1000).toFixed(0)} kbps · ${cap} · ` +
         `last ${clock(this.lastTime)}${paused}`,
     );
   }
