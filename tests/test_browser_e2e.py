@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,18 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from client.sources import read_code
+from tests.browser import ARTIFACTS, attribute_number, chromium, open_page
 from tests.conftest import Running, broadcasting, json_lines, register_users, start_cluster, stop_cluster, wait_until
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(os.environ.get("FRAMECAST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
 
 
 @pytest.fixture(scope="module")
@@ -52,48 +40,24 @@ def trusted_key(cluster) -> str:
 
 @pytest.fixture(scope="module")
 def browser(cluster):
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        pin = f"--ignore-certificate-errors-spki-list={trusted_key(cluster)}"
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*BROWSER_ARGS, pin])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(f"--ignore-certificate-errors-spki-list={trusted_key(cluster)}") as browser:
+        yield browser
 
 
-def open_page(browser, cluster, user: str, register: bool = False, secure: bool = False):
-    """A page of ``cluster``'s web front, logged in as ``user`` (registered by the CLI, or
-    in the page with ``register``), at http://127.0.0.1 or, ``secure``, https://localhost."""
-    page = browser.new_page()
-    page.on("console", lambda message: print(f"[{user} console] {message.text}"))
-    page.goto(cluster.secure_web if secure else cluster.web)
-    page.fill("#user", user)
-    page.fill("#password", f"password-{user}")
-    page.click("#register" if register else "#login")
-    page.wait_for_selector(f"#whoami:has-text('{user}')", timeout=15000)
-    return page
-
-
-def screenshot(page, name: str) -> bytes:
+def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    return page.locator("#screen").screenshot()
 
 
-def code_on_screen(page) -> int:
-    """The frame number the CLI test pattern draws into its images, read off the canvas."""
-    png = page.locator("#screen").screenshot()
+def code_on_screen(page, user: str) -> int:
+    """The frame number the CLI test pattern draws into its images, read off ``user``'s tile."""
+    png = page.locator(f".tile[data-user={user}] canvas").screenshot()
     return read_code(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
 
 
-def screen_seq(page) -> int:
-    """The number of the frame on the page's screen. (Playwright's ``wait_for_function``
-    evaluates its text with ``eval``, which the page's Content-Security-Policy forbids.)"""
-    return int(page.get_attribute("#screen", "data-seq") or 0)
+def screen_seq(page, user: str) -> int:
+    """The number of the frame on ``user``'s tile."""
+    return attribute_number(page, f".tile[data-user={user}] canvas", "data-seq")
 
 
 @pytest.mark.parametrize("secure", [False, True], ids=["http-on-this-machine", "https"])
@@ -101,21 +65,24 @@ def test_a_page_watches_a_cli_broadcast(cluster, browser, tmp_path, secure):
     caster_name, viewer_name = ("heidi", "ivan") if secure else ("alice", "bob")
     caster_cli, _ = register_users(cluster, tmp_path, caster_name, viewer_name)
     caster = broadcasting(caster_cli, caster_name, "--size", "640x480", "--fps", "15")
-    page = open_page(browser, cluster, viewer_name, secure=secure)
+    page = open_page(browser, cluster.secure_web if secure else cluster.web, viewer_name)
     try:
-        watch = f"#live li:has-text('{caster_name}') button[data-action=watch]"
+        watch = f"#live li[data-user={caster_name}] button[data-action=watch]"
         page.wait_for_selector(watch, timeout=15000)
         page.click(watch)
-        wait_until(lambda: screen_seq(page) > 0, timeout=15)
-        first_seq = screen_seq(page)
-        first = code_on_screen(page)
-        wait_until(lambda: screen_seq(page) > first_seq + 5, timeout=30)
-        second = code_on_screen(page)
+        page.select_option(f".tile[data-user={caster_name}] select.zoom", "100")  # the images' own size, to read
+        wait_until(lambda: screen_seq(page, caster_name) > 0, timeout=15)
+        first_seq = screen_seq(page, caster_name)
+        first = code_on_screen(page, caster_name)
+        wait_until(lambda: screen_seq(page, caster_name) > first_seq + 5, timeout=30)
+        second = code_on_screen(page, caster_name)
         assert 0 < first < second  # the image itself moves on
-        assert "fps" in page.inner_text("#status-line") and "last image --" not in page.inner_text("#status-line")
+        status = page.inner_text(f".tile[data-user={caster_name}] .status")
+        assert "fps" in status and "last --" not in status
         assert page.url.startswith("https://" if secure else "http://127.0.0.1:")
-        page.select_option("#zoom", "200")
-        assert page.eval_on_selector("#screen", "c => c.getBoundingClientRect().width") == 1280
+        tile = f".tile[data-user={caster_name}]"
+        page.select_option(f"{tile} select.zoom", "200")
+        assert page.eval_on_selector(f"{tile} canvas", "c => c.getBoundingClientRect().width") == 1280
         screenshot(page, f"watching-a-cli-broadcast-{'https' if secure else 'http'}")
     finally:
         page.close()
@@ -124,7 +91,7 @@ def test_a_page_watches_a_cli_broadcast(cluster, browser, tmp_path, secure):
 
 def test_a_page_broadcasts_its_webcam_to_a_cli_viewer(cluster, browser, tmp_path):
     (dave,) = register_users(cluster, tmp_path, "dave")
-    page = open_page(browser, cluster, "carol", register=True)
+    page = open_page(browser, cluster.web, "carol", register=True)
     try:
         page.click("#camera-start")
         page.wait_for_selector("#broadcast-state:has-text('broadcasting on')", timeout=15000)
@@ -143,16 +110,17 @@ def test_a_page_broadcasts_its_webcam_to_a_cli_viewer(cluster, browser, tmp_path
 
 def test_chat_and_a_view_request_accepted_in_the_page(cluster, browser, tmp_path):
     erin_cli, frank = register_users(cluster, tmp_path, "erin", "frank")
-    page = open_page(browser, cluster, "erin")
+    page = open_page(browser, cluster.web, "erin")
     try:
-        page.fill("#pref-access", "ask")  # erin decides who watches her, in the page
+        page.click("#settings-open")  # erin decides who watches her, in the page
+        page.fill("#pref-access", "ask")
         page.click("#prefs-save")
         page.wait_for_selector("#notice:has-text('settings saved')")
         assert json.loads(erin_cli.ok("prefs", "--json"))["access"] == "ask"
 
         frank.ok("msg", "erin", "hello from the CLI")
-        page.wait_for_selector("#chat li:has-text('hello from the CLI')", timeout=15000)
-        page.fill("#chat-to", "frank")
+        page.click("#notifications li[data-kind=message][data-user=frank] button[data-action=open]", timeout=15000)
+        page.wait_for_selector("#chat-lines li:has-text('hello from the CLI')", timeout=15000)
         page.fill("#chat-text", "hello from the page")
         page.click("#chat-form button")
         wait_until(lambda: "hello from the page" in frank.ok("messages", "--with", "erin"), 15)
@@ -160,12 +128,13 @@ def test_chat_and_a_view_request_accepted_in_the_page(cluster, browser, tmp_path
         page.click("#camera-start")
         page.wait_for_selector("#broadcast-state:has-text('broadcasting on')", timeout=15000)
         viewer = Running(frank, "view", "erin", "--json", "--duration", "60")
-        page.wait_for_selector("#requests li:has-text('frank') button[data-action=accept]", timeout=15000)
-        page.click("#requests li:has-text('frank') button[data-action=accept]")
+        accept = "#notifications li[data-kind=ask][data-user=frank] button[data-action=accept]"
+        page.wait_for_selector(accept, timeout=15000)
+        page.click(accept)
         wait_until(lambda: any(line.get("fps", 0) > 0 for line in json_lines("\n".join(viewer.out))), 20)
-        page.wait_for_selector("#viewers li:has-text('frank') button[data-action=throw]", timeout=15000)
+        page.wait_for_selector("#viewers li[data-viewer=frank] button[data-action=throw]", timeout=15000)
         screenshot(page, "chat-accept-and-viewers")
-        page.click("#viewers li:has-text('frank') button[data-action=throw]")
+        page.click("#viewers li[data-viewer=frank] button[data-action=throw]")
         assert viewer.process.wait(20) != 0  # thrown out: the CLI viewer says so and stops
     finally:
         page.click("#camera-stop")

@@ -1,87 +1,63 @@
-// The page: log in, see who is live, watch, chat, broadcast from the webcam, answer requests
-// to watch, throw viewers out, and change settings. Every action is a framecast message to a
-// master over /ws (framecast.js); events the master pushes arrive on the same connection.
+// The page: log in, see who is live as a grid of thumbnails, watch several broadcasts at
+// once, chat, broadcast from the webcam, answer requests to watch and invitations from
+// notifications, throw viewers out, and change settings. Every action is a framecast message
+// to a master over /ws (framecast.js, link.js); events the master pushes arrive on the same
+// connection and are handed to the part of the page they concern.
 
-import { Connection, T, json } from "./framecast.js";
-import { Camera } from "./camera.js";
-import { Watcher, clock } from "./watch.js";
-import { printable } from "./printable.js";
+import { T, json } from "./framecast.js";
+import { MasterLink } from "./link.js";
+import { LiveGrid } from "./grid.js";
+import { Tiles } from "./tiles.js";
+import { Chat } from "./chat.js";
+import { BroadcastPanel } from "./broadcast.js";
+import { SettingsDialog } from "./settings.js";
+import { ask, clear, note, refused, settle } from "./notify.js";
 
 const $ = (id) => document.getElementById(id);
-const page = { master: null, token: "", user: "", watcher: null, camera: null, shown: new Set() };
 const LOGIN_KEY = "framecast-login";
-const REFRESH_EVERY = 5000;
+const REFRESH_EVERY = 5000; // ms between live lists
 
-function notice(text, error = false) {
-  $("notice").textContent = text;
-  $("notice").className = error ? "error" : "";
-}
+const link = new MasterLink(masterEvent, regained);
+const request = (type, body, expect) => link.request(type, body, expect);
+const page = { user: "", grid: null, tiles: null, chat: null, broadcast: null, settings: null };
 
-function item(text, ...buttons) {
-  const li = document.createElement("li");
-  li.append(text);
-  for (const [label, action] of buttons) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = label;
-    button.dataset.action = label;
-    button.onclick = () => action().catch((error) => notice(error.message, true));
-    li.append(button);
-  }
-  return li;
-}
-
-// Run an action from a button or form; a refusal becomes the notice line.
-function act(action) {
+// Run an action from a button or form; a refusal is shown as a problem for a while.
+function act(name, action) {
   return (event) => {
     event?.preventDefault();
-    action().catch((error) => notice(error.message, true));
+    Promise.resolve()
+      .then(action)
+      .then(() => clear(`action:${name}`))
+      .catch((error) => refused(name, error));
   };
 }
 
-const request = (type, body, expect) => master().request(type, { token: page.token, ...body }, expect);
-
-// --- the master connection and login ------------------------------------------------------
-// Opened when needed: a connection must show who it is within seconds (limits before login).
-function master() {
-  if (!page.master || page.master.closed) {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    page.master = new Connection(`${scheme}//${location.host}/ws`, masterEvent);
-    page.master.onClose = () => {
-      if (page.token) setTimeout(reattach, 1000); // a master went away: carry on with another
-    };
-  }
-  return page.master;
-}
-
-async function reattach() {
-  if (!page.master.closed) return;
-  master();
-  await attach().catch((error) => notice(error.message, true));
-}
-
+// --- logging in -----------------------------------------------------------------------------
 async function login(register) {
   const user = $("user").value.trim();
   const password = $("password").value;
-  if (register) await master().request(T.REGISTER, { user, password }, [T.OK]);
-  const answer = await master().request(T.LOGIN, { user, password }, [T.TOKEN]);
+  if (register) await link.connection().request(T.REGISTER, { user, password }, [T.OK]);
+  const answer = await link.connection().request(T.LOGIN, { user, password }, [T.TOKEN]);
   sessionStorage.setItem(LOGIN_KEY, JSON.stringify({ user, token: answer.body.token }));
   await enter(user, answer.body.token);
 }
 
+// The parts of the page are made before the session attaches: what the master sends at
+// once (unread messages, open requests to watch) must find them there.
 async function enter(user, token) {
-  Object.assign(page, { user, token });
-  await attach();
+  page.user = user;
+  page.grid = new LiveGrid(request, watch);
+  page.tiles = new Tiles(() => link.connection(), () => link.token);
+  page.chat = new Chat(request, (type, body) => link.connection().send(type, body), user, watch);
+  page.broadcast = new BroadcastPanel(link);
+  page.settings = new SettingsDialog(request);
+  await link.attach(token);
   $("login-panel").hidden = true;
-  $("app").hidden = false;
-  $("logout").hidden = false;
-  $("whoami").textContent = `logged in as ${user}`;
-  notice("");
-  await Promise.all([refreshLists(), loadHistory(), loadPrefs()]);
-}
-
-async function attach() {
-  await request(T.ATTACH, { presence: true }, [T.ATTACHED]);
+  for (const id of ["app", "logout", "settings-open", "nav"]) $(id).hidden = false;
+  $("whoami").textContent = user;
+  clear("action:log in");
+  await Promise.all([refresh(), page.chat.load(), page.settings.load()]);
+  $("live-section").focus({ preventScroll: true });
 }
 
 function logout() {
@@ -89,201 +65,94 @@ function logout() {
   location.reload();
 }
 
-// --- pushed events ------------------------------------------------------------------------
+// --- what the master pushes -------------------------------------------------------------------
 function masterEvent(type, body) {
   const event = json(body);
-  if (type === T.CHAT_MESSAGE) {
-    showLine(event.message);
-    page.master.send(T.MSG_SEEN, { up_to: event.message.id });
-  } else if (type === T.VIEW_ASK) {
-    showRequest(event.viewer);
-  } else if (type === T.ASK_ANSWERED) {
-    document.querySelector(`#requests li[data-viewer="${CSS.escape(event.viewer)}"]`)?.remove();
-  } else if (type === T.VIEW_ANSWER && !event.accepted) {
-    notice(`${event.broadcaster} declined`, true);
-  } else if (type === T.REMOVED) {
-    notice(`${event.broadcaster} removed you`, true);
-  } else if (type === T.ROOM_ASK) {
-    notice(`${event.user} asks to join ${event.room}: framecast room-accept ${event.user} '${event.room}'`);
-  } else if (type === T.PRESENCE) {
-    refreshLists().catch(() => {});
-  } else if (type === T.PREFS_CHANGED) {
-    showPrefs(event.settings);
-  }
+  if (type === T.CHAT_MESSAGE) page.chat?.received(event.message);
+  else if (type === T.VIEW_ASK) askToWatch(event.viewer);
+  else if (type === T.ASK_ANSWERED) settle("ask", event.viewer);
+  else if (type === T.INVITATION) invitation(event.broadcaster);
+  else if (type === T.INVITATION_DECLINED) note(`${event.viewer} declined your invitation`);
+  else if (type === T.ROOM_ASK) page.chat?.roomAsk(event.user, event.room);
+  else if (type === T.PRESENCE) presence(event.user, event.state);
+  else if (type === T.PREFS_CHANGED) page.settings?.show(event.settings);
 }
 
-// --- friends and live broadcasts ------------------------------------------------------------
-async function refreshLists() {
-  if (!page.token) return;
-  const live = (await request(T.LIVE_REQUEST, {}, [T.LIVE_LIST])).body.broadcasts ?? [];
-  $("live").replaceChildren(
-    ...live.map((row) => item(`${row.user} (${row.viewers} watching)`, ["watch", () => watch(row.user)])),
-  );
-  const friends = (await request(T.FRIENDS_REQUEST, {}, [T.FRIEND_LIST])).body.friends ?? [];
-  $("friends").replaceChildren(
-    ...friends.map((row) =>
-      row.presence === "broadcasting"
-        ? item(`${row.user}: ${row.presence}`, ["watch", () => watch(row.user)])
-        : item(`${row.user}: ${row.presence}`),
-    ),
-  );
+function askToWatch(viewer) {
+  const answer = (choice) => async () => {
+    note((await request(T.ACCESS_ANSWER, { viewer, answer: choice }, [T.OK])).body.detail ?? "");
+  };
+  const choices = ["accept", "deny", "always", "ignore"].map((choice) => [choice, answer(choice)]);
+  ask("ask", viewer, `${viewer} asks to watch you`, choices);
+}
+
+function invitation(broadcaster) {
+  const accept = async () => watch(broadcaster);
+  const decline = async () => note((await request(T.DECLINE, { user: broadcaster }, [T.OK])).body.detail ?? "");
+  ask("invitation", broadcaster, `${broadcaster} invites you to watch`, [["accept", accept], ["decline", decline]]);
+}
+
+function presence(user, state) {
+  page.chat?.presence(user, state);
+  refresh().catch(() => {});
+}
+
+// --- live broadcasts and tiles ------------------------------------------------------------------
+async function refresh() {
+  if (!link.token || !page.grid) return;
+  const rows = (await request(T.LIVE_REQUEST, {}, [T.LIVE_LIST])).body.broadcasts ?? [];
+  await page.grid.show(rows);
+  page.tiles.liveNow(new Set(rows.map((row) => row.user)));
+}
+
+// Back after a lost connection: what changed meanwhile (the master re-sends unread messages).
+function regained() {
+  refresh().catch(() => {});
+  page.chat?.load().catch(() => {});
+}
+
+function watch(user) {
+  page.tiles.watch(user);
+}
+
+// --- start ------------------------------------------------------------------------------------------
+function start() {
+  $("login-form").onsubmit = act("log in", () => login(false));
+  $("register").onclick = act("log in", () => login(true));
+  $("logout").onclick = logout;
+  $("settings-open").onclick = act("settings", () => page.settings.open());
+  $("settings-form").onsubmit = (event) => {
+    event.preventDefault();
+    $("settings-error").textContent = "";
+    page.settings.save().catch((error) => ($("settings-error").textContent = error.message));
+  };
+  $("settings-cancel").onclick = () => $("settings-dialog").close();
+  $("pref-quality").oninput = () => ($("pref-quality-shown").textContent = $("pref-quality").value);
+  $("camera-start").onclick = act("webcam", () => page.broadcast.start());
+  $("camera-stop").onclick = () => page.broadcast.stop();
+  $("invite-form").onsubmit = act("invite", async () => {
+    await page.broadcast.invite($("invite-name").value.trim());
+    $("invite-name").value = "";
+  });
+  $("friend-form").onsubmit = act("add friend", addFriend);
+  $("open-chat").onsubmit = act("open chat", async () => {
+    await page.chat.openTyped($("open-chat-name").value.trim());
+    $("open-chat-name").value = "";
+  });
+  $("chat-form").onsubmit = act("send", async () => {
+    await page.chat.send($("chat-text").value);
+    $("chat-text").value = "";
+  });
+  setInterval(() => refresh().catch(() => {}), REFRESH_EVERY);
+  const saved = JSON.parse(sessionStorage.getItem(LOGIN_KEY) ?? "null");
+  if (saved) enter(saved.user, saved.token).catch(() => sessionStorage.removeItem(LOGIN_KEY));
 }
 
 async function addFriend() {
   const answer = await request(T.FRIEND_CHANGE, { user: $("friend-name").value.trim(), add: true }, [T.OK]);
-  notice(answer.body.detail ?? "");
+  note(answer.body.detail ?? "");
   $("friend-name").value = "";
-  await refreshLists();
-}
-
-// --- watching -------------------------------------------------------------------------------
-async function watch(target) {
-  page.watcher?.stop();
-  $("watching").textContent = target;
-  $("pause").disabled = $("stop-watching").disabled = false;
-  page.watcher = new Watcher($("screen"), $("status-line"), (text, error) => notice(text, error));
-  await page.watcher.start(master, page.token, target);
-}
-
-function zoom() {
-  const canvas = $("screen");
-  const value = $("zoom").value;
-  canvas.style.width = value === "full" ? "100%" : `${(canvas.width * Number(value)) / 100}px`;
-}
-
-function togglePause() {
-  if (!page.watcher) return;
-  page.watcher.setPaused(!page.watcher.paused);
-  $("pause").textContent = page.watcher.paused ? "resume" : "pause";
-}
-
-function stopWatching() {
-  page.watcher?.stop();
-  page.watcher = null;
-  $("watching").textContent = "";
-  $("pause").disabled = $("stop-watching").disabled = true;
-}
-
-// --- broadcasting, requests and viewers -------------------------------------------------------
-async function startCamera() {
-  const settings = (await request(T.PREFS_REQUEST, {}, [T.PREFS])).body.settings;
-  page.camera = new Camera($("preview"), (text, viewers) => {
-    $("broadcast-state").textContent = text;
-    if (viewers !== null) refreshViewers().catch(() => {});
-  });
-  $("camera-start").disabled = true;
-  $("camera-stop").disabled = false;
-  try {
-    await page.camera.start(master, page.token, settings);
-  } catch (error) {
-    stopCamera();
-    throw error;
-  }
-}
-
-function stopCamera() {
-  page.camera?.stop();
-  page.camera = null;
-  $("camera-start").disabled = false;
-  $("camera-stop").disabled = true;
-  $("broadcast-state").textContent = "";
-}
-
-function showRequest(viewer) {
-  if (document.querySelector(`#requests li[data-viewer="${CSS.escape(viewer)}"]`)) return;
-  const answer = (choice) => async () => {
-    const reply = await request(T.ACCESS_ANSWER, { viewer, answer: choice }, [T.OK]);
-    notice(reply.body.detail ?? "");
-    li.remove();
-  };
-  const li = item(
-    `${viewer} asks to watch you`,
-    ["accept", answer("accept")],
-    ["deny", answer("deny")],
-    ["always", answer("always")],
-    ["ignore", answer("ignore")],
-  );
-  li.dataset.viewer = viewer;
-  $("requests").append(li);
-}
-
-async function refreshViewers() {
-  if (!page.camera) return;
-  const viewers = (await request(T.VIEWERS_REQUEST, {}, [T.VIEWER_LIST])).body.viewers ?? [];
-  $("viewer-count").textContent = String(viewers.length);
-  $("viewers").replaceChildren(
-    ...viewers.map((row) => {
-      const li = item(`${row.user}: ${row.fps.toFixed(1)} fps, ${row.kbps.toFixed(0)} kbps, ${row.path}`, [
-        "throw",
-        async () => notice((await request(T.THROW, { user: row.user }, [T.OK])).body.detail ?? ""),
-      ]);
-      li.dataset.viewer = row.user;
-      return li;
-    }),
-  );
-}
-
-// --- messages -------------------------------------------------------------------------------
-function showLine(line) {
-  if (page.shown.has(line.id)) return;
-  page.shown.add(line.id);
-  const li = document.createElement("li");
-  li.textContent = `${clock(line.sent_at).slice(0, 5)} ${line.sender} → ${line.to}: ${printable(line.text)}`;
-  $("chat").append(li);
-  li.scrollIntoView({ block: "nearest" });
-}
-
-async function loadHistory() {
-  const lines = (await request(T.MESSAGES_REQUEST, { limit: 50 }, [T.MESSAGE_LIST])).body.messages ?? [];
-  lines.forEach(showLine);
-}
-
-async function sendMessage() {
-  const message = { to: $("chat-to").value.trim(), text: $("chat-text").value, client_id: crypto.randomUUID() };
-  await request(T.MSG_SEND, message, [T.MSG_ACCEPTED]);
-  $("chat-text").value = "";
-}
-
-// --- settings -------------------------------------------------------------------------------
-function showPrefs(settings) {
-  for (const [key, value] of Object.entries(settings)) {
-    const field = $(`pref-${key}`);
-    if (field) field.value = String(value);
-  }
-}
-
-async function loadPrefs() {
-  showPrefs((await request(T.PREFS_REQUEST, {}, [T.PREFS])).body.settings);
-}
-
-async function savePrefs() {
-  const stored = (await request(T.PREFS_REQUEST, {}, [T.PREFS])).body.settings;
-  for (const [key, value] of Object.entries(stored)) {
-    const wanted = $(`pref-${key}`)?.value;
-    if (wanted !== undefined && wanted !== String(value)) {
-      showPrefs((await request(T.SET_PREF, { key, value: wanted }, [T.PREFS])).body.settings);
-    }
-  }
-  notice("settings saved");
-}
-
-// --- start ------------------------------------------------------------------------------------
-function start() {
-  $("login-form").onsubmit = act(() => login(false));
-  $("register").onclick = act(() => login(true));
-  $("logout").onclick = logout;
-  $("friend-form").onsubmit = act(addFriend);
-  $("zoom").onchange = zoom;
-  $("pause").onclick = togglePause;
-  $("stop-watching").onclick = stopWatching;
-  $("camera-start").onclick = act(startCamera);
-  $("camera-stop").onclick = stopCamera;
-  $("chat-form").onsubmit = act(sendMessage);
-  $("prefs-form").onsubmit = act(savePrefs);
-  setInterval(() => refreshLists().catch(() => {}), REFRESH_EVERY);
-  setInterval(() => refreshViewers().catch(() => {}), 2000);
-  const saved = JSON.parse(sessionStorage.getItem(LOGIN_KEY) ?? "null");
-  if (saved) enter(saved.user, saved.token).catch(() => sessionStorage.removeItem(LOGIN_KEY));
+  await page.chat.load();
 }
 
 start();
