@@ -6,9 +6,9 @@ The link is TLS with a certificate made for this broadcaster, which viewers pin 
 fingerprint (``client/peer_tls.py``). Every socket is non-blocking, the handshake and each
 write included (``client/peer_link.py``, one ``Peer`` per link), so no peer, however slow or
 silent, holds up the broadcast: what a peer's socket does not take waits in that peer's own
-small outbox, and a peer that takes nothing for ``STALL_LIMIT`` seconds is closed. A connection that does not show a valid ticket
-within a few seconds is closed without a word: a stranger gets nothing. The port listens
-only while turbo mode may be used.
+small outbox, and a peer that takes nothing for ``STALL_LIMIT`` seconds is closed. A
+connection that does not show a valid ticket within a few seconds is closed without a
+word: a stranger gets nothing. The port listens only while turbo mode may be used.
 
 The slave decides who is served: the one viewer session it names (PEER_ALLOW), never a
 session it ended (PEER_DROP), whatever ticket a peer shows. The broadcaster never holds the

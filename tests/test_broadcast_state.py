@@ -80,7 +80,9 @@ def test_a_slave_silent_past_the_ack_limit_is_lost():
     state.sent(1)
     assert state.captured(silent_for=ACK_LIMIT) == []  # not yet
     actions = state.captured(silent_for=ACK_LIMIT + 0.1)
-    assert lines(actions) == [f"lost the slave (no acknowledgement for {ACK_LIMIT:g} s); reconnecting through the masters"]
+    assert lines(actions) == [
+        f"lost the slave (no acknowledgement for {ACK_LIMIT:g} s); reconnecting through the masters"
+    ]
     assert closes(actions) == [(session, None)]
     assert state.slave is None and state.lost_slave == "s1" and state.stats.reconnects == 1
 

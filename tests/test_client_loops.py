@@ -154,7 +154,9 @@ def acking(extra: dict[int, list] | None = None) -> Callable[[object], list]:
 
 
 def broadcaster(masters: Masters, clock: Clock, lines: list, **options) -> Broadcaster:
-    return Broadcaster(masters, "token", Source(), fps=10, pass_through=True, on_event=lines.append, clock=clock, **options)
+    return Broadcaster(
+        masters, "token", Source(), fps=10, pass_through=True, on_event=lines.append, clock=clock, **options
+    )
 
 
 def test_a_move_joins_the_new_slave_before_the_old_one_is_left(cluster):
@@ -162,7 +164,9 @@ def test_a_move_joins_the_new_slave_before_the_old_one_is_left(cluster):
     old = Slave("s1", clock, log, acking({2: [Migrate("draining")]}))
     new = Slave("s2", clock, log, acking())
     lines: list[str] = []
-    broadcaster(start(old, new), clock, lines).run(frames=5)
+    masters = start(old, new)
+    broadcaster(masters, clock, lines).run(frames=5)
+    assert masters.asked[1] == {"move_from": "s1", "lost": None}  # a move, away from s1
     assert log == [
         ("s1", "joined"), ("s1", 1), ("s1", 2),
         ("s2", "joined"), ("s2", 3),  # the very next frame goes to the new slave
@@ -190,7 +194,12 @@ def test_a_pause_is_told_to_the_slave_and_to_each_new_one_at_once(cluster):
     first = Slave("s1", clock, log, lambda m: [Reconnect("drain")] if isinstance(m, BroadcastPause) else acking()(m))
     second = Slave("s2", clock, log, acking())
     caster = broadcaster(start(first, second), clock, [])
-    caster.each_frame = lambda b: b.stats.captured and not b.state.paused and b.set_paused(True)
+
+    def pause_after_the_first_frame(b: Broadcaster) -> None:
+        if b.stats.captured and not b.state.paused:
+            b.set_paused(True)
+
+    caster.each_frame = pause_after_the_first_frame
     caster.run(duration=0.5)
     assert log == [
         ("s1", "joined"), ("s1", 1), ("s1", BroadcastPause), ("s1", "closed"),
@@ -202,7 +211,13 @@ def test_resuming_tells_the_slave_and_frames_flow_again(cluster):
     clock, log, start = cluster
     caster = broadcaster(start(Slave("s1", clock, log, acking())), clock, [])
     began = clock()
-    caster.each_frame = lambda b: b.state.paused != (clock() - began < 0.35) and b.set_paused(not b.state.paused)
+
+    def paused_for_the_first_third_of_a_second(b: Broadcaster) -> None:
+        wanted = clock() - began < 0.35
+        if b.state.paused != wanted:
+            b.set_paused(wanted)
+
+    caster.each_frame = paused_for_the_first_third_of_a_second
     stats = caster.run(duration=1.0)
     assert log[:5] == [("s1", "joined"), ("s1", BroadcastPause), ("s1", BroadcastResume), ("s1", 1), ("s1", 2)]
     assert stats.sent == stats.acked == 6
