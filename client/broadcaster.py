@@ -11,6 +11,9 @@ sequence number. A camera URL (``client.live_source``) may deliver ready JPEG: w
 such a camera is out the broadcast is paused (its viewers stay), and resumed once it is back.
 In turbo mode a lone viewer gets the same frames over a peer link
 (``client.turbo_broadcast``), and nothing is uploaded while the slave says so.
+
+What to do at each step is ``client.broadcast_state``'s to decide; this loop captures,
+encodes, reads and writes the sockets, and carries out what the state asks.
 """
 
 from __future__ import annotations
@@ -23,32 +26,21 @@ from typing import Callable
 import cv2
 
 from client import codecs
+from client.actions import Close, Move, Say, Send, Upload
+from client.broadcast_state import BroadcastState
 from client.broadcast_stats import BroadcastStats
 from client.errors import ConnectionLost, FramecastError
 from client.frames import NO_FRAME, Captured
 from client.live_source import Back, Outage
 from client.masters import Masters
-from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
+from client.session import SlaveSession, connect_with_retry
 from client.turbo_broadcast import BroadcastTurbo
-from common.messages.basic import Error
 from common.messages.social import PrefsChanged, Settings
+from common.messages.streaming import BroadcastStart, ViewerEvent
 from common.prefs import FPS_OF_RATE, Pref, Rate, parse_size
-from common.messages.streaming import (
-    Ack,
-    BroadcastMoved,
-    BroadcastPause,
-    BroadcastResume,
-    BroadcastStart,
-    BroadcastStop,
-    Migrate,
-    Reconnect,
-    ViewerChange,
-    ViewerEvent,
-)
 from common.protocol import Codec, FrameInfo, encode_frame
-from common.throttle import Throttle, kbps_to_bytes
 
-ACK_LIMIT = 5.0
+MOVE_DEADLINE = 10.0  # seconds to get onto the new slave of a move before staying put
 
 
 class Broadcaster:
@@ -69,6 +61,7 @@ class Broadcaster:
         keep: frozenset[str] = frozenset(),
         turbo: BroadcastTurbo | None = None,
         pass_through: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.masters = masters
         self.token = token
@@ -82,28 +75,23 @@ class Broadcaster:
         self.reconnect_deadline = reconnect_deadline
         self.on_event = on_event
         self.each_frame = each_frame
-        self.throttle = Throttle(kbps_to_bytes(max_kbps)) if max_kbps else None
-        self.paused = False  # by the user
-        self.source_out = False  # a camera URL is being reopened
         self.pass_through = pass_through  # forward a source's JPEG bytes when nothing asks for a change
         self.session_id = secrets.token_urlsafe(12)
-        self.stats = BroadcastStats()
-        self.slave: SlaveSession | None = None
-        self.moving_from: SlaveSession | None = None
-        self.lost_slave: str | None = None
-        self.in_flight: int | None = None
+        self.state = BroadcastState(max_kbps)
+        self.stats: BroadcastStats = self.state.stats
         self.turbo = turbo
+        self.clock = clock
 
     def run(self, frames: int | None = None, duration: float | None = None) -> BroadcastStats:
         """Broadcast until ``frames`` are captured, ``duration`` passes or the source ends."""
-        end = time.monotonic() + duration if duration else None
-        next_capture = time.monotonic()
+        end = self.clock() + duration if duration else None
+        next_capture = self.clock()
         self.masters.attach(self.token)
         try:
             while frames is None or self.stats.captured < frames:
-                if end is not None and time.monotonic() >= end:
+                if end is not None and self.clock() >= end:
                     break
-                if self.slave is None:
+                if self.state.slave is None:
                     self._connect()
                 frame = self.source.read()
                 if frame is None:
@@ -113,41 +101,37 @@ class Broadcaster:
                 for event in self.masters.poll():
                     self._pushed(event)
                 self.each_frame(self)
-                if frame is not NO_FRAME and not self.held and self.slave is not None:
+                if frame is not NO_FRAME and not self.state.held and self.state.slave is not None:
                     self._upload(frame if isinstance(frame, Captured) else Captured.of_image(frame))
                 if self.turbo is not None:
                     self.turbo.tick()
                 next_capture += self.interval
-                self._serve_until(max(next_capture, time.monotonic()))
+                self._serve_until(max(next_capture, self.clock()))
         finally:
             self._stop()
         return self.stats
 
     def _connect(self) -> None:
         """Join the slave a master places us on; after a loss, wait out cluster outages."""
-        self.slave = connect_with_retry(
+        session = connect_with_retry(
             self.masters,
             lambda: self.masters.broadcast_redirect(
-                self.token, self.session_id, lost=self.lost_slave, turbo=self._turbo_request()
+                self.token, self.session_id, lost=self.state.lost_slave, turbo=self._turbo_request()
             ),
             BroadcastStart,
             self.reconnect_deadline,
-            retry_codes=OUTAGE_CODES if self.stats.slaves else set(),
+            retry_codes=self.state.rejoin_codes(),
             on_retry=lambda why: self.on_event(f"retrying: {why}"),
         )
-        self.lost_slave = self.in_flight = None
-        self.stats.slaves.append(self.slave.slave)
-        self.on_event(f"broadcasting through slave {self.slave.slave}")
-        if self.held:
-            self.slave.conn.send(BroadcastPause())
-        self._turbo_joined()
+        self._do(self.state.connected(session))
+        self._turbo_joined(session)
 
     def _turbo_request(self) -> tuple[int, tuple[str, ...], str] | None:
         return self.turbo.request(self.masters.local_host()) if self.turbo else None
 
-    def _turbo_joined(self) -> None:
+    def _turbo_joined(self, session: SlaveSession) -> None:
         if self.turbo is not None:
-            self.turbo.joined(self.slave.conn, self.slave.accepted.turbo_key)
+            self.turbo.joined(session.conn, session.accepted.turbo_key)
 
     def apply(self, settings: Settings) -> None:
         """Use the stored settings (U8), except those the command line fixed for this run."""
@@ -164,36 +148,17 @@ class Broadcaster:
             self.on_event(f"settings now: quality {self.quality}, {1 / self.interval:g} fps, size {self.size}")
         self.on_push(event)
 
-    @property
-    def held(self) -> bool:
-        """Paused, by the user or while the camera is out: nothing is uploaded."""
-        return self.paused or self.source_out
-
     def set_paused(self, paused: bool) -> None:
         """Pause (nothing is uploaded; the session and its viewers stay) or resume."""
-        self._hold(lambda: setattr(self, "paused", paused))
-        self.on_event("paused" if paused else "resumed")
-
-    def _hold(self, change: Callable[[], None]) -> None:
-        """Apply ``change`` to the pause flags and tell the slave if that pauses or resumes."""
-        before = self.held
-        change()
-        if self.slave is not None and self.held != before:
-            try:
-                self.slave.conn.send(BroadcastPause() if self.held else BroadcastResume())
-            except ConnectionLost as exc:
-                self._lost(str(exc))
+        self._do(self.state.set_paused(paused))
 
     def _follow_source(self) -> None:
         """Pause while a camera URL is out, resume once it is back: one line each."""
         for event in self.source.events():
             if isinstance(event, Outage):
-                self.stats.source_outages += 1
-                self.on_event(f"source out ({event.why}); broadcast paused, reopening it")
-                self._hold(lambda: setattr(self, "source_out", True))
+                self._do(self.state.source_lost(event.why))
             elif isinstance(event, Back):
-                self.on_event(f"source back after {event.after:.1f} s; broadcast resumed")
-                self._hold(lambda: setattr(self, "source_out", False))
+                self._do(self.state.source_back(event.after))
 
     def _payload(self, frame: Captured) -> tuple[bytes, int, int]:
         """The frame in our codec and its size: the source's own JPEG when nothing asks for a change."""
@@ -207,56 +172,49 @@ class Broadcaster:
         return codecs.encode(image, self.codec, self.quality), image.shape[1], image.shape[0]
 
     def _upload(self, frame: Captured) -> None:
-        self.stats.captured += 1
-        seq, capture_time = self.stats.captured, frame.capture_time
         turbo = self.turbo
-        to_slave = turbo is None or turbo.uploading
-        to_peers = turbo is not None and turbo.server.want_frame()
-        if self.in_flight is not None and to_slave:
-            to_slave = False
-            if self.slave.conn.silent_for() > ACK_LIMIT:  # the slave's host is gone without a word
-                self._lost(f"no acknowledgement for {ACK_LIMIT:g} s")
-                return
-        if not (to_slave or to_peers):
-            self.stats.skipped += 1
-            return
+        self._do(
+            self.state.captured(
+                uploading=turbo is None or turbo.uploading,
+                peers_want=turbo is not None and turbo.server.want_frame(),
+                silent_for=self.state.slave.conn.silent_for(),
+            ),
+            frame,
+        )
+
+    def _send_frame(self, upload: Upload, frame: Captured) -> None:
         data, width, height = self._payload(frame)
-        if self.throttle is not None:
-            now = time.monotonic()
-            if self.throttle.delay(now, len(data)) > 0:
-                self.stats.throttled += 1
-                return
-            self.throttle.record(now, len(data))
-        wire = encode_frame(FrameInfo(seq, capture_time, width, height, self.codec), data)
-        if to_peers:
-            turbo.send_frame(seq, wire)
-        if not to_slave:
+        if not self.state.within_rate(self.clock(), len(data)):
+            return
+        wire = encode_frame(FrameInfo(upload.seq, frame.capture_time, width, height, self.codec), data)
+        if upload.to_peers:
+            self.turbo.send_frame(upload.seq, wire)
+        if not upload.to_slave:
             return
         try:
-            self.slave.conn.send_bytes(wire)
+            self.state.slave.conn.send_bytes(wire)
         except ConnectionLost as exc:
-            self._lost(str(exc))
+            self._do(self.state.lost(str(exc)))
             return
-        self.in_flight = seq
-        self.stats.sent += 1
+        self.state.sent(upload.seq)
 
     def _serve_until(self, when: float) -> None:
-        """Handle messages from the slave until ``when`` (monotonic time)."""
-        while self.slave is not None:
-            remaining = when - time.monotonic()
-            if remaining <= 0 and not self.slave.conn.pending():
+        """Handle messages from the slave until ``when`` (on ``clock``)."""
+        while self.state.slave is not None:
+            remaining = when - self.clock()
+            if remaining <= 0 and not self.state.slave.conn.pending():
                 return
             try:
                 message = self._next_message(max(0.0, remaining))
             except ConnectionLost as exc:
-                self._lost(str(exc))
+                self._do(self.state.lost(str(exc)))
                 return
             if message is not None:
                 self._handle(message)
 
     def _next_message(self, timeout: float):
         """The slave's next message within ``timeout``, serving peer links meanwhile."""
-        conn = self.slave.conn
+        conn = self.state.slave.conn
         if self.turbo is None or conn.pending():
             return conn.recv(timeout)
         readable = select.select([conn.sock, *self.turbo.server.sockets()], self.turbo.server.writers(), [], timeout)[0]
@@ -266,29 +224,14 @@ class Broadcaster:
     def _handle(self, message) -> None:
         if self.turbo is not None and self.turbo.handle(message):
             return
-        if isinstance(message, Ack):
-            if message.seq == self.in_flight:
-                self.in_flight = None
-                self.stats.acked += 1
-                if self.moving_from is not None:
-                    self._leave_old_slave()
-        elif isinstance(message, Migrate) and self.moving_from is None:
-            self._move(message.reason or "asked to move")
-        elif isinstance(message, ViewerEvent):
-            verb = "joined" if message.event == ViewerChange.JOIN else "left"
-            self.on_event(f"{message.viewer} {verb} ({message.viewers} watching)")
-            if self.turbo is not None:
-                self.turbo.viewers(message.viewer, message.viewers)
-        elif isinstance(message, Reconnect):
-            self._lost(f"slave asked to reconnect: {message.reason}")
-        elif isinstance(message, Error):
-            self._lost(f"slave error: {message.message}")
+        self._do(self.state.received(message))
+        if self.turbo is not None and isinstance(message, ViewerEvent):
+            self.turbo.viewers(message.viewer, message.viewers)
 
-    def _move(self, reason: str) -> None:
-        """Make-before-break: start on the slave a master chooses; leave this one only once
-        the new one has acknowledged a frame (``_leave_old_slave``)."""
-        old = self.slave
-        self.on_event(f"moving off slave {old.slave}: {reason}")
+    def _move(self) -> None:
+        """Make-before-break: start on the slave a master chooses, keeping this one until
+        the state lets it go."""
+        old = self.state.slave
         try:
             new = connect_with_retry(
                 self.masters,
@@ -296,44 +239,49 @@ class Broadcaster:
                     self.token, self.session_id, old.slave_id, turbo=self._turbo_request()
                 ),
                 BroadcastStart,
-                deadline=10.0,
+                deadline=MOVE_DEADLINE,
                 retry_codes=set(),
             )
         except FramecastError as exc:
-            self.on_event(f"could not move ({exc}); staying on slave {old.slave}")
+            self._do(self.state.move_failed(str(exc)))
             return
-        self.moving_from, self.slave, self.in_flight = old, new, None
-        self.stats.slaves.append(new.slave)
-        self._turbo_joined()
-        if self.held:  # no frame will confirm the new slave; that it took the session is enough
-            new.conn.send(BroadcastPause())
-            self._leave_old_slave()
+        actions = self.state.moved(new)
+        self._turbo_joined(new)
+        self._do(actions)
 
-    def _leave_old_slave(self) -> None:
-        old, self.moving_from = self.moving_from, None
+    def _do(self, actions: list, frame: Captured | None = None) -> None:
+        """Carry out what the state decided, in order."""
+        for action in actions:
+            if isinstance(action, Say):
+                self.on_event(action.line)
+            elif isinstance(action, Send):
+                self._send(action.to, action.message)
+            elif isinstance(action, Close):
+                close_session(action.session, action.farewell)
+            elif isinstance(action, Move):
+                self._move()
+            elif isinstance(action, Upload):
+                self._send_frame(action, frame)
+
+    def _send(self, session: SlaveSession, message) -> None:
         try:
-            old.conn.send(BroadcastMoved())
-        except ConnectionLost:
-            pass
-        old.conn.close()
-        self.stats.moves += 1
-        self.on_event(f"moved to slave {self.slave.slave}")
-
-    def _lost(self, why: str) -> None:
-        self.on_event(f"lost the slave ({why}); reconnecting through the masters")
-        self.lost_slave = self.slave.slave_id
-        self.slave.conn.close()
-        self.slave = None
-        self.stats.reconnects += 1
+            session.conn.send(message)
+        except ConnectionLost as exc:
+            if session is self.state.slave:
+                self._do(self.state.lost(str(exc)))
 
     def _stop(self) -> None:
-        if self.slave is not None:
-            try:
-                self.slave.conn.send(BroadcastStop())
-            except ConnectionLost:
-                pass
-            self.slave.conn.close()
-            self.slave = None
+        self._do(self.state.stopped())
         if self.turbo is not None:
             self.turbo.close()
         self.source.close()
+
+
+def close_session(session: SlaveSession, farewell=None) -> None:
+    """Close the connection to a slave, after ``farewell`` if the connection still takes it."""
+    if farewell is not None:
+        try:
+            session.conn.send(farewell)
+        except ConnectionLost:
+            pass
+    session.conn.close()

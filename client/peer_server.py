@@ -4,11 +4,11 @@ once the previous one is acknowledged, within the viewer's cap, nothing while it
 
 The link is TLS with a certificate made for this broadcaster, which viewers pin by its
 fingerprint (``client/peer_tls.py``). Every socket is non-blocking, the handshake and each
-write included, so no peer, however slow or silent, holds up the broadcast: what a peer's
-socket does not take waits in that peer's own small outbox, and a peer that takes nothing
-for ``STALL_LIMIT`` seconds is closed. A connection that does not show a valid ticket
-within a few seconds is closed without a word: a stranger gets nothing. The port listens
-only while turbo mode may be used.
+write included (``client/peer_link.py``, one ``Peer`` per link), so no peer, however slow or
+silent, holds up the broadcast: what a peer's socket does not take waits in that peer's own
+small outbox, and a peer that takes nothing for ``STALL_LIMIT`` seconds is closed. A
+connection that does not show a valid ticket within a few seconds is closed without a
+word: a stranger gets nothing. The port listens only while turbo mode may be used.
 
 The slave decides who is served: the one viewer session it names (PEER_ALLOW), never a
 session it ended (PEER_DROP), whatever ticket a peer shows. The broadcaster never holds the
@@ -18,17 +18,16 @@ cluster secret, only the key its slave drew for this broadcast (``common.turbo``
 from __future__ import annotations
 
 import socket
-import ssl
 import time
-from dataclasses import dataclass, field
+from typing import Callable
 
 from client.connection import Connection
 from client.errors import ConnectionLost, ServerError
+from client.peer_link import Peer, Write
 from client.peer_tls import make_identity
 from common.addresses import format_hostport
 from common.messages.streaming import Ack, Keepalive, ViewerCap, ViewerPause, ViewerResume
 from common.messages.turbo import PeerHello, PeerWelcome
-from common.throttle import Throttle, kbps_to_bytes
 from common.tokens import CredentialError, PeerTicket, Signer
 
 HELLO_WITHIN = 5.0  # seconds a new connection has to show its ticket and be let in
@@ -37,40 +36,12 @@ KEEPALIVE_EVERY = 1.0  # the viewer tells a quiet link from a lost one by these
 STALL_LIMIT = 5.0  # seconds a peer may leave written bytes untaken before it is closed
 
 
-@dataclass(eq=False)
-class Peer:
-    """One viewer on the peer link."""
-
-    conn: Connection
-    secured: bool = False  # the TLS handshake is done
-    ticket: PeerTicket | None = None  # checked, but served only once the slave names it
-    welcomed: bool = False
-    joined: float = field(default_factory=time.monotonic)
-    in_flight: int | None = None
-    paused: bool = False
-    throttle: Throttle | None = None
-    sent_at: float = 0.0
-    outbox: bytearray = field(default_factory=bytearray)
-    writing: bytes = b""  # what OpenSSL was last asked to write: a retry offers the same bytes
-    stuck_since: float | None = None
-
-    def set_cap(self, cap_kbps: float | None) -> None:
-        """The viewer's cap, never above the one its ticket carries (a viewer cannot lift it)."""
-        limit = self.ticket.cap_kbps if self.ticket is not None else None
-        if limit is not None:
-            cap_kbps = limit if cap_kbps is None else min(cap_kbps, limit)
-        self.throttle = Throttle(kbps_to_bytes(cap_kbps)) if cap_kbps else None
-
-    def may_send(self) -> bool:
-        return self.welcomed and self.in_flight is None and not self.paused and not self.unsent()
-
-    def unsent(self) -> int:
-        return len(self.writing) + len(self.outbox)
-
-
 class PeerServer:
-    def __init__(self, user: str, port: int = 0, host: str = "0.0.0.0"):
+    def __init__(
+        self, user: str, port: int = 0, host: str = "0.0.0.0", clock: Callable[[], float] = time.monotonic
+    ):
         self.user = user
+        self.clock = clock
         self.host = host
         self.sock = self._bind(port)
         self.port = self.sock.getsockname()[1]
@@ -140,7 +111,7 @@ class PeerServer:
         events: list[str] = []
         if self.listening and self.sock in readable:
             self._accept()
-        now = time.monotonic()
+        now = self.clock()
         for peer in list(self.peers):
             if not peer.welcomed and now - peer.joined > HELLO_WITHIN:
                 self._close(peer)
@@ -158,7 +129,7 @@ class PeerServer:
     def send_frame(self, seq: int, wire: bytes) -> list[str]:
         """Offer an encoded FRAME message to every peer ready for one."""
         events: list[str] = []
-        now = time.monotonic()
+        now = self.clock()
         for peer in list(self.peers):
             if not self._ready(peer):
                 continue
@@ -172,7 +143,7 @@ class PeerServer:
         return events
 
     def keep_alive(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         for peer in list(self.peers):
             if peer.welcomed and not peer.unsent() and now - peer.sent_at >= KEEPALIVE_EVERY:
                 peer.sent_at = now
@@ -201,18 +172,11 @@ class PeerServer:
             secure = self.identity.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             conn = Connection.accepted(secure, format_hostport(*address[:2]))
             conn.sock.setblocking(False)
-            self.peers.append(Peer(conn))
+            self.peers.append(Peer(conn, joined=self.clock()))
 
     def _handshake(self, peer: Peer) -> None:
-        """The next step of a peer's TLS handshake, as far as its data has come."""
-        try:
-            peer.conn.sock.do_handshake()
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return
-        except OSError:  # not TLS, or not our viewer's client: nothing to say to it
+        if peer.handshake() is False:  # nothing to say to it
             self._close(peer)
-            return
-        peer.secured = True
 
     def _read(self, peer: Peer, events: list[str]) -> None:
         try:
@@ -270,28 +234,13 @@ class PeerServer:
         return peer in self.peers
 
     def _flush(self, peer: Peer, events: list[str]) -> None:
-        while peer.unsent():
-            if not peer.writing:
-                peer.writing, peer.outbox = bytes(peer.outbox), bytearray()
-            try:
-                sent = peer.conn.sock.send(peer.writing)
-            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
-                self._stuck(peer, events)
-                return
-            except OSError:
-                self._lost(peer, events)
-                return
-            peer.writing = peer.writing[sent:]
-        peer.stuck_since = None
-
-    def _stuck(self, peer: Peer, events: list[str]) -> None:
-        now = time.monotonic()
-        if peer.stuck_since is None:
-            peer.stuck_since = now
-        elif now - peer.stuck_since > STALL_LIMIT:
+        outcome = peer.flush(self.clock(), STALL_LIMIT)
+        if outcome is Write.STALLED:
             if peer.ticket is not None:
                 events.append(f"{peer.ticket.viewer}'s peer link took nothing for {STALL_LIMIT:g} s; closed")
             self._close(peer)
+        elif outcome is Write.LOST:
+            self._lost(peer, events)
 
     def _lost(self, peer: Peer, events: list[str]) -> None:
         if peer.welcomed:

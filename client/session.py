@@ -2,8 +2,8 @@
 
 Both the broadcaster and the viewer ask a master for a redirect, connect to the slave it
 names, present the ticket and wait for ACCEPTED. When that connection is lost they do the
-same again, waiting between attempts by jittered exponential backoff (Twisted's
-``backoffPolicy``), until ``deadline`` seconds have passed without success.
+same again, as ``client.retry`` decides, until ``deadline`` seconds have passed without
+success.
 """
 
 from __future__ import annotations
@@ -11,20 +11,14 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from twisted.application.internet import backoffPolicy
-
 from client.connection import Connection
 from client.errors import ConnectionLost, FramecastError, ServerError
 from client.masters import Masters
+from client.retry import Retry
 from common.addresses import parse_hostport
 from common.errors import ErrorCode
 from common.messages.accounts import Redirect
 from common.messages.streaming import Accepted, BroadcastStart, ViewStart
-
-# Refusals a later attempt may not get: the session is moving between slaves.
-TRANSIENT_CODES = {ErrorCode.NOT_HERE, ErrorCode.WRONG_SLAVE, ErrorCode.BAD_TICKET, ErrorCode.DRAINING}
-# Cluster trouble that a reconnecting client waits out (a new client is told at once).
-OUTAGE_CODES = {ErrorCode.UNAVAILABLE, ErrorCode.NO_SLAVE}
 
 
 class SlaveSession:
@@ -55,27 +49,24 @@ def connect_with_retry(
     deadline: float,
     retry_codes: set[ErrorCode],
     on_retry: Callable[[str], None] = lambda reason: None,
+    join: Callable[[Redirect, type], SlaveSession] = join_slave,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> SlaveSession:
     """Ask for a redirect and join the slave, retrying transient failures until ``deadline``.
 
     ``retry_codes`` are server refusals worth retrying (for a viewer after a failover,
     "not broadcasting" is, since the broadcaster is on its way to another slave).
     """
-    delay = backoffPolicy(initialDelay=0.1, maxDelay=2.0)
-    give_up = time.monotonic() + deadline
-    attempt = 0
+    retry = Retry(deadline, retry_codes, clock())
     while True:
         try:
-            return join_slave(ask(), start)
+            return join(ask(), start)
         except ServerError as exc:
-            if exc.code not in retry_codes | TRANSIENT_CODES:
-                raise
             error: FramecastError = exc
         except ConnectionLost as exc:
             masters.close()
             error = exc
-        if time.monotonic() >= give_up:
-            raise error
+        wait = retry.wait_after(error, clock())
         on_retry(str(error))
-        attempt += 1
-        time.sleep(min(delay(attempt), max(0.0, give_up - time.monotonic())))
+        sleep(wait)

@@ -31,17 +31,22 @@ class BroadcastTurbo:
         on_event: Callable[[str], None],
         port: int = 0,
         hosts: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+        host: str = "0.0.0.0",
     ):
+        """``host``: the address the peer port binds to (every interface: viewers come from
+        wherever they are)."""
         self.mode = mode
         self.allowed = mode == Turbo.ALWAYS
         self.asking = False  # the question is out, unanswered
         self._asked = False
         self.on_event = on_event
-        self.server = PeerServer(user, port)
+        self.clock = clock
+        self.server = PeerServer(user, port, host, clock)
         self.hosts = hosts
         self.uploading = True
         self.conn: Connection | None = None
-        self._report_at = time.monotonic() + REPORT_EVERY
+        self._report_at = clock() + REPORT_EVERY
 
     def request(self, local_host: str | None) -> tuple[int, tuple[str, ...], str]:
         """The port and host candidates to report (the address this machine reaches the
@@ -92,8 +97,8 @@ class BroadcastTurbo:
     def tick(self) -> None:
         """Once a frame: keepalives on quiet peer links, and the bytes saved, once a second."""
         self.server.keep_alive()
-        if time.monotonic() >= self._report_at:
-            self._report_at = time.monotonic() + REPORT_EVERY
+        if self.clock() >= self._report_at:
+            self._report_at = self.clock() + REPORT_EVERY
             if self.server.unreported_bytes:
                 self._tell_slave(TurboBytes(self.server.unreported_bytes))
                 self.server.unreported_bytes = 0

@@ -3,8 +3,8 @@ and take images from it; go back to the slave's images when told (a second viewe
 the peer link fails, and tell the slave either way.
 
 Reaching the broadcaster runs on a thread (trying each candidate in the order the servers
-gave, a second each), so the images from the slave never wait for it. A peer link that is
-no longer used is paused, not closed, so going back to it is instant.
+gave, a second each), so the images from the slave never wait for it. Which way the images
+come is ``client.turbo_switch``'s to decide; this part holds the link and the thread.
 """
 
 from __future__ import annotations
@@ -12,19 +12,18 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
+from client.actions import Say, Send
 from client.connection import Connection
 from client.errors import ConnectionLost, FramecastError
 from client.peer_tls import pinned_context
+from client.turbo_switch import TO_SLAVE, Reach, TurboSwitch
 from common.addresses import parse_hostport
-from common.messages.admission import Path
-from common.messages.streaming import ViewerCap, ViewerPause, ViewerResume
-from common.messages.turbo import PeerHello, PeerWelcome, TurboEnd, TurboOffer, TurboPath
+from common.messages.streaming import ViewerCap
+from common.messages.turbo import PeerHello, PeerWelcome, TurboEnd, TurboOffer
 
 CONNECT_TIMEOUT = 1.0
 PEER_TLS = pinned_context()
 SILENCE_LIMIT = 3.0  # the broadcaster sends keepalives on a quiet peer link every second
-
-SERVER, P2P = Path.SERVER, Path.P2P
 
 
 class ViewerTurbo:
@@ -32,25 +31,26 @@ class ViewerTurbo:
         self.target = target
         self.tell_slave = tell_slave
         self.on_event = on_event
-        self.path = SERVER
+        self.switch = TurboSwitch(target)
         self.link: Connection | None = None
-        self.wanted = False  # the slave offered: images should come over the link
-        self.user_paused = False
         self.cap_kbps: float | None = None
-        self._link_paused = False
         self._reaching: threading.Thread | None = None
         self._reached: Connection | FramecastError | None = None
-        self._told_unreachable = False
+
+    @property
+    def path(self):
+        """Where the images come from now: the slave, or the broadcaster (``Path``)."""
+        return self.switch.path
 
     def handle(self, message) -> bool:
         """A turbo message from the slave; False if it is none."""
         if isinstance(message, TurboOffer):
-            self.wanted = True
-            if self.link is not None:
-                self._sync_pause()
-            elif self._reaching is None:
-                self._reaching = threading.Thread(target=self._reach, args=(message,), daemon=True)
-                self._reaching.start()
+            for action in self.switch.offered(self.link is not None, self._reaching is not None):
+                if isinstance(action, Reach):
+                    self._reaching = threading.Thread(target=self._reach, args=(message,), daemon=True)
+                    self._reaching.start()
+                else:
+                    self._do([action])
             return True
         if isinstance(message, TurboEnd):
             self.through_the_slave()
@@ -58,23 +58,18 @@ class ViewerTurbo:
         return False
 
     def through_the_slave(self) -> None:
-        """Take the slave's images (a second viewer came, or a new slave offers afresh);
-        the peer link, if any, is paused."""
-        self.wanted = False
-        if self.path == P2P:
-            self.path = SERVER
-            self.on_event(f"images from {self.target} through the slave again")
-        self._sync_pause()
+        """Take the slave's images (a second viewer came, or a new slave offers afresh)."""
+        self._do(self.switch.through_the_slave(self.link is not None))
 
     def step(self) -> None:
         """Once a loop: take the result of reaching the broadcaster; notice a silent link."""
         reached, self._reached = self._reached, None
         if isinstance(reached, Connection):
-            self._reaching, self.link, self._link_paused = None, reached, False
-            self._sync_pause()
+            self._reaching, self.link = None, reached
+            self._do(self.switch.reached())
         elif isinstance(reached, FramecastError):
             self._reaching = None
-            self._fell_back(str(reached))
+            self._do(self.switch.fell_back(str(reached)))
         elif self.link is not None and self.link.silent_for() > SILENCE_LIMIT:
             self._lost(f"nothing from {self.target} for {SILENCE_LIMIT:g} s")
 
@@ -93,10 +88,7 @@ class ViewerTurbo:
 
     def peer_frame(self) -> None:
         """A frame arrived over the link: once wanted, the slave hears we are on it."""
-        if self.wanted and self.path == SERVER:
-            self.path = P2P
-            self.tell_slave(TurboPath(True))
-            self.on_event(f"images from {self.target} peer to peer (turbo)")
+        self._do(self.switch.peer_frame())
 
     def send(self, message) -> None:
         self.ack(message.encode())
@@ -110,8 +102,7 @@ class ViewerTurbo:
                 self._lost(str(exc))
 
     def set_paused(self, paused: bool) -> None:
-        self.user_paused = paused
-        self._sync_pause()
+        self._do(self.switch.set_paused(paused, self.link is not None))
 
     def set_cap(self, cap_kbps: float | None) -> None:
         self.cap_kbps = cap_kbps
@@ -122,11 +113,14 @@ class ViewerTurbo:
             self.link.close()
             self.link = None
 
-    def _sync_pause(self) -> None:
-        pause = self.user_paused or not self.wanted
-        if self.link is not None and pause != self._link_paused:
-            self._link_paused = pause
-            self.send(ViewerPause() if pause else ViewerResume())
+    def _do(self, actions: list) -> None:
+        for action in actions:
+            if isinstance(action, Say):
+                self.on_event(action.line)
+            elif isinstance(action, Send) and action.to == TO_SLAVE:
+                self.tell_slave(action.message)
+            elif isinstance(action, Send):
+                self.send(action.message)
 
     def _reach(self, offer: TurboOffer) -> None:
         """On the reaching thread: the first candidate that takes our ticket."""
@@ -153,14 +147,4 @@ class ViewerTurbo:
 
     def _lost(self, why: str) -> None:
         self.close()
-        self._fell_back(f"peer link lost ({why})")
-
-    def _fell_back(self, why: str) -> None:
-        """Back to the slave's images; failing to reach the broadcaster is told once, not at
-        every retry."""
-        was_p2p, self.path, self.wanted = self.path == P2P, SERVER, False
-        self.tell_slave(TurboPath(False, why[:128]))
-        if was_p2p or not self._told_unreachable:
-            self._told_unreachable = not was_p2p
-            retry = "" if was_p2p else " (turbo is tried again later)"
-            self.on_event(f"turbo: {why}; images through the slave{retry}")
+        self._do(self.switch.fell_back(f"peer link lost ({why})"))

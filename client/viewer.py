@@ -4,6 +4,9 @@ Each frame is acknowledged as soon as it has arrived in full, which lets the sla
 next (newest) one. Statistics are gathered per second. When the slave goes away, the viewer
 asks the masters for the broadcaster's new slave and carries on; while the broadcaster is
 itself moving, "not broadcasting" answers are retried until ``reconnect_deadline``.
+
+What to do at each step is ``client.view_state``'s to decide; this loop reads and writes the
+sockets and carries out what the state asks.
 """
 
 from __future__ import annotations
@@ -13,40 +16,18 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from client.actions import Cap, Close, Move, Say, Send
 from client.admission import admitted
 from client.errors import ConnectionLost, FramecastError
 from client.masters import Masters
-from client.session import OUTAGE_CODES, SlaveSession, connect_with_retry
+from client.session import SlaveSession, connect_with_retry
 from client.turbo_view import ViewerTurbo
+from client.view_state import BroadcastOver, ViewState
 from client.viewer_stats import ViewerStats
 from common.errors import ErrorCode
 from common.messages.accounts import Redirect
-from common.messages.admission import Removed
-from common.messages.basic import Error
-from common.messages.streaming import (
-    BroadcastEnded,
-    BroadcastPaused,
-    ImageFrame,
-    Keepalive,
-    Move,
-    Reconnect,
-    ViewerCap,
-    ViewerPause,
-    ViewerResume,
-    ViewStart,
-)
+from common.messages.streaming import ImageFrame, ViewStart
 from common.protocol import FrameInfo, decode_frame, encode_ack
-
-
-SILENCE_LIMIT = 10.0
-
-
-class BroadcastOver(FramecastError):
-    """The broadcaster stopped; not a failure of the viewer."""
-
-
-class Thrown(FramecastError):
-    """The broadcaster threw this viewer out; it does not come back by itself."""
 
 
 class Viewer:
@@ -62,6 +43,7 @@ class Viewer:
         on_second: Callable[[ViewerStats], None] = lambda stats: None,
         on_event: Callable[[str], None] = lambda text: None,
         on_push: Callable[[object], None] = lambda event: None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.masters = masters
         self.token = token
@@ -73,21 +55,22 @@ class Viewer:
         self.on_second = on_second
         self.on_event = on_event
         self.on_push = on_push
-        self.stats = ViewerStats()
-        self.slave: SlaveSession | None = None
+        self.state = ViewState(target)
+        self.stats: ViewerStats = self.state.stats
         self.turbo = ViewerTurbo(target, self._tell_slave, on_event)
+        self.clock = clock
 
     def run(
         self, frames: int | None = None, duration: float | None = None, keep_going: Callable[[], bool] = lambda: True
     ) -> ViewerStats:
-        end = time.monotonic() + duration if duration else None
+        end = self.clock() + duration if duration else None
         self.masters.attach(self.token)
         self._connect(first=True)
         try:
             while (frames is None or self.stats.frames < frames) and keep_going():
-                if end is not None and time.monotonic() >= end:
+                if end is not None and self.clock() >= end:
                     break
-                if self.slave is None:
+                if self.state.slave is None:
                     self._connect(first=False)
                 self._receive(0.05)
                 for event in self.masters.poll():
@@ -98,19 +81,16 @@ class Viewer:
             self.on_event(str(ended))
         finally:
             self.turbo.close()
-            if self.slave is not None:
-                self.slave.conn.close()
+            self._do(self.state.stopped())
         return self.stats
 
     def _connect(self, first: bool) -> None:
-        """Join the broadcaster's slave. A first attempt fails at once if the user is not
-        broadcasting; a reconnection keeps trying while the broadcaster moves."""
-        self._join(retry_codes=set() if first else {ErrorCode.NOT_BROADCASTING} | OUTAGE_CODES)
-        if not first:
-            self.stats.reconnects += 1
+        """Join the broadcaster's slave (``ViewState.join_codes`` says what is waited out)."""
+        session = self._join(self.state.join_codes(first))
+        self._joined(self.state.joined(session, again=not first))
 
     def _join(self, retry_codes: set[ErrorCode]) -> SlaveSession:
-        slave = connect_with_retry(
+        return connect_with_retry(
             self.masters,
             self._admitted,
             ViewStart,
@@ -118,15 +98,10 @@ class Viewer:
             retry_codes=retry_codes,
             on_retry=lambda why: self.on_event(f"retrying: {why}"),
         )
-        self.slave = slave
+
+    def _joined(self, actions: list) -> None:
         self.turbo.through_the_slave()  # a new slave offers turbo mode afresh
-        self.stats.slave = self.slave.slave
-        self.stats.cap_kbps = self.slave.accepted.cap_kbps
-        self.stats.broadcaster_paused = self.slave.accepted.paused
-        if self.stats.paused:
-            self.slave.conn.send(ViewerPause())
-        self.on_event(f"watching {self.target} on slave {self.slave.slave}")
-        return slave
+        self._do(actions)
 
     def _admitted(self) -> Redirect:
         """A redirect to the broadcaster's slave, once the broadcaster let us in."""
@@ -135,86 +110,80 @@ class Viewer:
 
     def _move(self) -> None:
         """Make-before-break: join the broadcast's new slave, then leave the old one."""
-        old = self.slave
         try:
-            self._join(retry_codes={ErrorCode.NOT_BROADCASTING} | OUTAGE_CODES)
+            session = self._join(self.state.join_codes(first=False))
         except FramecastError as exc:
-            self.slave = None  # the main loop reconnects through the masters
-            self.on_event(f"could not follow the broadcast ({exc}); reconnecting")
-        else:
-            self.stats.moves += 1
-        old.conn.close()
+            self._do(self.state.follow_failed(str(exc)))  # the main loop reconnects through the masters
+            return
+        self._joined(self.state.followed(session))
 
     def _receive(self, timeout: float) -> None:
         turbo = self.turbo
         turbo.step()
-        if turbo.link is not None and not self.slave.conn.pending():
-            readable = select.select([self.slave.conn.sock, *turbo.sockets()], [], [], timeout)[0]
+        conn = self.state.slave.conn
+        if turbo.link is not None and not conn.pending():
+            readable = select.select([conn.sock, *turbo.sockets()], [], [], timeout)[0]
             if turbo.link is not None and (turbo.link.sock in readable or turbo.link.pending()):
                 self._from_peer(turbo.receive())
             timeout = 0.0
         self.stats.path = turbo.path
         try:
-            message = self.slave.conn.recv(timeout)
-            if message is None:
-                if self.slave.conn.silent_for() > SILENCE_LIMIT:  # slaves send keepalives to quiet viewers
-                    raise ConnectionLost(f"no word from slave {self.slave.slave} for {SILENCE_LIMIT:g} s")
-                return
-            if isinstance(message, ImageFrame):
-                self._show(message, self.slave.conn.send_bytes)
-            elif turbo.handle(message) or isinstance(message, Keepalive):
-                pass
-            elif isinstance(message, Move):
-                self._move()
-            elif isinstance(message, ViewerCap):
-                self.stats.cap_kbps = message.cap_kbps
-                turbo.set_cap(message.cap_kbps)
-            elif isinstance(message, BroadcastPaused):
-                self.stats.broadcaster_paused = message.paused
-                self.on_event(f"{self.target} {'paused' if message.paused else 'resumed'} the broadcast")
-            elif isinstance(message, BroadcastEnded):
-                raise BroadcastOver(f"{self.target} ended the broadcast")
-            elif isinstance(message, Removed):
-                raise Thrown(f"{message.broadcaster} removed you")
-            elif isinstance(message, (Reconnect, Error)):
-                reason = message.reason if isinstance(message, Reconnect) else message.message
-                raise ConnectionLost(f"slave {self.slave.slave} asked us to reconnect: {reason}")
+            message = conn.recv(timeout)
         except ConnectionLost as exc:
-            self.on_event(f"lost the slave ({exc}); reconnecting through the masters")
-            self.slave.conn.close()
-            self.slave = None
+            self._do(self.state.lost(str(exc)))
+            return
+        if message is None:
+            self._do(self.state.quiet(conn.silent_for()))
+        elif isinstance(message, ImageFrame):
+            self._show(message, conn.send_bytes)
+        elif not turbo.handle(message):
+            self._do(self.state.received(message))
 
     def _show(self, frame: ImageFrame, ack: Callable[[bytes], None]) -> None:
         """Acknowledge a frame, then count and show it unless the other path brought it."""
         info, image = decode_frame(frame.body)
-        ack(encode_ack(info.seq))
-        if self.turbo.link is not None and info.seq <= self.stats.last_seq:
-            return  # during a switch both paths carry the same frames
-        self.stats.frame(info, len(image))
-        self.on_frame(info, image)
+        try:
+            ack(encode_ack(info.seq))
+        except ConnectionLost as exc:
+            self._do(self.state.lost(str(exc)))
+            return
+        if self.state.counts(info, len(image), two_paths=self.turbo.link is not None):
+            self.on_frame(info, image)
 
     def _from_peer(self, message) -> None:
         if isinstance(message, ImageFrame):
             self._show(message, self.turbo.ack)
             self.turbo.peer_frame()
 
+    def _do(self, actions: list) -> None:
+        """Carry out what the state decided, in order."""
+        for action in actions:
+            if isinstance(action, Say):
+                self.on_event(action.line)
+            elif isinstance(action, Send):
+                self._tell(action.to, action.message)
+            elif isinstance(action, Close):
+                action.session.conn.close()
+            elif isinstance(action, Move):
+                self._move()
+            elif isinstance(action, Cap):
+                self.turbo.set_cap(action.kbps)
+
     def _tell_slave(self, message) -> None:
-        if self.slave is not None:
-            try:
-                self.slave.conn.send(message)
-            except ConnectionLost:
-                pass  # the main loop notices and reconnects
+        if self.state.slave is not None:
+            self._tell(self.state.slave, message)
+
+    @staticmethod
+    def _tell(session: SlaveSession, message) -> None:
+        try:
+            session.conn.send(message)
+        except ConnectionLost:
+            pass  # the main loop notices, reconnects and says it again
 
     def set_paused(self, paused: bool) -> None:
         """Pause (no images are sent to us at all) or resume (the newest frame comes at once)."""
-        self.stats.paused = paused
         self.turbo.set_paused(paused)
-        if self.slave is not None:
-            try:
-                self.slave.conn.send(ViewerPause() if paused else ViewerResume())
-            except ConnectionLost:
-                pass  # sent again after the reconnection
-        self.on_event("paused" if paused else "resumed")
+        self._do(self.state.set_paused(paused))
 
 
 def frame_saver(directory: Path) -> Callable[[FrameInfo, memoryview], None]:
