@@ -12,6 +12,7 @@ from common.errors import ErrorCode, RequestError
 from common.messages.cluster import Drain, Heartbeat, SetCap, SlaveHello, SlaveState, Undrain
 from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, ViewTicket
 from master.node import Master, MasterConfig
+from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryState, MemoryStore
 
 SIGNER = NodeKeys.for_master("s3cret")
@@ -45,7 +46,7 @@ def make_master(state=None, name="m1", reactor=None, **settings):
     """A master on the in-memory store (``state``), its reactor at 1000.0 unless given."""
     config = MasterConfig(name, f"{name}:5101", f"{name}:5201", **settings)
     store = MemoryStore(state or MemoryState())
-    return Master(config, store, None, SIGNER, reactor or clock_at(1000.0))
+    return Master(config, store, DatabaseTables.on(None), SIGNER, reactor or clock_at(1000.0))
 
 
 def twisted(coro):

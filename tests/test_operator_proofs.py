@@ -16,6 +16,7 @@ from common.protocol import Decoder
 from common.tokens import CLOCK_SKEW, OperatorProof, Signer
 from master.node import Master, MasterConfig
 from master.ports.client_port import MasterClientProtocol
+from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
 from tests.test_master_logic import SIGNER, clock_at
 
@@ -31,7 +32,7 @@ def now():
 
 def status(now: Clock, proof: str):
     """The master's answer to an operator STATUS with ``proof``."""
-    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), STORE, None, SIGNER, now)
+    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), STORE, DatabaseTables.on(None), SIGNER, now)
     protocol, transport = MasterClientProtocol(master.client_services, now), StringTransport()
     protocol.makeConnection(transport)
 
