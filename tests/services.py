@@ -169,6 +169,12 @@ class Cluster:
             return exc
         raise AssertionError("the call was not refused")
 
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass; the slaves go on beating, so their broadcasts stay live."""
+        self.clock.advance(seconds)
+        for link in self.links.values():
+            self.run(self.master.registry.heartbeat(link, Heartbeat(0, 0, 0, SlaveState.LIVE)))
+
     # --- sessions, as the client port attaches and closes them ----------------------
     def connect(self, user: str, master: str | None = None, token_epoch: int = 0, **attach: Any) -> FakeSession:
         """A session of ``user`` attached to ``master`` (the first by default); ``attach``
