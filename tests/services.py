@@ -6,14 +6,14 @@ its events through the real event feed (``Events.deliver_events``), so a push re
 the attached sessions of every master.
 
 ``Cluster.run`` runs one service call to its end and then lets the feeds deliver what it
-pushed; ``Cluster.connect`` attaches a ``FakeSession`` as the client port does, which
-records what it is sent.
+pushed (``begin`` and ``finish`` split it, for a call that waits); ``Cluster.connect``
+attaches a ``FakeSession`` as the client port does, which records what it is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.internet.task import Clock
@@ -58,7 +58,8 @@ def memory_tables(db: MemoryDatabase) -> DatabaseTables:
 
 class FakeSession:
     """An attached client session (``events.AttachedSession``): ``received`` is everything
-    it was sent, in order; ``rejected`` the reason it was ended, if it was."""
+    it was sent, in order; ``rejected`` the reason it was ended, if it was; ``drain``,
+    when set, what its ``drained`` waits for (a test fires it: the client read on)."""
 
     def __init__(self, user: str, attach: Attach, token_epoch: int = 0):
         self.user = user
@@ -69,12 +70,13 @@ class FakeSession:
         self.catching_up: list | None = None
         self.received: list[Control] = []
         self.rejected: tuple[ErrorCode, str] | None = None
+        self.drain: Deferred | None = None
 
     def send(self, message: Control) -> None:
         self.received.append(message)
 
     def drained(self) -> Deferred:
-        return succeed(None)
+        return self.drain or succeed(None)
 
     def reject(self, code: ErrorCode, message: str) -> None:
         self.rejected = (code, message)
@@ -152,10 +154,35 @@ class Cluster:
     # --- running service calls ------------------------------------------------------
     def run(self, call: Coroutine[Any, Any, T]) -> T:
         """Run a service call to its end, then deliver the events it pushed."""
+        return self.finish(self.begin(call))
+
+    def begin(self, call: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Start a service call on the loop (the store's calls need a running one); it
+        runs while the loop does: in ``finish``, ``until`` or another call's ``run``."""
+
+        async def on_the_loop() -> T:
+            return await ensureDeferred(call).asFuture(self.loop)
+
+        return self.loop.create_task(on_the_loop())
+
+    def until(self, condition: Callable[[], bool]) -> None:
+        """Run the loop until ``condition`` holds (within ``SETTLE_STEPS`` turns)."""
+
+        async def turns() -> None:
+            for _ in range(SETTLE_STEPS):
+                if condition():
+                    return
+                await asyncio.sleep(0)
+            raise AssertionError("the condition did not come to hold")
+
+        self.loop.run_until_complete(turns())
+
+    def finish(self, call: asyncio.Future[T]) -> T:
+        """Wait for a call that was begun to end, then deliver the events pushed meanwhile."""
 
         async def settled() -> T:
             try:
-                return await ensureDeferred(call).asFuture(self.loop)
+                return await call
             finally:
                 await self._delivered()
 
@@ -169,6 +196,10 @@ class Cluster:
             return exc
         raise AssertionError("the call was not refused")
 
+    def on(self, master: str | None) -> Master:
+        """The master named so (None: the first)."""
+        return self.masters[master] if master else self.master
+
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass; the slaves go on beating, so their broadcasts stay live."""
         self.clock.advance(seconds)
@@ -177,18 +208,21 @@ class Cluster:
 
     # --- sessions, as the client port attaches and closes them ----------------------
     def connect(self, user: str, master: str | None = None, token_epoch: int = 0, **attach: Any) -> FakeSession:
-        """A session of ``user`` attached to ``master`` (the first by default); ``attach``
-        holds ``Attach``'s fields ``since``, ``messages`` and ``presence``."""
-        sessions = self.masters[master].sessions if master else self.master.sessions
+        """A session of ``user`` attached to ``master``; ``attach`` holds ``Attach``'s
+        fields ``since``, ``messages`` and ``presence``."""
         session = FakeSession(user, Attach("token", **attach), token_epoch)
-        sessions.check_room_for(user)
-        self.run(sessions.attach(session, user))
+        self.finish(self.attach(session, master))
         return session
 
+    def attach(self, session: FakeSession, master: str | None = None) -> asyncio.Future[None]:
+        """Begin attaching ``session`` to ``master``; ``finish`` waits for it."""
+        sessions = self.on(master).sessions
+        sessions.check_room_for(session.user)
+        return self.begin(sessions.attach(session, session.user))
+
     def disconnect(self, session: FakeSession, master: str | None = None) -> None:
-        sessions = self.masters[master].sessions if master else self.master.sessions
         session.attached = None
-        self.run(sessions.detach(session, session.user))
+        self.run(self.on(master).sessions.detach(session, session.user))
 
     # --- broadcasts and viewers, as the slaves report them --------------------------
     def broadcast(self, user: str, slave: str = "s1") -> None:
@@ -202,8 +236,7 @@ class Cluster:
 
     def view(self, viewer: str, target: str, master: str | None = None) -> Redirect | ViewPending:
         """A request of ``viewer`` to watch ``target``; its redirect or its wait."""
-        admission = self.masters[master].admission if master else self.master.admission
-        return self.run(admission.view(LoginClaims(viewer), ViewRequest("token", target)))
+        return self.run(self.on(master).admission.view(LoginClaims(viewer), ViewRequest("token", target)))
 
     def watching(self, viewer: str, target: str, session: str, slave: str = "s1") -> None:
         """The slave reports ``viewer`` watching ``target`` in viewer session ``session``."""
