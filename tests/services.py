@@ -127,6 +127,7 @@ class Cluster:
         self.links: dict[str, FakeLink] = {}
         self._feeds = [self.loop.create_task(m.events.deliver_events()) for m in self.masters.values()]
         self.loop.run_until_complete(self._subscribed())
+        self.beat()
 
     def __enter__(self) -> Cluster:
         return self
@@ -200,11 +201,19 @@ class Cluster:
         """The master named so (None: the first)."""
         return self.masters[master] if master else self.master
 
-    def advance(self, seconds: float) -> None:
-        """Let ``seconds`` pass; the slaves go on beating, so their broadcasts stay live."""
-        self.clock.advance(seconds)
+    def beat(self) -> None:
+        """What a running cluster does every second: the slaves' heartbeats reach the
+        first master, and every master sweeps (recording its own heartbeat)."""
         for link in self.links.values():
+            link.last_heard = self.clock.seconds()
             self.run(self.master.registry.heartbeat(link, Heartbeat(0, 0, 0, SlaveState.LIVE)))
+        for master in self.masters.values():
+            self.run(master.registry.sweep())
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass and the cluster ``beat``: broadcasts and masters stay live."""
+        self.clock.advance(seconds)
+        self.beat()
 
     # --- sessions, as the client port attaches and closes them ----------------------
     def connect(self, user: str, master: str | None = None, token_epoch: int = 0, **attach: Any) -> FakeSession:
@@ -227,12 +236,12 @@ class Cluster:
     # --- broadcasts and viewers, as the slaves report them --------------------------
     def broadcast(self, user: str, slave: str = "s1") -> None:
         """``user`` broadcasts, confirmed on ``slave`` (live, and linked to the first master)."""
-        link = self.links.get(slave)
-        if link is None:
-            link = self.links[slave] = FakeLink(slave)
-            self.master.links.joined(link)
-        self.run(self.master.registry.heartbeat(link, Heartbeat(0, 0, 0, SlaveState.LIVE)))
-        self.run(self.master.store.confirm_broadcast(user, f"session-{user}", slave, link.hello.addr, self.clock.seconds()))
+        if slave not in self.links:
+            self.links[slave] = FakeLink(slave)
+            self.master.links.joined(self.links[slave])
+            self.beat()
+        addr = self.links[slave].hello.addr
+        self.run(self.master.store.confirm_broadcast(user, f"session-{user}", slave, addr, self.clock.seconds()))
 
     def view(self, viewer: str, target: str, master: str | None = None) -> Redirect | ViewPending:
         """A request of ``viewer`` to watch ``target``; its redirect or its wait."""
