@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred
 
 from common.errors import ErrorCode
 from common.messages.chat import ChatMessage, MsgSend
-from common.messages.social import Attach, AccessList
+from common.messages.social import AccessList, Attach
 from tests.services import Cluster, FakeSession
 
 PEOPLE = ("alice", "bob", "carol")

@@ -9,7 +9,7 @@ import pytest
 
 from common.errors import ErrorCode, RequestError
 from common.messages.accounts import TokensEnded
-from common.messages.admission import Invite, Invitation, ViewAsk
+from common.messages.admission import Invitation, Invite, ViewAsk
 from common.messages.chat import ChatMessage, MsgSend
 from common.messages.social import Attached, Presence, PresenceState
 from common.tokens import CLOCK_SKEW, LoginClaims
