@@ -26,7 +26,8 @@ from master.ports.client_port import STATUS_BURST, STATUS_RATE, MasterClientProt
 from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
 from tests.conftest import REDIS_URL, register_users, start_cluster, stop_cluster
-from tests.test_master_logic import SIGNER, FakeLink, clock_at, twisted
+from tests.services import SIGNER, FakeLink
+from tests.test_master_logic import clock_at, twisted
 
 
 class ExhaustedStore:

@@ -18,7 +18,8 @@ from master.node import Master, MasterConfig
 from master.ports.client_port import MasterClientProtocol
 from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
-from tests.test_master_logic import SIGNER, clock_at
+from tests.services import SIGNER
+from tests.test_master_logic import clock_at
 
 T0 = 2_000_000_000.0
 STORE = MemoryStore()  # what the masters share (Redis), with the used nonces

@@ -17,7 +17,8 @@ from master.storage import migrations
 from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
 from tests.databases import InlineDatabase, scratch_database
-from tests.test_master_logic import SIGNER, clock_at, twisted
+from tests.services import SIGNER
+from tests.test_master_logic import clock_at, twisted
 
 NOW = 1_000_000.0
 
