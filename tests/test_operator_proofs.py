@@ -13,7 +13,8 @@ from common.messages import parse
 from common.messages.accounts import Status, StatusRequest
 from common.messages.basic import Error
 from common.protocol import Decoder
-from common.tokens import CLOCK_SKEW, OperatorProof, Signer
+from common.signing import CLOCK_SKEW, Signer
+from common.tokens import OperatorProof
 from master.node import Master, MasterConfig
 from master.ports.client_port import MasterClientProtocol
 from master.storage.db.tables import DatabaseTables

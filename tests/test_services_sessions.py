@@ -12,7 +12,8 @@ from common.messages.accounts import TokensEnded
 from common.messages.admission import Invitation, Invite, ViewAsk
 from common.messages.chat import ChatMessage, MsgSend
 from common.messages.social import Attached, Presence, PresenceState
-from common.tokens import CLOCK_SKEW, LoginClaims
+from common.signing import CLOCK_SKEW
+from common.tokens import LoginClaims
 from master.services.sessions import MAX_ATTACHED
 from tests.services import SIGNER, Cluster
 
