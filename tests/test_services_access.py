@@ -25,7 +25,7 @@ from common.messages.admission import (
 from common.messages.chat import MemberAction, RoomMember
 from common.messages.social import AccessList
 from common.tokens import LoginClaims
-from tests.services import Cluster
+from tests.services import Cluster, FakeSession
 
 TTL = 60.0  # MasterConfig's request_ttl
 BAN = 300.0  # MasterConfig's throw_ban
@@ -41,28 +41,29 @@ def request(viewer: str, target: str) -> tuple[LoginClaims, ViewRequest]:
     return LoginClaims(viewer), ViewRequest("token", target)
 
 
-def outcome(cluster: Cluster, viewer: str, target: str) -> str:
-    """What a request to watch comes to: admit, refuse, ask (the broadcaster hears of it)
-    or ignore (it waits, and the broadcaster never hears of it). ``target`` must have a
-    session attached as ``cluster.watcher``."""
-    before = len(cluster.watcher.of(ViewAsk))
+def outcome(cluster: Cluster, viewer: str, broadcaster: FakeSession) -> str:
+    """What a request of ``viewer`` to watch the user of the ``broadcaster`` session comes
+    to: admit, refuse, ask (the session hears of it) or ignore (the viewer waits, and the
+    broadcaster never hears of it)."""
+    before = len(broadcaster.of(ViewAsk))
     try:
-        answer = cluster.view(viewer, target)
+        answer = cluster.view(viewer, broadcaster.user)
     except RequestError as exc:
         assert exc.code == ErrorCode.ACCESS_REFUSED, exc
         return "refuse"
     if isinstance(answer, Redirect):
         return "admit"
     assert isinstance(answer, ViewPending)
-    return "ask" if len(cluster.watcher.of(ViewAsk)) > before else "ignore"
+    return "ask" if len(broadcaster.of(ViewAsk)) > before else "ignore"
 
 
-def broadcasting(cluster: Cluster, user: str = "alice", access: str | None = None) -> None:
-    """``user`` broadcasts under rule ``access``, a session of theirs attached (``watcher``)."""
+def broadcasting(cluster: Cluster, user: str = "alice", access: str | None = None) -> FakeSession:
+    """``user`` broadcasts under rule ``access``; a session of theirs, attached."""
     if access is not None:
         cluster.run(cluster.master.social.set_pref(user, "access", access))
-    cluster.watcher = cluster.connect(user)
+    session = cluster.connect(user)
     cluster.broadcast(user)
+    return session
 
 
 def answer(cluster: Cluster, viewer: str, how: Answer, broadcaster: str = "alice") -> str:
@@ -87,11 +88,11 @@ def test_each_rule_with_friends_and_both_lists(rule, friend, allowed, ignored):
             cluster.run(social.change_list("alice", "bob", AccessList.ALLOW, True))
         if ignored:
             cluster.run(social.change_list("alice", "bob", AccessList.IGNORE, True))
-        broadcasting(cluster, access=rule)
+        alice = broadcasting(cluster, access=rule)
         by_rule = {"everyone": "admit", "friends": "admit" if friend else "refuse", "list": "refuse", "ask": "ask"}
         expected = "ignore" if ignored else "admit" if allowed else by_rule[rule]
-        assert outcome(cluster, "bob", "alice") == expected
-        assert outcome(cluster, "alice", "alice") == "admit", "the broadcaster always sees their own broadcast"
+        assert outcome(cluster, "bob", alice) == expected
+        assert outcome(cluster, "alice", alice) == "admit", "the broadcaster always sees their own broadcast"
 
 
 def test_only_a_live_broadcast_can_be_asked_for(cluster):
@@ -103,13 +104,13 @@ def test_only_a_live_broadcast_can_be_asked_for(cluster):
 def test_a_request_waits_for_the_broadcaster_and_is_asked_once(cluster):
     """U4: the viewer is told it waits; the broadcaster's sessions hear the request once
     however often the viewer asks again; the answer reaches both sides."""
-    broadcasting(cluster, access="ask")
+    alice = broadcasting(cluster, access="ask")
     other_tab = cluster.connect("alice")
     bob = cluster.connect("bob")
     first = cluster.view("bob", "alice")
     assert first == ViewPending("alice", cluster.clock.seconds() + TTL)
     assert cluster.view("bob", "alice") == first, "asking again waits for the same request"
-    assert cluster.watcher.of(ViewAsk) == other_tab.of(ViewAsk) == [ViewAsk("bob", first.expires_at)]
+    assert alice.of(ViewAsk) == other_tab.of(ViewAsk) == [ViewAsk("bob", first.expires_at)]
     assert answer(cluster, "bob", Answer.ACCEPT) == "bob may watch you"
     assert bob.of(ViewAnswer) == [ViewAnswer("alice", True)]
     assert other_tab.of(AskAnswered) == [AskAnswered("bob", True)]
@@ -117,15 +118,15 @@ def test_a_request_waits_for_the_broadcaster_and_is_asked_once(cluster):
 
 
 def test_an_accepted_request_is_for_this_broadcast_only(cluster):
-    broadcasting(cluster, access="ask")
+    alice = broadcasting(cluster, access="ask")
     cluster.view("bob", "alice")
     answer(cluster, "bob", Answer.ACCEPT)
     cluster.run(cluster.master.store.confirm_broadcast("alice", "session-next", "s1", "s1.example:5301", 0.0))
-    assert outcome(cluster, "bob", "alice") == "ask"
+    assert outcome(cluster, "bob", alice) == "ask"
 
 
 def test_a_denied_viewer_is_told_so_until_the_request_expires(cluster):
-    broadcasting(cluster, access="ask")
+    alice = broadcasting(cluster, access="ask")
     bob = cluster.connect("bob")
     cluster.view("bob", "alice")
     assert answer(cluster, "bob", Answer.DENY) == "bob may not watch you"
@@ -133,30 +134,30 @@ def test_a_denied_viewer_is_told_so_until_the_request_expires(cluster):
     refusal = cluster.refused(cluster.master.admission.view(*request("bob", "alice")))
     assert (refusal.code, refusal.message) == (ErrorCode.DECLINED, "alice declined")
     cluster.advance(TTL)
-    assert outcome(cluster, "bob", "alice") == "ask", "after the expiry a new request is asked"
+    assert outcome(cluster, "bob", alice) == "ask", "after the expiry a new request is asked"
 
 
 def test_always_puts_the_viewer_on_the_allow_list_and_ignore_on_the_ignore_list(cluster):
-    broadcasting(cluster, access="ask")
+    alice = broadcasting(cluster, access="ask")
     cluster.view("bob", "alice")
     cluster.view("carol", "alice")
     answer(cluster, "bob", Answer.ALWAYS)
     answer(cluster, "carol", Answer.IGNORE)
     cluster.run(cluster.master.store.confirm_broadcast("alice", "session-next", "s1", "s1.example:5301", 0.0))
-    assert outcome(cluster, "bob", "alice") == "admit", "in the next broadcast too"
+    assert outcome(cluster, "bob", alice) == "admit", "in the next broadcast too"
     cluster.advance(TTL)
-    assert outcome(cluster, "carol", "alice") == "ignore"
+    assert outcome(cluster, "carol", alice) == "ignore"
 
 
 def test_an_unanswered_request_expires_with_the_clock(cluster):
-    broadcasting(cluster, access="ask")
+    alice = broadcasting(cluster, access="ask")
     cluster.view("bob", "alice")
     cluster.advance(TTL)
     expired = cluster.refused(cluster.master.admission.answer("alice", AccessAnswer("token", "bob", Answer.ACCEPT)))
     assert expired.code == ErrorCode.REQUEST_EXPIRED
     never_asked = cluster.refused(cluster.master.admission.answer("alice", AccessAnswer("t", "carol", Answer.ACCEPT)))
     assert never_asked.code == ErrorCode.NO_REQUEST
-    assert outcome(cluster, "bob", "alice") == "ask"
+    assert outcome(cluster, "bob", alice) == "ask"
 
 
 def test_a_session_that_attaches_later_hears_the_open_requests_and_invitations(cluster):
@@ -173,16 +174,16 @@ def test_a_session_that_attaches_later_hears_the_open_requests_and_invitations(c
 def test_an_invited_viewer_watches_without_a_prompt_and_a_declined_invitation_is_gone(cluster):
     """U5: an invitation admits even under the list rule, once; a decline tells the
     broadcaster and leaves the rule to decide."""
-    broadcasting(cluster, access="list")
+    alice = broadcasting(cluster, access="list")
     bob, carol = cluster.connect("bob"), cluster.connect("carol")
     admission = cluster.master.admission
     assert cluster.run(admission.invite("alice", Invite("token", "bob"))) == "invited bob"
     cluster.run(admission.invite("alice", Invite("token", "carol")))
     assert bob.of(Invitation) == carol.of(Invitation) == [Invitation("alice")]
-    assert outcome(cluster, "bob", "alice") == "admit"
+    assert outcome(cluster, "bob", alice) == "admit"
     assert cluster.run(admission.decline("carol", Decline("token", "alice"))) == "declined alice's invitation"
-    assert cluster.watcher.of(InvitationDeclined) == [InvitationDeclined("carol")]
-    assert outcome(cluster, "carol", "alice") == "refuse"
+    assert alice.of(InvitationDeclined) == [InvitationDeclined("carol")]
+    assert outcome(cluster, "carol", alice) == "refuse"
     assert cluster.refused(admission.decline("carol", Decline("token", "alice"))).code == ErrorCode.NO_INVITATION
     assert cluster.refused(admission.invite("alice", Invite("token", "alice"))).code == ErrorCode.BAD_USER
 
@@ -190,28 +191,28 @@ def test_an_invited_viewer_watches_without_a_prompt_and_a_declined_invitation_is
 def test_a_thrown_viewer_must_ask_again_until_the_ban_ends_and_the_others_stay(cluster):
     """U7: the slave carrying the viewer is told to end its streams; the viewer's next
     request is put to the broadcaster; the other viewers are not touched."""
-    broadcasting(cluster)
+    alice = broadcasting(cluster)
     cluster.watching("bob", "alice", "view-bob")
     cluster.watching("carol", "alice", "view-carol")
     audience = cluster.master.audience
     assert cluster.run(audience.throw("alice", "bob")) == "removed bob"
     assert cluster.links["s1"].sent[-1] == ThrowViewer("alice", "bob", cluster.clock.seconds() + BAN)
     assert [m for m in cluster.links["s1"].sent if isinstance(m, ThrowViewer) and m.viewer == "carol"] == []
-    assert outcome(cluster, "carol", "alice") == "admit"
-    assert outcome(cluster, "bob", "alice") == "ask"
+    assert outcome(cluster, "carol", alice) == "admit"
+    assert outcome(cluster, "bob", alice) == "ask"
     answer(cluster, "bob", Answer.ACCEPT)
-    assert outcome(cluster, "bob", "alice") == "admit", "consent given after the throw admits"
+    assert outcome(cluster, "bob", alice) == "admit", "consent given after the throw admits"
     assert cluster.refused(audience.throw("alice", "dave")).code == ErrorCode.NOT_WATCHING
 
 
 def test_a_ban_ends_with_the_clock(cluster):
-    broadcasting(cluster)
+    alice = broadcasting(cluster)
     cluster.watching("bob", "alice", "view-bob")
     cluster.run(cluster.master.audience.throw("alice", "bob"))
     cluster.advance(BAN - 1)
-    assert outcome(cluster, "bob", "alice") == "ask"
+    assert outcome(cluster, "bob", alice) == "ask"
     cluster.advance(1)
-    assert outcome(cluster, "bob", "alice") == "admit"
+    assert outcome(cluster, "bob", alice) == "admit"
 
 
 def test_room_membership_grants_access_only_through_the_owner(cluster):
@@ -219,15 +220,15 @@ def test_room_membership_grants_access_only_through_the_owner(cluster):
     owner's invitation or approval, never a join alone."""
     chat = cluster.master.chat
     cluster.run(chat.change_room("alice", "#cams", True))
-    broadcasting(cluster, access="room:#cams")
+    alice = broadcasting(cluster, access="room:#cams")
     cluster.run(chat.change_room("mallory", "#cams", True))
-    assert outcome(cluster, "mallory", "alice") == "refuse", "asked to join, not a member"
+    assert outcome(cluster, "mallory", alice) == "refuse", "asked to join, not a member"
     cluster.run(chat.decide_member("alice", RoomMember("t", "#cams", "mallory", MemberAction.ACCEPT)))
-    assert outcome(cluster, "mallory", "alice") == "admit"
+    assert outcome(cluster, "mallory", alice) == "admit"
     cluster.run(chat.decide_member("alice", RoomMember("t", "#cams", "bob", MemberAction.INVITE)))
-    assert outcome(cluster, "bob", "alice") == "refuse", "invited to the room, not in it yet"
+    assert outcome(cluster, "bob", alice) == "refuse", "invited to the room, not in it yet"
     assert cluster.run(chat.change_room("bob", "#cams", True)) == "you are in #cams"
-    assert outcome(cluster, "bob", "alice") == "admit"
+    assert outcome(cluster, "bob", alice) == "admit"
     cluster.run(chat.decide_member("alice", RoomMember("t", "#cams", "bob", MemberAction.REMOVE)))
-    assert outcome(cluster, "bob", "alice") == "refuse"
-    assert outcome(cluster, "carol", "alice") == "refuse"
+    assert outcome(cluster, "bob", alice) == "refuse"
+    assert outcome(cluster, "carol", alice) == "refuse"
