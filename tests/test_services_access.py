@@ -25,6 +25,7 @@ from common.messages.admission import (
 from common.messages.chat import MemberAction, RoomMember
 from common.messages.social import AccessList
 from common.tokens import LoginClaims
+from master.policy.limits import LIMITS, Flood
 from tests.services import Cluster, FakeSession
 
 TTL = 60.0  # MasterConfig's request_ttl
@@ -232,3 +233,15 @@ def test_room_membership_grants_access_only_through_the_owner(cluster):
     cluster.run(chat.decide_member("alice", RoomMember("t", "#cams", "bob", MemberAction.REMOVE)))
     assert outcome(cluster, "bob", alice) == "refuse"
     assert outcome(cluster, "carol", alice) == "refuse"
+
+
+def test_requests_to_watch_past_the_burst_are_refused_until_the_clock_allows_one_more(cluster):
+    limit = LIMITS[Flood.VIEW_USER]
+    alice = broadcasting(cluster)
+    for _ in range(limit.burst):
+        assert outcome(cluster, "mallory", alice) == "admit"
+    flood = cluster.refused(cluster.master.admission.view(*request("mallory", "alice")))
+    assert flood.code == ErrorCode.RATE_LIMITED
+    assert outcome(cluster, "bob", alice) == "admit", "the limit is each user's own"
+    cluster.advance(1 / limit.rate)
+    assert outcome(cluster, "mallory", alice) == "admit"
