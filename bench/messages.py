@@ -32,7 +32,8 @@ from common.messages import parse  # noqa: E402
 from common.messages.chat import ChatMessage, MsgAccepted, MsgSend  # noqa: E402
 from common.messages.social import Attach, Attached  # noqa: E402
 from common.protocol import Decoder  # noqa: E402
-from common.tokens import LoginClaims, Signer  # noqa: E402
+from common.signing import Signer  # noqa: E402
+from common.tokens import LoginClaims  # noqa: E402
 from tests.conftest import clear_redis, drop_database  # noqa: E402
 
 

@@ -5,7 +5,8 @@ Two stores hold the same Redis tables over two connection pools: ``store`` for c
 requests, and ``control`` for the control plane (the slave links, allowances, redirects
 and the registry), so no flood of client requests can hold up heartbeats, sweeps or
 placements (by default both are one store). PostgreSQL is reached through the tables of
-``storage/db``. Time is the reactor's.
+``storage/db`` (``tables``: the real ones, or their in-memory fakes in tests). Time is the
+reactor's.
 """
 
 from __future__ import annotations
@@ -36,13 +37,7 @@ from master.services.sessions import UserSessions
 from master.services.slave_links import SlaveLinks
 from master.services.social import Social
 from master.services.status import ClusterStatus
-from master.storage.db.admissions import Admissions
-from master.storage.db.messages import Messages
-from master.storage.db.pool import Database
-from master.storage.db.preferences import Preferences
-from master.storage.db.relations import Relations
-from master.storage.db.rooms import Rooms
-from master.storage.db.users import UserStore
+from master.storage.db.tables import DatabaseTables
 from master.storage.store import Store
 
 
@@ -71,7 +66,7 @@ class Master:
         self,
         config: MasterConfig,
         store: Store,
-        db: Database | None,
+        tables: DatabaseTables,
         signer: NodeKeys,
         reactor: IReactorTime,
         control: Store | None = None,
@@ -82,8 +77,9 @@ class Master:
         me = MasterRecord(c.id, c.client_addr, c.slave_addr, c.metrics_addr, 0.0)
 
         # PostgreSQL
-        self.users, self.relations, self.preferences = UserStore(db), Relations(db), Preferences(db)
-        self.admissions, self.messages, self.rooms = Admissions(db), Messages(db), Rooms(db)
+        t = tables
+        self.users, self.relations, self.preferences = t.users, t.relations, t.preferences
+        self.admissions, self.messages, self.rooms = t.admissions, t.messages, t.rooms
 
         # the control plane, on its own pool
         self.links = SlaveLinks(self.control, signer, c.id, reactor)

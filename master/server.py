@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> None:
     from master.ports.slave_port import SlaveLinkFactory
     from master.ports.web_front import web_site
     from master.storage.db.pool import Database
+    from master.storage.db.tables import DatabaseTables
     from master.storage.migrations import ensure_database, migrate
     from master.storage.redis_connect import redis_connector
     from master.storage.redis_store import RedisStore
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> None:
     def start() -> None:
         store = RedisStore(redis_client(REDIS_CONNECTIONS), args.redis_prefix)
         control = RedisStore(redis_client(CONTROL_CONNECTIONS), args.redis_prefix)
-        master = Master(config, store, db, signer, reactor, control=control)
+        master = Master(config, store, DatabaseTables.on(db), signer, reactor, control=control)
         clients = master.client_services
 
         def endpoint(port):

@@ -46,6 +46,7 @@ from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, OperatorProof,
 from master.node import Master, MasterConfig
 from master.ports.client_port import MasterClientProtocol
 from master.ports.slave_port import SlaveLinkProtocol
+from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
@@ -87,7 +88,7 @@ class Fuzzer:
     # --- the nodes under test -------------------------------------------------------
     def _master(self) -> Master:
         config = MasterConfig("m1", "m1:5101", "m1:5201", dead_after=1e9)  # one heartbeat keeps a slave live
-        return Master(config, MemoryStore(), self.database, SIGNER, self.clock)
+        return Master(config, MemoryStore(), DatabaseTables.on(self.database), SIGNER, self.clock)
 
     def _slave(self) -> Slave:
         slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, self.clock)

@@ -27,7 +27,8 @@ from twisted.python.failure import Failure
 from client.peer_server import PeerServer
 from client.peer_tls import pinned_context
 from common.messages.turbo import PeerHello
-from common.tokens import LoginClaims, PeerTicket, Signer
+from common.signing import Signer
+from common.tokens import LoginClaims, PeerTicket
 from common.turbo import new_turbo_key
 from tests.fuzzing import USERS, Fuzzer
 

@@ -25,7 +25,8 @@ from common.messages.accounts import (
 from common.messages.basic import Error
 from common.messages.streaming import ViewStart
 from common.protocol import HEADER, MAGIC, Decoder, MessageType as T, encode
-from common.tokens import LoginClaims, OperatorProof, Signer
+from common.signing import Signer
+from common.tokens import LoginClaims, OperatorProof
 from tests.conftest import broadcast_entry, json_lines, wait_until
 
 

@@ -23,9 +23,11 @@ from common.protocol import Decoder
 from common.tokens import OperatorProof
 from master.node import Master, MasterConfig
 from master.ports.client_port import STATUS_BURST, STATUS_RATE, MasterClientProtocol
+from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
 from tests.conftest import REDIS_URL, register_users, start_cluster, stop_cluster
-from tests.test_master_logic import SIGNER, FakeLink, clock_at, twisted
+from tests.services import SIGNER, FakeLink
+from tests.test_master_logic import clock_at, twisted
 
 
 class ExhaustedStore:
@@ -40,7 +42,7 @@ class ExhaustedStore:
 
 def test_heartbeats_sweeps_and_placements_do_not_wait_for_the_clients_pool():
     config = MasterConfig("m1", "m1:5101", "m1:5201")
-    master = Master(config, ExhaustedStore(), None, SIGNER, clock_at(1000.0), control=MemoryStore())
+    master = Master(config, ExhaustedStore(), DatabaseTables.on(None), SIGNER, clock_at(1000.0), control=MemoryStore())
     links = [FakeLink("s1"), FakeLink("s2")]
 
     async def control_plane():
@@ -57,7 +59,7 @@ def test_heartbeats_sweeps_and_placements_do_not_wait_for_the_clients_pool():
 
 def test_a_status_loop_on_one_connection_is_refused_past_its_rate():
     clock = clock_at(time.time())  # the operator proofs are signed now
-    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), MemoryStore(), None, SIGNER, clock)
+    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), MemoryStore(), DatabaseTables.on(None), SIGNER, clock)
     protocol, transport = MasterClientProtocol(master.client_services, clock), StringTransport()
     protocol.makeConnection(transport)
 

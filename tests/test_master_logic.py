@@ -9,29 +9,14 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import Clock
 
 from common.errors import ErrorCode, RequestError
-from common.messages.cluster import Drain, Heartbeat, SetCap, SlaveHello, SlaveState, Undrain
-from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, ViewTicket
+from common.messages.cluster import Drain, Heartbeat, SetCap, SlaveState, Undrain
+from common.tokens import BroadcastTicket, LoginClaims, ViewTicket
 from master.node import Master, MasterConfig
+from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryState, MemoryStore
+from tests.services import SIGNER, FakeLink
 
-SIGNER = NodeKeys.for_master("s3cret")
 LIVE, DRAINING, DRAINED = SlaveState.LIVE, SlaveState.DRAINING, SlaveState.DRAINED
-
-
-class FakeLink:
-    """A slave's link as the master sees it: what it was sent."""
-
-    def __init__(self, slave_id):
-        self.slave_id = slave_id
-        self.hello = SlaveHello(slave_id, f"{slave_id}.example:5301", "proof", f"{slave_id}.example:9301")
-        self.last_heard = 0.0
-        self.sent = []
-
-    def send(self, message):
-        self.sent.append(message)
-
-    def abort(self):
-        self.sent.append("aborted")
 
 
 def clock_at(now: float) -> Clock:
@@ -45,7 +30,7 @@ def make_master(state=None, name="m1", reactor=None, **settings):
     """A master on the in-memory store (``state``), its reactor at 1000.0 unless given."""
     config = MasterConfig(name, f"{name}:5101", f"{name}:5201", **settings)
     store = MemoryStore(state or MemoryState())
-    return Master(config, store, None, SIGNER, reactor or clock_at(1000.0))
+    return Master(config, store, DatabaseTables.on(None), SIGNER, reactor or clock_at(1000.0))
 
 
 def twisted(coro):

@@ -13,11 +13,14 @@ from common.messages import parse
 from common.messages.accounts import Status, StatusRequest
 from common.messages.basic import Error
 from common.protocol import Decoder
-from common.tokens import CLOCK_SKEW, OperatorProof, Signer
+from common.signing import CLOCK_SKEW, Signer
+from common.tokens import OperatorProof
 from master.node import Master, MasterConfig
 from master.ports.client_port import MasterClientProtocol
+from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
-from tests.test_master_logic import SIGNER, clock_at
+from tests.services import SIGNER
+from tests.test_master_logic import clock_at
 
 T0 = 2_000_000_000.0
 STORE = MemoryStore()  # what the masters share (Redis), with the used nonces
@@ -31,7 +34,7 @@ def now():
 
 def status(now: Clock, proof: str):
     """The master's answer to an operator STATUS with ``proof``."""
-    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), STORE, None, SIGNER, now)
+    master = Master(MasterConfig("m1", "m1:5101", "m1:5201"), STORE, DatabaseTables.on(None), SIGNER, now)
     protocol, transport = MasterClientProtocol(master.client_services, now), StringTransport()
     protocol.makeConnection(transport)
 

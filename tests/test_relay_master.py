@@ -8,7 +8,8 @@ from common.messages.relay import RelayUpstream
 from common.tokens import LoginClaims, ViewTicket
 from master.policy.records import BroadcastEntry, SlaveRecord, ViewerEntry
 from master.policy.status import relay_rows
-from tests.test_master_logic import SIGNER, FakeLink, make_master, run
+from tests.services import SIGNER, FakeLink
+from tests.test_master_logic import make_master, run
 
 
 def relaying_master():

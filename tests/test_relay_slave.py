@@ -8,7 +8,8 @@ from common.messages.cluster import RelayLink, SessionAdd, SessionKind
 from common.messages.relay import RelayStart, RelayUpstream, RelayUpstreamRequest
 from common.messages.streaming import Accepted, ImageFrame, Move, Reconnect
 from common.protocol import encode_ack
-from common.tokens import RelayTicket, Signer, ViewTicket
+from common.signing import Signer
+from common.tokens import RelayTicket, ViewTicket
 from slave.relay import ACCEPT_WITHIN
 from slave.relay_link import RelayLinkProtocol
 from tests.test_slave_protocol import (

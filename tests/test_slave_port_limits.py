@@ -14,7 +14,8 @@ from common.messages import parse
 from common.messages.cluster import SlaveHello
 from common.messaging import AUTH_TIMEOUT, PRE_AUTH_MAX_BODY
 from common.protocol import DEFAULT_MAX_BODY, Decoder, MessageType, encode
-from common.tokens import Signer, SlaveProof
+from common.signing import Signer
+from common.tokens import SlaveProof
 from master.ports.slave_port import HelloFirstDecoder, SlaveLinkProtocol, SlaveServices
 from master.services.slave_links import SlaveLinks
 from master.storage.memory_store import MemoryStore

@@ -24,7 +24,8 @@ from common.messages.streaming import (
 )
 from common.protocol import HEADER, MAGIC, Codec, Decoder, FrameInfo, MessageType as T, encode, encode_ack, encode_frame
 from common.keys import master_ticket_key, slave_key
-from common.tokens import BroadcastTicket, NodeKeys, Signer, ViewTicket
+from common.signing import Signer
+from common.tokens import BroadcastTicket, NodeKeys, ViewTicket
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig
 

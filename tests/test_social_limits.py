@@ -14,9 +14,11 @@ from common.messages.social import Presence, PresenceState
 from master.node import Master, MasterConfig
 from master.policy.limits import LIMITS, Flood
 from master.storage import migrations
+from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
 from tests.databases import InlineDatabase, scratch_database
-from tests.test_master_logic import SIGNER, clock_at, twisted
+from tests.services import SIGNER
+from tests.test_master_logic import clock_at, twisted
 
 NOW = 1_000_000.0
 
@@ -34,7 +36,7 @@ def world(dsn):
     db = InlineDatabase(dsn)
     clock = clock_at(NOW)
     config = MasterConfig("m1", "m1:5101", "m1:5201")
-    master = Master(config, MemoryStore(), db, SIGNER, clock)
+    master = Master(config, MemoryStore(), DatabaseTables.on(db), SIGNER, clock)
     pushed = []
 
     async def push(users, event):
@@ -149,7 +151,7 @@ def test_names_of_users_who_do_not_exist_are_limited_and_then_every_lookup_is_re
 def test_per_user_limits_hold_across_connections_and_masters(world, flood):
     """The count is in the store, so a second master (another connection) shares it."""
     master, db, _, _ = world
-    other = Master(MasterConfig("m2", "m2:5101", "m2:5201"), master.store, db, SIGNER, master.reactor)
+    other = Master(MasterConfig("m2", "m2:5101", "m2:5201"), master.store, DatabaseTables.on(db), SIGNER, master.reactor)
     for i in range(LIMITS[flood].burst):
         run((master if i % 2 else other).floods.check(flood, "mallory"))
     assert refused(other.floods.check(flood, "mallory")).code == ErrorCode.RATE_LIMITED

@@ -6,18 +6,8 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from common import keys
-from common.tokens import (
-    CLOCK_SKEW,
-    BroadcastTicket,
-    CredentialError,
-    LoginClaims,
-    NodeKeys,
-    OperatorProof,
-    RelayTicket,
-    Signer,
-    SlaveProof,
-    ViewTicket,
-)
+from common.signing import CLOCK_SKEW, CredentialError, Signer
+from common.tokens import BroadcastTicket, LoginClaims, NodeKeys, OperatorProof, RelayTicket, SlaveProof, ViewTicket
 
 
 def test_login_token_round_trip():

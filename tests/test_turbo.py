@@ -21,7 +21,8 @@ from common.messages.streaming import Ack, ViewerCap
 from common.messages.turbo import PeerHello, PeerWelcome
 from common.protocol import FrameInfo, encode_frame
 from common.throttle import kbps_to_bytes
-from common.tokens import PeerTicket, Signer
+from common.signing import Signer
+from common.tokens import PeerTicket
 from common.turbo import MAX_CANDIDATES, admissible, candidate, new_turbo_key, order_for
 
 KEY = new_turbo_key()

@@ -14,7 +14,8 @@ from client.connection import Connection
 from client.peer_tls import pinned_context
 from client.errors import ConnectionLost, FramecastError
 from common.messages.turbo import PeerHello, PeerWelcome
-from common.tokens import PeerTicket, Signer
+from common.signing import Signer
+from common.tokens import PeerTicket
 from tests.conftest import Running, broadcasting, register_users, start_cluster, stop_cluster, wait_until
 
 

@@ -15,7 +15,8 @@ from twisted.internet.testing import StringTransport
 from client.errors import ConnectionLost
 from common.messages.streaming import Accepted, BroadcastStart, ViewStart
 from common.messages.turbo import PeerAllow, PeerDrop, PeerWelcome, TurboAllow, TurboOffer, TurboPath, TurboUpload
-from common.tokens import BroadcastTicket, PeerTicket, Signer, ViewTicket
+from common.signing import Signer
+from common.tokens import BroadcastTicket, PeerTicket, ViewTicket
 from common.turbo import peer_id
 from slave.client_port import SlaveClientProtocol
 from slave.node import Slave, SlaveConfig

@@ -11,7 +11,8 @@ from typing import Callable
 
 from common.errors import ErrorCode, RequestError
 from common.messages.accounts import LoginToken, TokensEnded
-from common.tokens import CredentialError, LoginClaims, NodeKeys, PlayerClaims
+from common.signing import CredentialError
+from common.tokens import LoginClaims, NodeKeys, PlayerClaims
 from master.services.events import Events
 from master.services.metrics import LOGINS
 from master.storage.db.users import UserStore

@@ -11,7 +11,8 @@ from typing import Callable
 from common.errors import ErrorCode, RequestError
 from common.messages.accounts import Move, RebalancePlan, SlaveChanged
 from common.messages.cluster import Drain, MigrateBroadcast, SlaveState, Undrain
-from common.tokens import CredentialError, NodeKeys, OperatorProof
+from common.signing import CredentialError
+from common.tokens import NodeKeys, OperatorProof
 from master.policy.placement import effective_state, plan_rebalance
 from master.policy.records import SlaveRecord
 from master.services.metrics import OPERATIONS

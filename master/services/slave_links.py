@@ -24,7 +24,8 @@ from common.messages.cluster import SlaveHello
 from common.messages.schema import Control
 from common.protocol import Message
 from common.reactor import later
-from common.tokens import CredentialError, NodeKeys, SlaveProof
+from common.signing import CredentialError
+from common.tokens import NodeKeys, SlaveProof
 from master.services.metrics import CAP_UPDATES
 from master.storage.store import Store, StoreUnavailable, stored
 
