@@ -36,7 +36,8 @@ from common.messages.admission import ViewPending
 from common.messages.basic import Ok
 from common.messages.schema import Control
 from common.messages.social import Attach, Attached
-from common.tokens import OperatorProof, Signer
+from common.signing import Signer
+from common.tokens import OperatorProof
 
 M = TypeVar("M")
 RECONNECT_EVERY = 1.0  # seconds between attempts to re-attach a lost connection

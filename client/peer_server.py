@@ -28,7 +28,8 @@ from client.peer_tls import make_identity
 from common.addresses import format_hostport
 from common.messages.streaming import Ack, Keepalive, ViewerCap, ViewerPause, ViewerResume
 from common.messages.turbo import PeerHello, PeerWelcome
-from common.tokens import CredentialError, PeerTicket, Signer
+from common.signing import CredentialError, Signer
+from common.tokens import PeerTicket
 
 HELLO_WITHIN = 5.0  # seconds a new connection has to show its ticket and be let in
 MAX_WAITING = 16  # connections at once that have not been let in
