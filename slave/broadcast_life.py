@@ -5,8 +5,8 @@ it; what each one sends to whom is in ``slave.lifecycle``.
 =========  ==========  =========  ===========================================================
 from       event       to         when
 =========  ==========  =========  ===========================================================
-(none)     upload      live       a broadcaster's ticket starts the broadcast here
-(none)     relay       relayed    the first viewer of a relay: pulled from another slave (C10)
+(new)      upload      live       a broadcaster's ticket starts the broadcast here
+(new)      relay       relayed    the first viewer of a relay: pulled from another slave (C10)
 live       rejoin      live       a newer connection of the same broadcast replaces the old one
 live       drop        orphaned   the broadcaster's connection was lost: ``grace`` s to return
 live       stop        ended      the broadcaster stopped
