@@ -25,7 +25,8 @@ moved      empty       ended      its last viewer followed it
 any        shutdown    ended      the drain's deadline: everyone is sent back to the masters
 =========  ==========  =========  ===========================================================
 
-A moved broadcast takes no new viewers; a broadcaster of the same user arriving meanwhile
+``(new)``: a broadcast is created in one of the two ``START_STATES``. A moved broadcast
+takes no new viewers; a broadcaster of the same user arriving meanwhile
 starts a fresh broadcast beside it. Only ``live`` and ``orphaned`` broadcasts are this
 slave's own: those are the ones the masters' session table names here.
 """
