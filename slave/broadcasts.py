@@ -75,7 +75,9 @@ class BroadcastTable:
             self._stop_pull(broadcast)
             broadcast.session = session
         elif broadcast.session != session:
-            raise RequestError(ErrorCode.ALREADY_BROADCASTING, f"{user} is already broadcasting (one broadcast per user)")
+            raise RequestError(
+                ErrorCode.ALREADY_BROADCASTING, f"{user} is already broadcasting (one broadcast per user)"
+            )
         else:
             broadcast.life.fire(Event.REJOIN)
             self._cancel_orphan_timer(user)

@@ -13,7 +13,6 @@ from zope.interface import implementer
 from common.errors import ErrorCode, RequestError
 from common.messages.relay import RelayStart
 from common.messages.schema import Control
-from common.messages.turbo import TurboAllow, TurboBytes, TurboPath
 from common.messages.streaming import (
     Accepted,
     Ack,
@@ -27,10 +26,11 @@ from common.messages.streaming import (
     ViewerResume,
     ViewStart,
 )
+from common.messages.turbo import TurboAllow, TurboBytes, TurboPath
 from common.messaging import MessageProtocol, handles
 from common.protocol import encode_ack, lone_ack
-from common.throttle import Throttle, kbps_to_bytes
 from common.socket_write import direct_writer
+from common.throttle import Throttle, kbps_to_bytes
 from slave.admission import Admission
 from slave.broadcasts import BroadcastTable
 from slave.config import SlaveConfig
@@ -167,7 +167,9 @@ class SlaveClientProtocol(MessageProtocol):
         self.broadcast, self.stream = services.admission.viewer(start.ticket, self, self._writer())
         self.authenticated()
         broadcast = self.broadcast
-        self.send(Accepted(broadcast.user, services.config.addr, cap_kbps=self.stream.cap_kbps, paused=broadcast.paused))
+        self.send(
+            Accepted(broadcast.user, services.config.addr, cap_kbps=self.stream.cap_kbps, paused=broadcast.paused)
+        )
         broadcast.start_viewer(self.stream)
         services.turbo.viewers_changed(broadcast)  # after ACCEPTED: an offer is the next thing a viewer hears
 

@@ -65,6 +65,8 @@ class Draining:
 
 
 class Drain:
+    """One drain: its deadline, and the check that the slave is empty."""
+
     log = Logger()
 
     def __init__(self, parts: Draining, deadline: float, on_empty: Callable[[], None] | None):

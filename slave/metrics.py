@@ -63,9 +63,7 @@ class SlaveCollector:
         yield GaugeMetricFamily(
             "framecast_slave_draining", "1 while draining or drained", value=int(not self.status.live)
         )
-        yield GaugeMetricFamily(
-            "framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(table)
-        )
+        yield GaugeMetricFamily("framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(table))
         yield GaugeMetricFamily("framecast_slave_viewers", "Viewers on this slave", value=table.viewer_count())
         yield GaugeMetricFamily(
             "framecast_slave_turbo_viewers", "Viewers getting images peer to peer", value=turbo.on_peer()

@@ -35,8 +35,8 @@ from slave.config import SlaveConfig
 from slave.fanout import Broadcast, Frame
 from slave.lifecycle import Lifecycle
 from slave.relay_link import RelayLinkProtocol
-from slave.upstream_rate import UpstreamRate
 from slave.uplink import Uplink
+from slave.upstream_rate import UpstreamRate
 from slave.viewer_control import set_paused
 from slave.viewers import Viewers
 

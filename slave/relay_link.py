@@ -15,7 +15,6 @@ from common.messaging import MessageProtocol, handles
 from common.protocol import encode_ack
 
 
-
 class PullEvents(Protocol):
     """What a link tells its pull (``slave.relay.RelayPull``)."""
 

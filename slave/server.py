@@ -95,16 +95,16 @@ def run(args: argparse.Namespace) -> None:
 
     from common import logs
     from common.addresses import format_hostport, parse_hostport_list
+    from common.direct_tls import DirectTLSEndpoint
     from common.metrics import metrics_site
     from common.serve import exit_status, fail, listen_all
-    from slave.client_port import SlaveClientFactory
-    from slave.master_link import master_link_service
-    from slave.config import SlaveConfig
-    from slave.node import Slave
-    from slave.web import web_site
-    from common.direct_tls import DirectTLSEndpoint
     from common.tls import client_creator
     from common.web_origins import listed
+    from slave.client_port import SlaveClientFactory
+    from slave.config import SlaveConfig
+    from slave.master_link import master_link_service
+    from slave.node import Slave
+    from slave.web import web_site
 
     tls = tls_server_options(args)
     logs.start(args.log_level)

@@ -102,7 +102,9 @@ class TurboSwitch:
         if state is None or stream is None:
             return
         path = "p2p" if p2p else "server"
-        self.log.info("turbo: {viewer} of {user} on the {path} path", viewer=stream.user, user=broadcast.user, path=path)
+        self.log.info(
+            "turbo: {viewer} of {user} on the {path} path", viewer=stream.user, user=broadcast.user, path=path
+        )
         phase = state.phase
         if not p2p:
             state.retry_at = self.reactor.seconds() + RETRY_AFTER

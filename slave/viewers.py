@@ -39,7 +39,9 @@ class Viewers:
         self.reactor = reactor
         self.sessions: dict[str, ViewerSession] = {}
 
-    def attach(self, broadcast: Broadcast, claims: ViewTicket, peer: Peer, write: Callable[[bytes], None]) -> ViewerStream:
+    def attach(
+        self, broadcast: Broadcast, claims: ViewTicket, peer: Peer, write: Callable[[bytes], None]
+    ) -> ViewerStream:
         stream = ViewerStream(claims.user, write, self.stats, self.reactor, claims.session, claims.cap_kbps)
         broadcast.add_viewer(peer, stream)
         report = ViewerReport(claims.user, claims.session, broadcast.user, claims.speed_cap, claims.allowance)
@@ -50,7 +52,9 @@ class Viewers:
         self.announce(broadcast, stream.user, joined=True)
         return stream
 
-    def attach_relay(self, broadcast: Broadcast, relay: str, peer: Peer, write: Callable[[bytes], None]) -> ViewerStream:
+    def attach_relay(
+        self, broadcast: Broadcast, relay: str, peer: Peer, write: Callable[[bytes], None]
+    ) -> ViewerStream:
         """Another slave pulls ``broadcast`` from here to relay it (C10): a viewer stream like
         any other (flow control, skipping), but no viewer session of any user."""
         stream = ViewerStream(f"relay:{relay}", write, self.stats, self.reactor)
