@@ -1,12 +1,12 @@
 """One slave node: its parts, wired together. This is the only file that knows every part;
 read it as the wiring diagram. Time is the reactor's (``reactor.seconds()``, its timers).
 
-The broadcasts live in one table (``broadcasts``), whose every change is a transition of
-``broadcast_life``; ``lifecycle`` says what each means to whom. ``admission`` checks the
-tickets connections open with; ``viewers`` attaches and detaches viewers; ``turbo``
-switches lone viewers to the peer link; ``relays`` pulls broadcasts from other slaves;
-``viewer_control`` handles caps, throws, keepalives and stalls; ``draining`` the drain;
-``reporter`` the heartbeats and session tables over the master link (``uplink``).
+The broadcasts live in one table (``table``, ``slave.broadcasts``), whose every change is
+a transition of ``slave.broadcast_life``; ``lifecycle`` says what each means to whom.
+``admission`` checks the tickets connections open with; ``viewers`` attaches and detaches
+viewers; ``turbo`` switches lone viewers to the peer link; ``relays`` pulls broadcasts from
+other slaves; ``viewer_control`` handles caps, throws, keepalives and stalls; ``draining``
+the drain; ``reporter`` the heartbeats and session tables over the master link (``uplink``).
 """
 
 from __future__ import annotations
