@@ -3,7 +3,9 @@ slave relaying a broadcast from here (C10)."""
 
 from __future__ import annotations
 
-from twisted.internet.interfaces import IPushProducer
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Factory
 from twisted.internet.tcp import Server
 from zope.interface import implementer
@@ -11,7 +13,6 @@ from zope.interface import implementer
 from common.errors import ErrorCode, RequestError
 from common.messages.relay import RelayStart
 from common.messages.schema import Control
-from common.messages.turbo import TurboAllow, TurboBytes, TurboPath
 from common.messages.streaming import (
     Accepted,
     Ack,
@@ -25,12 +26,32 @@ from common.messages.streaming import (
     ViewerResume,
     ViewStart,
 )
+from common.messages.turbo import TurboAllow, TurboBytes, TurboPath
 from common.messaging import MessageProtocol, handles
 from common.protocol import encode_ack, lone_ack
-from common.throttle import Throttle, kbps_to_bytes
-from slave.fanout import Broadcast, Frame, ViewerStream
-from slave.node import Slave
 from common.socket_write import direct_writer
+from common.throttle import Throttle, kbps_to_bytes
+from slave.admission import Admission
+from slave.broadcasts import BroadcastTable
+from slave.config import SlaveConfig
+from slave.fanout import Broadcast, FanoutStats, Frame, ViewerStream
+from slave.lifecycle import Lifecycle
+from slave.turbo import TurboSwitch
+from slave.viewer_control import set_paused
+from slave.viewers import Viewers
+
+
+@dataclass(frozen=True)
+class ClientServices:
+    """What the client port (and the HTTP port's viewers, ``slave.http_viewers``) use."""
+
+    config: SlaveConfig
+    stats: FanoutStats
+    table: BroadcastTable
+    admission: Admission
+    lifecycle: Lifecycle
+    viewers: Viewers
+    turbo: TurboSwitch
 
 
 @implementer(IPushProducer)
@@ -47,9 +68,9 @@ class SlaveClientProtocol(MessageProtocol):
     guarded = True
     abort_after = 5.0  # a dropped viewer may take this long to read why before it is cut
 
-    def __init__(self, slave: Slave):
-        self.slave = slave
-        self.clock = slave.reactor
+    def __init__(self, services: ClientServices, clock: IReactorTime):
+        self.services = services
+        self.clock = clock
         self.broadcast: Broadcast | None = None
         self.stream: ViewerStream | None = None
         self.upload_throttle: Throttle | None = None
@@ -59,13 +80,13 @@ class SlaveClientProtocol(MessageProtocol):
     @handles(handlers, BroadcastStart)
     def broadcast_start(self, start: BroadcastStart) -> None:
         self._require_new()
-        slave = self.slave
-        self.broadcast, turbo_key = slave.start_broadcast(start.ticket, self, self.transport.getPeer().host)
+        config = self.services.config
+        self.broadcast, turbo_key = self.services.admission.broadcast(start.ticket, self, self.transport.getPeer().host)
         self.authenticated()
-        cap = kbps_to_bytes(slave.config.max_upload_kbps)
-        self.upload_throttle = Throttle(cap, samples=slave.config.upload_window) if cap else None
+        cap = kbps_to_bytes(config.max_upload_kbps)
+        self.upload_throttle = Throttle(cap, samples=config.upload_window) if cap else None
         viewers = len(self.broadcast.viewers)
-        self.send(Accepted(self.broadcast.user, slave.config.addr, viewers=viewers, turbo_key=turbo_key))
+        self.send(Accepted(self.broadcast.user, config.addr, viewers=viewers, turbo_key=turbo_key))
 
     def _broadcasting(self) -> bool:
         return self.broadcast is not None and self.stream is None
@@ -75,29 +96,27 @@ class SlaveClientProtocol(MessageProtocol):
         if not self._broadcasting():
             raise RequestError(ErrorCode.NOT_BROADCASTING, "send BROADCAST_START before frames")
         self.transport.write(encode_ack(frame.seq))
-        slave = self.slave
-        if self.upload_throttle is not None and not self.upload_throttle.admit(
-            slave.reactor.seconds(), len(frame.body)
-        ):
-            slave.stats.upload_dropped += 1
+        services = self.services
+        if self.upload_throttle is not None and not self.upload_throttle.admit(self.clock.seconds(), len(frame.body)):
+            services.stats.upload_dropped += 1
             return
-        slave.turbo.uploaded(self.broadcast)
+        services.turbo.uploaded(self.broadcast)
         self.broadcast.publish(Frame.from_body(frame.seq, frame.capture_time, frame.body))
 
     @handles(handlers, BroadcastPause)
     def broadcast_pause(self, _: BroadcastPause) -> None:
         if self._broadcasting():
-            self.slave.viewer_control.set_broadcast_paused(self.broadcast, True)
+            set_paused(self.broadcast, True)
 
     @handles(handlers, BroadcastResume)
     def broadcast_resume(self, _: BroadcastResume) -> None:
         if self._broadcasting():
-            self.slave.viewer_control.set_broadcast_paused(self.broadcast, False)
+            set_paused(self.broadcast, False)
 
     @handles(handlers, BroadcastMoved)
     def broadcast_moved(self, _: BroadcastMoved) -> None:
-        if self._broadcasting() and self.slave.broadcasters.get(self.broadcast.user) is self:
-            self.slave.lifecycle.moved(self.broadcast)
+        if self._broadcasting() and self.services.table.broadcaster(self.broadcast.user) is self:
+            self.services.lifecycle.moved(self.broadcast)
             self.transport.loseConnection()
 
     @handles(handlers, BroadcastStop)
@@ -109,12 +128,12 @@ class SlaveClientProtocol(MessageProtocol):
     @handles(handlers, TurboAllow)
     def turbo_allow(self, allow: TurboAllow) -> None:
         if self._broadcasting():
-            self.slave.turbo.allow(self.broadcast, allow.allowed)
+            self.services.turbo.allow(self.broadcast, allow.allowed)
 
     @handles(handlers, TurboBytes)
     def turbo_bytes(self, report: TurboBytes) -> None:
         if self._broadcasting():
-            self.slave.turbo.bytes_saved += report.bytes
+            self.services.turbo.bytes_saved += report.bytes
 
     # --- viewer ---------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
@@ -136,22 +155,23 @@ class SlaveClientProtocol(MessageProtocol):
     def relay_start(self, start: RelayStart) -> None:
         """Another slave relays a broadcast from here (C10): it is a viewer to this slave."""
         self._require_new()
-        slave = self.slave
-        self.broadcast, self.stream = slave.attach_relay(start.ticket, self, self._writer())
+        self.broadcast, self.stream = self.services.admission.relay(start.ticket, self, self._writer())
         self.authenticated()
-        self.send(Accepted(self.broadcast.user, slave.config.addr, paused=self.broadcast.paused))
+        self.send(Accepted(self.broadcast.user, self.services.config.addr, paused=self.broadcast.paused))
         self.broadcast.start_viewer(self.stream)
 
     @handles(handlers, ViewStart)
     def view_start(self, start: ViewStart) -> None:
         self._require_new()
-        slave = self.slave
-        self.broadcast, self.stream = slave.attach_viewer(start.ticket, self, self._writer())
+        services = self.services
+        self.broadcast, self.stream = services.admission.viewer(start.ticket, self, self._writer())
         self.authenticated()
         broadcast = self.broadcast
-        self.send(Accepted(broadcast.user, slave.config.addr, cap_kbps=self.stream.cap_kbps, paused=broadcast.paused))
+        self.send(
+            Accepted(broadcast.user, services.config.addr, cap_kbps=self.stream.cap_kbps, paused=broadcast.paused)
+        )
         broadcast.start_viewer(self.stream)
-        slave.turbo.viewers_changed(broadcast)  # after ACCEPTED: an offer is the next thing a viewer hears
+        services.turbo.viewers_changed(broadcast)  # after ACCEPTED: an offer is the next thing a viewer hears
 
     @handles(handlers, ViewerPause)
     def viewer_pause(self, _: ViewerPause) -> None:
@@ -166,7 +186,7 @@ class SlaveClientProtocol(MessageProtocol):
     @handles(handlers, TurboPath)
     def turbo_path(self, path: TurboPath) -> None:
         if self.stream is not None:
-            self.slave.turbo.path(self.broadcast, self, path.p2p)
+            self.services.turbo.path(self.broadcast, self, path.p2p)
 
     @handles(handlers, Ack)
     def ack(self, ack: Ack) -> None:
@@ -200,14 +220,15 @@ class SlaveClientProtocol(MessageProtocol):
         if self.broadcast is None:
             return
         if self.stream is not None:
-            self.slave.detach_viewer(self.broadcast, self)
+            self.services.viewers.detach(self.broadcast, self)
         else:
-            self.slave.lifecycle.broadcaster_left(self.broadcast, self, clean=self.stopped)
+            self.services.lifecycle.broadcaster_left(self.broadcast, self, clean=self.stopped)
 
 
 class SlaveClientFactory(Factory):
-    def __init__(self, slave: Slave):
-        self.slave = slave
+    def __init__(self, services: ClientServices, clock: IReactorTime):
+        self.services = services
+        self.clock = clock
 
     def buildProtocol(self, addr):
-        return SlaveClientProtocol(self.slave)
+        return SlaveClientProtocol(self.services, self.clock)

@@ -27,6 +27,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from common.protocol import MessageType, encode
 from common.throttle import Throttle, kbps_to_bytes
+from slave.broadcast_life import BroadcastLife
 
 IN_FLIGHT = "in_flight"
 BACKPRESSURE = "backpressure"
@@ -232,15 +233,15 @@ class ViewerStream:
 
 
 class Broadcast:
-    """One live broadcast on this slave: the newest frame and its viewers."""
+    """One broadcast on this slave: the newest frame and its viewers, and where it is in its
+    life (``slave.broadcast_life``; only ``slave.broadcasts`` changes that)."""
 
-    def __init__(self, user: str, session: str, stats: FanoutStats):
+    def __init__(self, user: str, session: str, stats: FanoutStats, life: BroadcastLife):
         self.user = user
         self.session = session
         self.stats = stats
+        self.life = life
         self.paused = False
-        self.moved = False  # the broadcaster moved to another slave; viewers are following
-        self.relayed = False  # pulled from another slave (C10, ``slave/relay.py``), not uploaded here
         self.latest: Frame | None = None
         self.viewers: dict[object, ViewerStream] = {}
 

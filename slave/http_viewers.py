@@ -28,9 +28,8 @@ from common.errors import ErrorCode, RequestError
 from common.http_refusal import refusal
 from common.messages.schema import Control
 from common.protocol import FRAME_HEADER, HEADER, Codec
-from common.tokens import ViewTicket
+from slave.client_port import ClientServices
 from slave.fanout import Broadcast, Frame
-from slave.node import Slave
 
 BOUNDARY = b"framecast-frame"
 SEND_BUFFER = 256 * 1024  # bytes the kernel may hold for one player: 2.5 MB/s at 100 ms RTT
@@ -58,8 +57,8 @@ def http_part(frame: Frame) -> bytes:
 class MjpegViewer:
     """One HTTP request watching a broadcast: the slave's ``Peer`` for it."""
 
-    def __init__(self, slave: Slave, request):
-        self.slave = slave
+    def __init__(self, services: ClientServices, request):
+        self.services = services
         self.request = request
         self.transport = request.channel.transport  # turbo mode asks where a viewer is
         self.broadcast: Broadcast | None = None
@@ -67,7 +66,7 @@ class MjpegViewer:
         self.paused = False
 
     def start(self, ticket: str) -> None:
-        self.broadcast, self.stream = self.slave.attach_viewer(ticket, self, self._write)
+        self.broadcast, self.stream = self.services.admission.viewer(ticket, self, self._write)
         request = self.request
         request.setHeader(b"Content-Type", b"multipart/x-mixed-replace; boundary=" + BOUNDARY)
         request.setHeader(b"Cache-Control", b"no-store")
@@ -76,7 +75,7 @@ class MjpegViewer:
         request.registerProducer(self, True)
         request.notifyFinish().addBoth(self._gone)
         self.broadcast.start_viewer(self.stream)
-        self.slave.turbo.viewers_changed(self.broadcast)
+        self.services.turbo.viewers_changed(self.broadcast)
 
     def _write(self, wire: bytes) -> None:
         """The fan-out writes ``wire``, the newest frame's message (it replaces a waiting frame
@@ -97,7 +96,7 @@ class MjpegViewer:
     def stopProducing(self) -> None:
         self._end()
 
-    # What the slave asks of any viewer connection (``slave.node.Peer``).
+    # What the slave asks of any viewer connection (``slave.peer.Peer``).
     def send(self, message: Control) -> None:
         """Control messages have no place in an MJPEG stream."""
 
@@ -114,15 +113,15 @@ class MjpegViewer:
 
     def _gone(self, _) -> None:
         if self.broadcast is not None:
-            self.slave.detach_viewer(self.broadcast, self)
+            self.services.viewers.detach(self.broadcast, self)
 
 
 class _SlaveResource(Resource):
     isLeaf = True
 
-    def __init__(self, slave: Slave):
+    def __init__(self, services: ClientServices):
         super().__init__()
-        self.slave = slave
+        self.services = services
 
 
 class WatchResource(_SlaveResource):
@@ -130,7 +129,7 @@ class WatchResource(_SlaveResource):
 
     def render_GET(self, request):
         try:
-            MjpegViewer(self.slave, request).start(_ticket(request))
+            MjpegViewer(self.services, request).start(_ticket(request))
         except RequestError as exc:
             return refusal(request, exc)
         return NOT_DONE_YET
@@ -141,12 +140,7 @@ class SnapshotResource(_SlaveResource):
 
     def render_GET(self, request):
         try:
-            claims = self.slave.check_ticket(_ticket(request), ViewTicket)
-            self.slave.use_once(claims.session)
-            self.slave.viewer_control.check_ban(claims.target, claims.user)
-            broadcast = self.slave.broadcasts.get(claims.target)
-            if broadcast is None or broadcast.latest is None:
-                raise RequestError(ErrorCode.NOT_HERE, f"no image of {claims.target} here yet")
+            broadcast = self.services.admission.snapshot(_ticket(request))
         except RequestError as exc:
             return refusal(request, exc)
         image, content_type = image_of(broadcast.latest)

@@ -9,8 +9,11 @@ a Redis that just lost its data, learns every session at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory
 
 from common.messages.admission import ThrowViewer, ViewersQuery
@@ -28,8 +31,14 @@ from common.messages.cluster import (
 from common.messages.relay import RelayUpstream
 from common.messages.schema import Control
 from common.messaging import MessageProtocol, handles
-from common.tokens import SlaveProof
-from slave.node import Slave
+from common.tokens import NodeKeys, SlaveProof
+from slave.config import SlaveConfig
+from slave.drain import Draining
+from slave.lifecycle import Lifecycle
+from slave.relay import Relays
+from slave.reports import Reporter
+from slave.uplink import Uplink
+from slave.viewer_control import ViewerControl
 
 
 class FailoverEndpoint:
@@ -48,22 +57,36 @@ class FailoverEndpoint:
         return endpoint.connect(factory)
 
 
+@dataclass(frozen=True)
+class MasterLinkServices:
+    """What a master link introduces the slave with, and where the masters' commands go."""
+
+    config: SlaveConfig
+    signer: NodeKeys
+    uplink: Uplink
+    reporter: Reporter
+    viewer_control: ViewerControl
+    draining: Draining
+    lifecycle: Lifecycle
+    relays: Relays
+
+
 class MasterLinkProtocol(MessageProtocol):
     handlers: dict = {}
 
-    def __init__(self, slave: Slave):
-        self.slave = slave
-        self.clock = slave.reactor
-        self.last_heard = slave.reactor.seconds()
+    def __init__(self, services: MasterLinkServices, clock: IReactorTime):
+        self.services = services
+        self.clock = clock
+        self.last_heard = clock.seconds()
 
     def dataReceived(self, data: bytes) -> None:
-        self.last_heard = self.slave.reactor.seconds()
+        self.last_heard = self.clock.seconds()
         super().dataReceived(data)
 
     def check_alive(self, timeout: float) -> None:
         """Drop a link the master stopped answering (its host vanished without closing the
         connection); ClientService then connects to the next master."""
-        if self.slave.reactor.seconds() - self.last_heard > timeout:
+        if self.clock.seconds() - self.last_heard > timeout:
             self.log.warn(
                 "master at {peer} silent for {t:g} s; switching masters", peer=self.transport.getPeer(), t=timeout
             )
@@ -71,31 +94,26 @@ class MasterLinkProtocol(MessageProtocol):
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        config = self.slave.config
-        proof = self.slave.signer.sign(SlaveProof(config.id))
+        services = self.services
+        config = services.config
+        proof = services.signer.sign(SlaveProof(config.id))
         self.send(SlaveHello(config.id, config.addr, proof, config.metrics_addr, config.container, config.web_addr))
-        self.send_heartbeat()
-        self.send_table()
-        self.slave.master = self
+        self.send(services.reporter.heartbeat())
+        self.send(services.reporter.session_table())
+        services.uplink.link = self
         self.log.info("connected to master at {peer}", peer=self.transport.getPeer())
 
     def connectionLost(self, reason) -> None:
         super().connectionLost(reason)
-        if self.slave.master is self:
-            self.slave.master = None
+        if self.services.uplink.link is self:
+            self.services.uplink.link = None
 
     def report(self, message: Control) -> None:
         self.send(message)
 
-    def send_heartbeat(self) -> None:
-        self.send(self.slave.heartbeat())
-
-    def send_table(self) -> None:
-        self.send(self.slave.session_table())
-
     @handles(handlers, TableRequest)
     def table_request(self, _: TableRequest) -> None:
-        self.send_table()
+        self.send(self.services.reporter.session_table())
 
     @handles(handlers, HeartbeatEcho)
     def heartbeat_echo(self, _: HeartbeatEcho) -> None:
@@ -103,43 +121,45 @@ class MasterLinkProtocol(MessageProtocol):
 
     @handles(handlers, SetCap)
     def set_cap(self, command: SetCap) -> None:
-        self.slave.viewer_control.set_cap(command.session, command.cap_kbps)
+        self.services.viewer_control.set_cap(command.session, command.cap_kbps)
 
     @handles(handlers, Drain)
     def drain(self, command: Drain) -> None:
-        self.slave.start_drain(command.deadline)
+        self.services.draining.start(command.deadline)
 
     @handles(handlers, Undrain)
     def undrain(self, _: Undrain) -> None:
-        self.slave.undrain()
+        self.services.draining.undrain()
 
     @handles(handlers, MigrateBroadcast)
     def migrate_broadcast(self, command: MigrateBroadcast) -> None:
-        self.slave.lifecycle.migrate(command.user, "rebalancing the cluster")
+        self.services.lifecycle.migrate(command.user, "rebalancing the cluster")
 
     @handles(handlers, BroadcastElsewhere)
     def broadcast_elsewhere(self, command: BroadcastElsewhere) -> None:
-        self.slave.lifecycle.elsewhere(command.user, command.session)
+        self.services.lifecycle.elsewhere(command.user, command.session)
 
     @handles(handlers, ThrowViewer)
     def throw_viewer(self, command: ThrowViewer) -> None:
-        self.slave.viewer_control.throw(command.target, command.viewer, command.until)
+        self.services.viewer_control.throw(command.target, command.viewer, command.until)
 
     @handles(handlers, ViewersQuery)
     def viewers_query(self, query: ViewersQuery) -> None:
-        self.send(self.slave.viewer_control.report(query))
+        self.send(self.services.viewer_control.report(query))
 
     @handles(handlers, RelayUpstream)
     def relay_upstream(self, answer: RelayUpstream) -> None:
-        self.slave.relays.answered(answer)
+        self.services.relays.answered(answer)
 
     @handles(handlers, Error)
     def error(self, error: Error) -> None:
         self.log.error("master refused this slave: {error}", error=error.message)
 
 
-def master_link_service(reactor, slave: Slave, masters: list[tuple[str, int]], tls=None) -> ClientService:
-    factory = Factory.forProtocol(lambda: MasterLinkProtocol(slave))
+def master_link_service(
+    reactor, services: MasterLinkServices, masters: list[tuple[str, int]], tls=None
+) -> ClientService:
+    factory = Factory.forProtocol(lambda: MasterLinkProtocol(services, reactor))
     return ClientService(
         FailoverEndpoint(reactor, masters, tls=tls),
         factory,

@@ -8,17 +8,33 @@ from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from common.messages.cluster import SlaveState
-
-from slave.node import Slave
+from slave.broadcasts import BroadcastTable
+from slave.fanout import FanoutStats
+from slave.lifecycle import Lifecycle
+from slave.relay import Relays
+from slave.reports import Reporter
+from slave.status import SlaveStatus
+from slave.turbo import TurboSwitch
+from slave.uplink import Uplink
 
 
 class SlaveCollector:
-    def __init__(self, slave: Slave):
-        self.slave = slave
+    def __init__(
+        self,
+        stats: FanoutStats,
+        table: BroadcastTable,
+        lifecycle: Lifecycle,
+        status: SlaveStatus,
+        turbo: TurboSwitch,
+        relays: Relays,
+        uplink: Uplink,
+        reporter: Reporter,
+    ):
+        self.stats, self.table, self.lifecycle, self.status = stats, table, lifecycle, status
+        self.turbo, self.relays, self.uplink, self.reporter = turbo, relays, uplink, reporter
 
     def collect(self):
-        slave, stats = self.slave, self.slave.stats
+        stats, table, turbo = self.stats, self.table, self.turbo
         yield _counter("framecast_slave_frames_in", "Frames received from broadcasters", stats.frames_in)
         yield _counter("framecast_slave_bytes_in", "Bytes of frames received", stats.bytes_in)
         yield _counter("framecast_slave_frames_out", "Frames sent to viewers", stats.frames_out)
@@ -34,34 +50,32 @@ class SlaveCollector:
         )
         # No series per user or session: their number is unbounded, and who watches whom
         # is not for anyone who can scrape to see.
-        caps = [s.cap_kbps for b in slave.broadcasts.values() for s in b.viewers.values() if s.cap_kbps]
+        caps = [s.cap_kbps for b in table.all() for s in b.viewers.values() if s.cap_kbps]
         yield GaugeMetricFamily("framecast_slave_capped_viewers", "Viewer streams with a cap", value=len(caps))
         yield GaugeMetricFamily(
             "framecast_slave_viewer_caps_kbps", "Sum of the caps of capped viewer streams", value=sum(caps)
         )
-        yield _counter("framecast_slave_heartbeats_sent", "Heartbeats sent to a master", slave.heartbeats_sent)
+        yield _counter("framecast_slave_heartbeats_sent", "Heartbeats sent to a master", self.reporter.heartbeats_sent)
         moves = CounterMetricFamily("framecast_slave_migrations", "Sessions moved off this slave", labels=["kind"])
-        for kind, count in slave.lifecycle.moves.items():
+        for kind, count in self.lifecycle.moves.items():
             moves.add_metric([kind], count)
         yield moves
         yield GaugeMetricFamily(
-            "framecast_slave_draining", "1 while draining or drained", value=int(slave.state != SlaveState.LIVE)
+            "framecast_slave_draining", "1 while draining or drained", value=int(not self.status.live)
         )
+        yield GaugeMetricFamily("framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(table))
+        yield GaugeMetricFamily("framecast_slave_viewers", "Viewers on this slave", value=table.viewer_count())
         yield GaugeMetricFamily(
-            "framecast_slave_broadcasts", "Live broadcasts on this slave", value=len(slave.broadcasts)
-        )
-        yield GaugeMetricFamily("framecast_slave_viewers", "Viewers on this slave", value=slave.viewer_count())
-        yield GaugeMetricFamily(
-            "framecast_slave_turbo_viewers", "Viewers getting images peer to peer", value=slave.turbo.on_peer()
+            "framecast_slave_turbo_viewers", "Viewers getting images peer to peer", value=turbo.on_peer()
         )
         yield _counter(
             "framecast_slave_turbo_bytes_saved",
             "Image bytes broadcasters sent peer to peer, which this slave did not carry",
-            slave.turbo.bytes_saved,
+            turbo.bytes_saved,
         )
-        relays = slave.relays
+        relays = self.relays
         yield GaugeMetricFamily(
-            "framecast_slave_relays", "Broadcasts relayed from other slaves", value=len(relays.pulls)
+            "framecast_slave_relays", "Broadcasts relayed from other slaves", value=len(relays.pulls())
         )
         yield GaugeMetricFamily(
             "framecast_slave_relay_depth",
@@ -74,7 +88,7 @@ class SlaveCollector:
             relays.upstream_switches(),
         )
         yield GaugeMetricFamily(
-            "framecast_slave_master_connected", "1 while a master link is up", value=int(slave.master is not None)
+            "framecast_slave_master_connected", "1 while a master link is up", value=int(self.uplink.link is not None)
         )
 
 

@@ -16,7 +16,9 @@ through the masters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
 
 from twisted.internet import task
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
@@ -26,54 +28,72 @@ from common.addresses import parse_hostport
 from common.messages.cluster import RelayLink
 from common.messages.relay import RelayUpstream, RelayUpstreamRequest
 from common.messages.streaming import ImageFrame, Reconnect
-from common.tokens import RelayTicket, ViewTicket
+from common.tokens import NodeKeys, RelayTicket, ViewTicket
+from slave.broadcast_life import Event
+from slave.broadcasts import BroadcastTable
+from slave.config import SlaveConfig
 from slave.fanout import Broadcast, Frame
+from slave.lifecycle import Lifecycle
 from slave.relay_link import RelayLinkProtocol
+from slave.uplink import Uplink
 from slave.upstream_rate import UpstreamRate
-
-if TYPE_CHECKING:
-    from slave.node import Slave
+from slave.viewer_control import set_paused
+from slave.viewers import Viewers
 
 CHECK_EVERY = 0.5  # seconds between looks at the upstream's rate
 ASK_AGAIN = 1.0  # seconds before asking a master again (no answer, or no upstream yet)
 ACCEPT_WITHIN = 3.0  # seconds a new upstream has to accept the relay before another is asked for
 
 
+@dataclass(frozen=True)
+class PullParts:
+    """What every relay pull uses. ``peer_tls(host)``: the TLS client options for another
+    slave, when the cluster's slaves serve TLS (None: plain TCP)."""
+
+    reactor: Any  # IReactorTime and IReactorTCP
+    signer: NodeKeys
+    config: SlaveConfig
+    uplink: Uplink
+    lifecycle: Lifecycle
+    viewers: Viewers
+    peer_tls: Callable[[str], Any] | None = None
+
+
 class RelayPull:
     log = Logger()
 
-    def __init__(self, slave: "Slave", broadcast: Broadcast):
-        self.slave = slave
+    def __init__(self, parts: PullParts, broadcast: Broadcast, on_switch: Callable[[], None]):
+        self.parts = parts
         self.broadcast = broadcast
+        self.on_switch = on_switch
         self.upstream = ""
         self.depth = 0
         self.link: RelayLinkProtocol | None = None
         self.pending: RelayLinkProtocol | None = None
         self.pending_since = 0.0
         self.rate = UpstreamRate()
-        self.switches = 0
         self.asked_at: float | None = None
         self.lost_since: float | None = None
         self.stopped = False
         self._check = task.LoopingCall(self.check)
-        self._check.clock = slave.reactor
+        self._check.clock = parts.reactor
 
     def start(self, upstream: str, addr: str, depth: int) -> None:
         self.connect(upstream, addr, depth)
         self._check.start(CHECK_EVERY, now=False)
 
     def connect(self, upstream: str, addr: str, depth: int) -> None:
-        slave = self.slave
-        ticket = slave.signer.sign(RelayTicket(self.broadcast.user, upstream, slave.config.id))
-        link = RelayLinkProtocol(self, upstream, ticket)
+        parts = self.parts
+        ticket = parts.signer.sign(RelayTicket(self.broadcast.user, upstream, parts.config.id))
+        link = RelayLinkProtocol(self, upstream, ticket, parts.reactor)
         if self.pending is not None:
             self.pending.close()
         self.pending, self.depth = link, depth
-        self.pending_since = slave.reactor.seconds()
+        self.pending_since = parts.reactor.seconds()
         host, port = parse_hostport(addr)
-        endpoint = HostnameEndpoint(slave.reactor, host, port, timeout=2)
-        if slave.peer_tls is not None:  # the cluster's slaves serve TLS
-            endpoint = wrapClientTLS(slave.peer_tls(host), endpoint)
+        endpoint = HostnameEndpoint(parts.reactor, host, port, timeout=2)
+        if parts.peer_tls is not None:  # the cluster's slaves serve TLS
+            endpoint = wrapClientTLS(parts.peer_tls(host), endpoint)
         connectProtocol(endpoint, link).addErrback(lambda f: self.lost(link, f.getErrorMessage()))
 
     def accepted(self, link: RelayLinkProtocol) -> None:
@@ -83,25 +103,25 @@ class RelayPull:
         old, self.link, self.pending = self.link, link, None
         if old is not None:
             old.close()
-            self.switches += 1
+            self.on_switch()
         self.upstream = link.upstream
         self.lost_since = self.asked_at = None
-        self.rate.reset(self.slave.reactor.seconds())
+        self.rate.reset(self.parts.reactor.seconds())
         self.log.info("relaying {user} from {up} (depth {d})", user=self.broadcast.user, up=self.upstream, d=self.depth)
 
     def frame(self, link: RelayLinkProtocol, frame: ImageFrame) -> None:
         if link is self.link:
-            self.rate.frame(self.slave.reactor.seconds(), frame.seq)
+            self.rate.frame(self.parts.reactor.seconds(), frame.seq)
         self.broadcast.publish(Frame.from_body(frame.seq, frame.capture_time, frame.body))
 
     def paused(self, link: RelayLinkProtocol, paused: bool) -> None:
         if link is self.link and paused != self.broadcast.paused:
-            self.slave.viewer_control.set_broadcast_paused(self.broadcast, paused)
+            set_paused(self.broadcast, paused)
 
     def ended(self, link: RelayLinkProtocol) -> None:
         """The broadcaster stopped: the broadcast ends here too."""
         if link in (self.link, self.pending):
-            self.slave.lifecycle.end(self.broadcast)
+            self.parts.lifecycle.end(self.broadcast, Event.UPSTREAM)
 
     def lost(self, link: RelayLinkProtocol, why: str) -> None:
         if self.stopped or link not in (self.link, self.pending):
@@ -112,14 +132,14 @@ class RelayPull:
         else:
             self.link = None
         if self.link is None:
-            self.lost_since = self.lost_since or self.slave.reactor.seconds()
+            self.lost_since = self.lost_since or self.parts.reactor.seconds()
         self.log.info("relay of {user}: {why}", user=self.broadcast.user, why=why)
         self.ask(avoid=link.upstream)
 
     def check(self) -> None:
         """Every CHECK_EVERY seconds: a slow upstream is replaced; a missing one asked for
         again; after ``give_up`` seconds without one the viewers go back to the masters."""
-        now = self.slave.reactor.seconds()
+        now = self.parts.reactor.seconds()
         if self.pending is not None and now - self.pending_since > ACCEPT_WITHIN:
             self.lost(self.pending, "the new upstream did not accept in time")
         elif self.link is not None and self.pending is None and self.rate.slow(now):
@@ -127,19 +147,17 @@ class RelayPull:
             self.rate.reset(now)
             self.ask(avoid=self.upstream)
         elif self.link is None and self.pending is None:
-            if self.lost_since is not None and now - self.lost_since > self.slave.config.grace:
+            if self.lost_since is not None and now - self.lost_since > self.parts.config.grace:
                 self.give_up()
             elif self.asked_at is None or now - self.asked_at > ASK_AGAIN:
                 self.ask(avoid=self.upstream)
 
     def ask(self, avoid: str) -> None:
-        slave = self.slave
-        self.asked_at = slave.reactor.seconds()
-        if slave.master is not None:
-            slave.master.report(RelayUpstreamRequest(self.broadcast.user, avoid))
+        self.asked_at = self.parts.reactor.seconds()
+        self.parts.uplink.report(RelayUpstreamRequest(self.broadcast.user, avoid))
 
     def answered(self, answer: RelayUpstream) -> None:
-        if self.stopped or not answer.slave or answer.slave == self.slave.config.id:
+        if self.stopped or not answer.slave or answer.slave == self.parts.config.id:
             return  # none now: check() asks again, or gives up
         if answer.slave == self.upstream and self.link is not None:
             return  # no better one: keep it (its rate window was reset)
@@ -147,10 +165,9 @@ class RelayPull:
 
     def give_up(self) -> None:
         self.log.warn("relay of {user}: no upstream; viewers go back to the masters", user=self.broadcast.user)
-        slave = self.slave
         for peer in list(self.broadcast.viewers):
             peer.drop(Reconnect("lost the broadcast's upstream"))
-            slave.detach_viewer(self.broadcast, peer)
+            self.parts.viewers.detach(self.broadcast, peer)
         self.stop()
 
     def stop(self) -> None:
@@ -164,53 +181,38 @@ class RelayPull:
 
 
 class Relays:
-    """The broadcasts this slave relays, by broadcaster."""
+    """The broadcasts this slave relays (their pulls live in the table, by broadcaster)."""
 
-    def __init__(self, slave: "Slave"):
-        self.slave = slave
-        self.pulls: dict[str, RelayPull] = {}
-        self.switches = 0  # upstream switches of pulls since stopped
+    def __init__(self, table: BroadcastTable, parts: PullParts):
+        self.table = table
+        self.parts = parts
+        self.switches = 0  # upstream switches of every pull
 
     def start(self, claims: ViewTicket) -> Broadcast:
         """A relay of ``claims.target``, pulled from the ticket's upstream (C10)."""
-        slave = self.slave
-        broadcast = Broadcast(claims.target, "", slave.stats)
-        broadcast.relayed = True
-        slave.broadcasts[claims.target] = broadcast
-        pull = self.pulls[claims.target] = RelayPull(slave, broadcast)
-        pull.start(claims.upstream, claims.upstream_addr, claims.depth)
+        broadcast = self.table.relay(claims.target, lambda b: RelayPull(self.parts, b, self._switched))
+        self._pull(claims.target).start(claims.upstream, claims.upstream_addr, claims.depth)
         return broadcast
 
-    def viewers_changed(self, broadcast: Broadcast) -> None:
-        """After a viewer (or a downstream relay) left: the last one stops the pull."""
-        if broadcast.relayed and not broadcast.viewers:
-            self.stop(broadcast)
-            if self.slave.broadcasts.get(broadcast.user) is broadcast:
-                del self.slave.broadcasts[broadcast.user]
+    def _switched(self) -> None:
+        self.switches += 1
 
-    def adopt(self, broadcast: Broadcast, session: str) -> None:
-        """The broadcaster itself arrived here: this is its origin now, nothing to pull."""
-        self.stop(broadcast)
-        broadcast.relayed = False
-        broadcast.session = session
-
-    def stop(self, broadcast: Broadcast) -> None:
-        pull = self.pulls.get(broadcast.user)
-        if pull is not None and pull.broadcast is broadcast:
-            del self.pulls[broadcast.user]
-            self.switches += pull.switches
-            pull.stop()
+    def _pull(self, user: str) -> RelayPull | None:
+        return cast("RelayPull | None", self.table.pull(user))  # the table holds only pulls made here
 
     def answered(self, answer: RelayUpstream) -> None:
-        pull = self.pulls.get(answer.target)
+        pull = self._pull(answer.target)
         if pull is not None:
             pull.answered(answer)
 
+    def pulls(self) -> dict[str, RelayPull]:
+        return cast("dict[str, RelayPull]", self.table.pulls())
+
     def links(self) -> tuple[RelayLink, ...]:
-        return tuple(RelayLink(user, p.upstream) for user, p in sorted(self.pulls.items()) if p.upstream)
+        return tuple(RelayLink(user, p.upstream) for user, p in sorted(self.pulls().items()) if p.upstream)
 
     def upstream_switches(self) -> int:
-        return self.switches + sum(p.switches for p in self.pulls.values())
+        return self.switches
 
     def max_depth(self) -> int:
-        return max((p.depth for p in self.pulls.values()), default=0)
+        return max((p.depth for p in self.pulls().values()), default=0)

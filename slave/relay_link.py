@@ -4,7 +4,9 @@ per-viewer flow control applies to it. What arrives is handed to the ``RelayPull
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+from twisted.internet.interfaces import IReactorTime
 
 from common.messages.basic import Error
 from common.messages.relay import RelayStart
@@ -12,16 +14,27 @@ from common.messages.streaming import Accepted, BroadcastEnded, BroadcastPaused,
 from common.messaging import MessageProtocol, handles
 from common.protocol import encode_ack
 
-if TYPE_CHECKING:
-    from slave.relay import RelayPull
+
+class PullEvents(Protocol):
+    """What a link tells its pull (``slave.relay.RelayPull``)."""
+
+    def accepted(self, link: RelayLinkProtocol) -> None: ...
+
+    def frame(self, link: RelayLinkProtocol, frame: ImageFrame) -> None: ...
+
+    def paused(self, link: RelayLinkProtocol, paused: bool) -> None: ...
+
+    def ended(self, link: RelayLinkProtocol) -> None: ...
+
+    def lost(self, link: RelayLinkProtocol, why: str) -> None: ...
 
 
 class RelayLinkProtocol(MessageProtocol):
     handlers: dict = {}
 
-    def __init__(self, pull: "RelayPull", upstream: str, ticket: str):
+    def __init__(self, pull: PullEvents, upstream: str, ticket: str, clock: IReactorTime):
         self.pull = pull
-        self.clock = pull.slave.reactor
+        self.clock = clock
         self.upstream = upstream
         self.ticket = ticket
         self.closing = False

@@ -15,7 +15,8 @@ import signal
 import socket
 from pathlib import Path
 
-from common.config import ConfigError, add_option, add_tls_options, read_key, tls_server_options
+from common.config import add_option, add_tls_options, read_key, tls_server_options
+from common.errors import ConfigError
 
 
 # Twisted's default of 50 makes a burst of connections (viewers coming back after a
@@ -95,16 +96,16 @@ def run(args: argparse.Namespace) -> None:
 
     from common import logs
     from common.addresses import format_hostport, parse_hostport_list
+    from common.direct_tls import DirectTLSEndpoint
     from common.metrics import metrics_site
     from common.serve import exit_status, fail, listen_all
-    from slave.client_port import SlaveClientFactory
-    from slave.master_link import master_link_service
-    from slave.metrics import SlaveCollector
-    from slave.node import Slave, SlaveConfig
-    from slave.web import web_site
-    from common.direct_tls import DirectTLSEndpoint
     from common.tls import client_creator
     from common.web_origins import listed
+    from slave.client_port import SlaveClientFactory
+    from slave.config import SlaveConfig
+    from slave.master_link import master_link_service
+    from slave.node import Slave
+    from slave.web import web_site
 
     tls = tls_server_options(args)
     logs.start(args.log_level)
@@ -129,9 +130,8 @@ def run(args: argparse.Namespace) -> None:
         master_timeout=args.master_timeout,
         container=args.container or container_id(),
     )
-    slave = Slave(config, signer, reactor)
-    slave.peer_tls = None if tls is None else verified  # fellow slaves serve TLS as this one does
-    REGISTRY.register(SlaveCollector(slave))
+    slave = Slave(config, signer, reactor, None if tls is None else verified)  # fellow slaves serve TLS as this one
+    REGISTRY.register(slave.metrics)
 
     def started(ports) -> None:
         if ports is None:
@@ -142,10 +142,15 @@ def run(args: argparse.Namespace) -> None:
         config.web_addr = format_hostport(advertise, web_port)
         config.id = config.id or f"{socket.gethostname()}-{client_port}"
         print(f"slave {config.id} serving clients on {config.addr}", flush=True)
-        master_link_service(reactor, slave, masters, masters_tls).startService()
-        task.LoopingCall(slave.send_heartbeat).start(config.heartbeat_interval, now=False)
-        task.LoopingCall(slave.send_table).start(config.refresh_interval, now=False)
-        task.LoopingCall(slave.viewer_control.check).start(1.0, now=False)
+        master_link_service(reactor, slave.master_link_services, masters, masters_tls).startService()
+        for every, run in (
+            (config.heartbeat_interval, slave.reporter.send_heartbeat),
+            (config.refresh_interval, slave.reporter.send_table),
+            (1.0, slave.viewer_control.check),
+        ):
+            loop = task.LoopingCall(run)
+            loop.clock = reactor
+            loop.start(every, now=False)
 
     def endpoint(port: int, backlog: int = 50, plain_for_loopback: bool = False):
         """TCP, or TLS done on the socket itself (``common.direct_tls``): the fan-out's path."""
@@ -159,7 +164,7 @@ def run(args: argparse.Namespace) -> None:
             [
                 (
                     endpoint(args.port, backlog=LISTEN_BACKLOG),
-                    SlaveClientFactory(slave),
+                    SlaveClientFactory(slave.client_services, reactor),
                     f"clients on port {args.port}",
                 ),
                 (
@@ -169,7 +174,7 @@ def run(args: argparse.Namespace) -> None:
                 ),
                 (
                     endpoint(args.web_port, plain_for_loopback=True),
-                    web_site(slave, web_origins),
+                    web_site(slave.client_services, reactor, web_origins),
                     f"web on port {args.web_port}",
                 ),
             ],
@@ -177,7 +182,7 @@ def run(args: argparse.Namespace) -> None:
 
     def drain_and_exit(signum, frame) -> None:
         """SIGTERM (``docker stop``): drain, then exit once empty."""
-        reactor.callFromThread(slave.start_drain, None, lambda: reactor.callLater(0.2, reactor.stop))
+        reactor.callFromThread(slave.draining.start, None, lambda: reactor.callLater(0.2, reactor.stop))
 
     reactor.callWhenRunning(start)
     reactor.callWhenRunning(signal.signal, signal.SIGTERM, drain_and_exit)

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 
 from common.web_site import WebSite
 from common.websocket import websocket_resource
-from slave.client_port import SlaveClientFactory
+from slave.client_port import ClientServices, SlaveClientFactory
 from slave.http_viewers import SnapshotResource, WatchResource
-from slave.node import Slave
 
 
-def web_site(slave: Slave, trusted_origins: Iterable[str] = ()) -> WebSite:
+def web_site(services: ClientServices, clock: IReactorTime, trusted_origins: Iterable[str] = ()) -> WebSite:
     """``trusted_origins``: pages besides this host's and loopback's that may open ``/ws``
     (the masters' pages: their hosts, and their public web addresses)."""
     root = Resource()
-    root.putChild(b"ws", websocket_resource(SlaveClientFactory(slave), trusted_origins))
-    root.putChild(b"watch", WatchResource(slave))
-    root.putChild(b"snapshot", SnapshotResource(slave))
+    root.putChild(b"ws", websocket_resource(SlaveClientFactory(services, clock), trusted_origins))
+    root.putChild(b"watch", WatchResource(services))
+    root.putChild(b"snapshot", SnapshotResource(services))
     return WebSite(root)

@@ -49,7 +49,8 @@ from master.ports.slave_port import SlaveLinkProtocol
 from master.storage.db.tables import DatabaseTables
 from master.storage.memory_store import MemoryStore
 from slave.client_port import SlaveClientProtocol
-from slave.node import Slave, SlaveConfig
+from slave.config import SlaveConfig
+from slave.node import Slave
 
 SIGNER = NodeKeys.for_master("fuzz-secret")
 USERS = ("alice", "bob")
@@ -92,7 +93,7 @@ class Fuzzer:
 
     def _slave(self) -> Slave:
         slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, self.clock)
-        slave.master = _Reports()
+        slave.uplink.link = _Reports()
         return slave
 
     def _connect(self) -> None:
@@ -107,7 +108,7 @@ class Fuzzer:
             return MasterClientProtocol(self.node.client_services, self.clock)
         if self.target == "slave-port":
             return SlaveLinkProtocol(self.node.slave_services, self.clock)
-        return SlaveClientProtocol(self.node)  # on the slave's reactor, this clock
+        return SlaveClientProtocol(self.node.client_services, self.clock)
 
     def sign(self, credential) -> str:
         """``credential`` signed at the nodes' time, which runs ahead of the real one."""

@@ -156,7 +156,7 @@ def _site(target: str, messages_of: Fuzzer):
         return web_site(messages_of.node.client_services, messages_of.clock)
     from slave.web import web_site
 
-    return web_site(messages_of.node)
+    return web_site(messages_of.node.client_services, messages_of.clock)
 
 
 class PeerFuzzer:

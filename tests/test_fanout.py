@@ -2,6 +2,7 @@
 
 from twisted.internet.task import Clock
 
+from slave.broadcast_life import BroadcastLife, State
 from slave.fanout import BACKPRESSURE, IN_FLIGHT, PAUSED, THROTTLED, Broadcast, FanoutStats, Frame, ViewerStream
 
 
@@ -49,7 +50,7 @@ def test_a_full_socket_holds_frames_back_until_drained():
 
 def test_a_slow_viewer_never_slows_a_fast_one():
     stats = FanoutStats()
-    broadcast = Broadcast("alice", "s1", stats)
+    broadcast = Broadcast("alice", "s1", stats, BroadcastLife(State.LIVE))
     fast, fast_sent = viewer(stats)
     slow, slow_sent = viewer(stats)
     broadcast.add_viewer("fast", fast)
@@ -66,7 +67,7 @@ def test_a_slow_viewer_never_slows_a_fast_one():
 
 def test_every_viewer_gets_the_same_bytes_object():
     stats = FanoutStats()
-    broadcast = Broadcast("alice", "s1", stats)
+    broadcast = Broadcast("alice", "s1", stats, BroadcastLife(State.LIVE))
     a, a_sent = viewer(stats)
     b, b_sent = viewer(stats)
     broadcast.add_viewer("a", a)
@@ -77,7 +78,7 @@ def test_every_viewer_gets_the_same_bytes_object():
 
 def test_a_new_viewer_starts_on_the_newest_frame_and_old_frames_are_refused():
     stats = FanoutStats()
-    broadcast = Broadcast("alice", "s1", stats)
+    broadcast = Broadcast("alice", "s1", stats, BroadcastLife(State.LIVE))
     broadcast.publish(frame(7))
     broadcast.publish(frame(3))  # out of order: ignored
     late, sent = viewer(stats)
@@ -126,7 +127,7 @@ def test_a_new_cap_applies_at_once():
 def test_removing_a_viewer_cancels_its_timer():
     clock = Clock()
     stats = FanoutStats()
-    broadcast = Broadcast("alice", "s1", stats)
+    broadcast = Broadcast("alice", "s1", stats, BroadcastLife(State.LIVE))
     stream, sent = viewer(stats, clock, cap_kbps=8)
     broadcast.add_viewer("v", stream)
     broadcast.publish(frame(1, 5000))

@@ -59,9 +59,9 @@ def broadcast_with_player():
     ticket = SIGNER.sign(BroadcastTicket("alice", "sess-alice", "slave-1", (), secrets.token_urlsafe(9)))
     broadcaster.dataReceived(BroadcastStart(ticket).encode())
     request = FakeRequest()
-    player = MjpegViewer(slave, request)
+    player = MjpegViewer(slave.client_services, request)
     player.start(SIGNER.sign(ViewTicket("bob", "alice", "slave-1", "sess-bob-1")))
-    return slave, slave.broadcasts["alice"], player, request
+    return slave, slave.table.get("alice"), player, request
 
 
 def publish(broadcast, seq: int) -> None:
@@ -94,7 +94,7 @@ def test_a_stalled_player_holds_one_frame_and_gets_the_newest_next():
 def test_the_part_is_built_once_and_shared_by_every_player():
     slave, broadcast, player, request = broadcast_with_player()
     other = FakeRequest()
-    MjpegViewer(slave, other).start(SIGNER.sign(ViewTicket("carol", "alice", "slave-1", "sess-carol")))
+    MjpegViewer(slave.client_services, other).start(SIGNER.sign(ViewTicket("carol", "alice", "slave-1", "sess-carol")))
     publish(broadcast, 1)
     assert request.written[-1] is other.written[-1]
 
@@ -103,4 +103,4 @@ def test_a_closed_player_leaves_the_broadcast():
     slave, broadcast, player, request = broadcast_with_player()
     request._finish.errback(ConnectionError("gone"))
     assert player not in broadcast.viewers
-    assert "sess-bob-1" not in slave.viewer_sessions
+    assert "sess-bob-1" not in slave.viewers.sessions

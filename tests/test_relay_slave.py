@@ -10,6 +10,7 @@ from common.messages.streaming import Accepted, ImageFrame, Move, Reconnect
 from common.protocol import encode_ack
 from common.signing import Signer
 from common.tokens import RelayTicket, ViewTicket
+from slave.broadcast_life import State
 from slave.relay import ACCEPT_WITHIN
 from slave.relay_link import RelayLinkProtocol
 from tests.test_slave_protocol import (
@@ -33,7 +34,7 @@ def origin_with_broadcast():
     slave = make_slave()
     broadcaster, _ = connect(slave)
     broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
-    slave.master.sent.clear()
+    slave.uplink.link.sent.clear()
     return slave, broadcaster
 
 
@@ -43,14 +44,14 @@ def test_an_upstream_serves_a_relay_as_a_viewer_without_a_viewer_session():
     relay, transport = connect(slave)
     relay.dataReceived(RelayStart(relay_ticket()).encode())
     assert kinds(received(transport)) == [Accepted, ImageFrame]
-    assert slave.master.sent == [] and slave.viewer_sessions == {}
+    assert slave.uplink.link.sent == [] and slave.viewers.sessions == {}
     broadcaster.dataReceived(frame(2) + frame(3))
     assert received(transport) == []  # one frame in flight: the relay's ack comes first
     relay.dataReceived(encode_ack(1))
     (sent,) = received(transport)
     assert sent.seq == 3
     relay.connectionLost(None)
-    assert slave.master.sent == [] and slave.broadcasts["alice"].viewers == {}
+    assert slave.uplink.link.sent == [] and slave.table.get("alice").viewers == {}
 
 
 def test_relay_tickets_are_checked():
@@ -82,7 +83,7 @@ class Relay:
 
     @property
     def pull(self):
-        return self.slave.relays.pulls["alice"]
+        return self.slave.relays.pulls()["alice"]
 
 
 def connecting(monkeypatch, relay: Relay) -> None:
@@ -90,10 +91,10 @@ def connecting(monkeypatch, relay: Relay) -> None:
     from slave import relay as module
 
     def connect(pull, upstream, addr, depth):
-        link = RelayLinkProtocol(pull, upstream, "ticket")
+        link = RelayLinkProtocol(pull, upstream, "ticket", pull.parts.reactor)
         if pull.pending is not None:
             pull.pending.close()
-        pull.pending, pull.depth, pull.pending_since = link, depth, pull.slave.reactor.seconds()
+        pull.pending, pull.depth, pull.pending_since = link, depth, pull.parts.reactor.seconds()
         transport = StringTransport()
         link.makeConnection(transport)
         relay.links.append((link, transport))
@@ -116,11 +117,11 @@ def test_frames_pass_through_unchanged_and_the_last_viewer_stops_the_pull(monkey
     assert l_transport.value() == encode_ack(7)  # the relay acknowledges as a viewer does
     (got,) = [m for m in received(v_transport) if isinstance(m, ImageFrame)]
     assert got.encode() == frame(7)  # same bytes: sequence number and capture time unchanged
-    assert relay.slave.heartbeat().relays == (RelayLink("alice", "slave-0"),)
-    assert relay.slave.session_table().broadcasts == ()
-    assert [m for m in relay.slave.master.sent if isinstance(m, SessionAdd)][0].kind == SessionKind.VIEW
+    assert relay.slave.reporter.heartbeat().relays == (RelayLink("alice", "slave-0"),)
+    assert relay.slave.reporter.session_table().broadcasts == ()
+    assert [m for m in relay.slave.uplink.link.sent if isinstance(m, SessionAdd)][0].kind == SessionKind.VIEW
     viewer.connectionLost(None)
-    assert relay.slave.broadcasts == {} and relay.slave.relays.pulls == {}
+    assert len(relay.slave.table) == 0 and relay.slave.relays.pulls() == {}
     assert l_transport.disconnecting
 
 
@@ -134,7 +135,7 @@ def test_a_slow_upstream_is_replaced_make_before_break(monkeypatch):
     for seq in range(1, 60, 3):  # a third of the frames get through, for 4 s
         clock.advance(0.2)
         old.dataReceived(frame(seq))
-    asked = [m for m in relay.slave.master.sent if isinstance(m, RelayUpstreamRequest)]
+    asked = [m for m in relay.slave.uplink.link.sent if isinstance(m, RelayUpstreamRequest)]
     assert asked == [RelayUpstreamRequest("alice", "slave-0")]
     relay.slave.relays.answered(RelayUpstream("alice", "slave-5", "h:5", 1))
     new, _ = relay.links[1]
@@ -151,17 +152,17 @@ def test_a_lost_upstream_is_replaced_and_an_unanswered_one_gives_up(monkeypatch)
     link, _ = relay.links[0]
     accept(link)
     link.dataReceived(Move("drained").encode())
-    assert relay.slave.master.sent[-1] == RelayUpstreamRequest("alice", "slave-0")
+    assert relay.slave.uplink.link.sent[-1] == RelayUpstreamRequest("alice", "slave-0")
     relay.slave.relays.answered(RelayUpstream("alice", "slave-0", "h:1", 1))
     pending, _ = relay.links[1]
     relay.slave.reactor.advance(ACCEPT_WITHIN + 0.5)  # never accepted: asked again
-    assert relay.slave.master.sent[-1] == RelayUpstreamRequest("alice", "slave-0")
+    assert relay.slave.uplink.link.sent[-1] == RelayUpstreamRequest("alice", "slave-0")
     assert relay.pull.pending is None
     received(v_transport)
     for _ in range(30):
         relay.slave.reactor.advance(0.5)  # no master knows an upstream for the grace
     assert isinstance(received(v_transport)[-1], Reconnect)
-    assert relay.slave.broadcasts == {}
+    assert len(relay.slave.table) == 0
 
 
 def test_the_broadcaster_arriving_at_a_relay_makes_it_the_origin(monkeypatch):
@@ -171,9 +172,9 @@ def test_the_broadcaster_arriving_at_a_relay_makes_it_the_origin(monkeypatch):
     accept(relay.links[0][0])
     broadcaster, _ = connect(relay.slave)
     broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
-    assert relay.slave.relays.pulls == {} and relay.links[0][1].disconnecting
-    broadcast = relay.slave.broadcasts["alice"]
-    assert not broadcast.relayed and len(broadcast.viewers) == 1
-    assert relay.slave.master.sent[-1] == SessionAdd(SessionKind.BROADCAST, "alice", "session-1")
+    assert relay.slave.relays.pulls() == {} and relay.links[0][1].disconnecting
+    broadcast = relay.slave.table.get("alice")
+    assert broadcast.life.state is State.LIVE and len(broadcast.viewers) == 1
+    assert relay.slave.uplink.link.sent[-1] == SessionAdd(SessionKind.BROADCAST, "alice", "session-1")
     broadcaster.dataReceived(frame(1))
     assert any(isinstance(m, ImageFrame) for m in received(v_transport))

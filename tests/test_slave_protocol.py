@@ -26,8 +26,10 @@ from common.protocol import HEADER, MAGIC, Codec, Decoder, FrameInfo, MessageTyp
 from common.keys import master_ticket_key, slave_key
 from common.signing import Signer
 from common.tokens import BroadcastTicket, NodeKeys, ViewTicket
+from slave.broadcast_life import State
 from slave.client_port import SlaveClientProtocol
-from slave.node import Slave, SlaveConfig
+from slave.config import SlaveConfig
+from slave.node import Slave
 
 SIGNER = NodeKeys.for_master("s3cret")  # signs tickets as the masters do
 SLAVE_KEYS = NodeKeys.for_slave(master_ticket_key("s3cret").public_key(), slave_key("s3cret"))
@@ -50,12 +52,12 @@ def clock_now() -> Clock:
 
 def make_slave():
     slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SLAVE_KEYS, clock_now())
-    slave.master = Reports()
+    slave.uplink.link = Reports()
     return slave
 
 
 def connect(slave):
-    protocol = SlaveClientProtocol(slave)
+    protocol = SlaveClientProtocol(slave.client_services, slave.reactor)
     transport = StringTransport()
     protocol.makeConnection(transport)
     return protocol, transport
@@ -96,7 +98,7 @@ def test_broadcast_view_ack_cycle():
     broadcaster, b_transport = connect(slave)
     broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
     assert kinds(received(b_transport)) == [Accepted]
-    assert slave.master.sent == [SessionAdd(SessionKind.BROADCAST, "alice", "session-1")]
+    assert slave.uplink.link.sent == [SessionAdd(SessionKind.BROADCAST, "alice", "session-1")]
     broadcaster.dataReceived(frame(1))
     assert kinds(received(b_transport)) == [Ack]
 
@@ -119,7 +121,7 @@ def test_a_ticket_for_another_slave_is_refused():
     protocol.dataReceived(start_broadcast(broadcast_ticket(slave="slave-9")))
     (error,) = received(transport)
     assert isinstance(error, Error) and error.code == "wrong_slave"
-    assert slave.broadcasts == {}
+    assert len(slave.table) == 0
 
 
 def test_a_forged_ticket_is_refused():
@@ -138,7 +140,7 @@ def test_tickets_signed_with_the_slave_key_are_refused_as_master_tickets():
     viewer, v_transport = connect(slave)
     viewer.dataReceived(start_view(forger.sign(ViewTicket("eve", "alice", "slave-1", "session-x1"))))
     assert received(v_transport)[0] == Error("bad_ticket", "invalid view ticket")
-    assert slave.broadcasts == {}
+    assert len(slave.table) == 0
 
 
 def test_viewing_a_broadcast_that_is_not_here():
@@ -156,7 +158,7 @@ def test_garbage_gets_an_error_and_a_close_while_others_carry_on():
     (error,) = received(i_transport)
     assert error.code == "bad_magic" and i_transport.disconnecting
     broadcaster.dataReceived(frame(1))
-    assert slave.broadcasts["alice"].latest.seq == 1
+    assert slave.table.get("alice").latest.seq == 1
 
 
 def test_oversized_message_is_refused():
@@ -177,14 +179,14 @@ def test_a_dropped_broadcaster_keeps_its_broadcast_for_the_grace_period():
     protocol, _ = connect(slave)
     protocol.dataReceived(start_broadcast(broadcast_ticket()))
     protocol.connectionLost(None)
-    assert "alice" in slave.broadcasts
+    assert slave.table.get("alice") is not None
     again, transport = connect(slave)
     again.dataReceived(start_broadcast(broadcast_ticket()))
     assert isinstance(received(transport)[0], Accepted)
     again.connectionLost(None)
     slave.reactor.advance(5)
-    assert "alice" not in slave.broadcasts
-    assert isinstance(slave.master.sent[-1], SessionRemove)
+    assert slave.table.get("alice") is None
+    assert isinstance(slave.uplink.link.sent[-1], SessionRemove)
 
 
 def test_a_clean_stop_ends_the_broadcast_and_tells_viewers():
@@ -197,7 +199,7 @@ def test_a_clean_stop_ends_the_broadcast_and_tells_viewers():
     broadcaster.dataReceived(BroadcastStop().encode())
     broadcaster.connectionLost(None)
     assert isinstance(received(v_transport)[0], BroadcastEnded)
-    assert "alice" not in slave.broadcasts
+    assert slave.table.get("alice") is None
 
 
 def test_another_session_of_a_broadcasting_user_is_refused():
@@ -231,11 +233,11 @@ def test_a_ticket_opens_one_viewer_session_only():
 def test_a_view_ticket_opens_no_new_session_after_its_first_ends():
     slave, ticket, first = watched_once()
     first.connectionLost(None)
-    assert slave.viewer_sessions == {}
+    assert slave.viewers.sessions == {}
     again, transport = connect(slave)
     again.dataReceived(start_view(ticket))
     assert received(transport)[0] == Error("bad_ticket", "this ticket was already used; ask a master again")
-    assert slave.viewer_sessions == {}
+    assert slave.viewers.sessions == {}
 
 
 def test_quiet_viewers_get_keepalives_and_silent_ones_are_dropped():
@@ -257,7 +259,7 @@ def test_quiet_viewers_get_keepalives_and_silent_ones_are_dropped():
     slave.config.stall_timeout = 5
     slave.viewer_control.check()
     assert received(s_transport)[0].code == "stalled"
-    assert len(slave.broadcasts["alice"].viewers) == 1
+    assert len(slave.table.get("alice").viewers) == 1
 
 
 def test_a_broadcast_that_comes_back_after_moving_starts_afresh():
@@ -267,12 +269,12 @@ def test_a_broadcast_that_comes_back_after_moving_starts_afresh():
     viewer, _ = connect(slave)
     viewer.dataReceived(start_view(view_ticket()))
     broadcaster.dataReceived(BroadcastMoved().encode())
-    old = slave.broadcasts["alice"]
-    assert old.moved
+    old = slave.table.get("alice")
+    assert old.life.state is State.MOVED
     back, transport = connect(slave)
     back.dataReceived(start_broadcast(broadcast_ticket()))
     assert isinstance(received(transport)[0], Accepted)
-    assert slave.broadcasts["alice"] is not old and not slave.broadcasts["alice"].moved
+    assert slave.table.get("alice") is not old and slave.table.get("alice").life.state is State.LIVE
 
 
 def test_a_broadcast_ticket_opens_one_connection_only():

@@ -19,7 +19,8 @@ from common.signing import Signer
 from common.tokens import BroadcastTicket, PeerTicket, ViewTicket
 from common.turbo import peer_id
 from slave.client_port import SlaveClientProtocol
-from slave.node import Slave, SlaveConfig
+from slave.config import SlaveConfig
+from slave.node import Slave
 from tests.test_slave_protocol import Reports, clock_now, received
 
 SIGNER = Signer("s3cret")
@@ -28,12 +29,12 @@ FINGERPRINT = "ab" * 32
 
 def make_slave():
     slave = Slave(SlaveConfig(id="slave-1", addr="127.0.0.1:1", grace=5), SIGNER, clock_now())
-    slave.master = Reports()
+    slave.uplink.link = Reports()
     return slave
 
 
 def connect(slave, host="127.0.0.1"):
-    protocol = SlaveClientProtocol(slave)
+    protocol = SlaveClientProtocol(slave.client_services, slave.reactor)
     transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
     protocol.makeConnection(transport)
     return protocol, transport
@@ -75,7 +76,7 @@ def test_a_p2p_viewer_that_closes_its_slave_connection_is_cut_off_at_the_broadca
     told = received(b_transport)
     assert PeerDrop("bob", bob) in told, "the broadcaster closes bob's peer link"
     assert PeerAllow() in told and TurboUpload(True, "alice") in told
-    assert not slave.viewer_sessions
+    assert not slave.viewers.sessions
 
 
 def test_a_thrown_p2p_viewer_is_dropped_at_the_broadcaster():
