@@ -1,7 +1,7 @@
 """``framecast up`` as a new user runs it (O2): the commands of SPEC, with no certificate
 options, then work against it over verified TLS, for two framecast users of one OS user
 (each with a FRAMECAST_HOME of their own, as the README does), and its web address is plain
-HTTP on this machine. The OS user's home, the Redis prefix and the database are the test's
+HTTP on this machine, where the page logs in and plays a broadcast. The OS user's home, the Redis prefix and the database are the test's
 own."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import psutil
 import requests
 
 from cli.local_cluster import FRAMECAST, free_port
+from tests.browser import attribute_number, chromium, open_page
 from tests.conftest import PG_ADMIN, REDIS_URL, Cli, broadcasting, clear_redis, drop_database, wait_until
 
 
@@ -28,6 +29,14 @@ def watch(viewer: Cli) -> None:
         return seen.returncode == 0 and json.loads(seen.stdout.splitlines()[-1])["frames"] >= 3
 
     wait_until(three_frames, 60, interval=0.5)
+
+
+def watch_in_the_page(address: str, user: str, broadcaster: str) -> None:
+    """Log in at the address ``up`` printed and play ``broadcaster``'s tile (issue 21)."""
+    with chromium() as browser:
+        page = open_page(browser, address, user)
+        page.click(f"#live li[data-user={broadcaster}] button[data-action=watch]", timeout=20000)
+        wait_until(lambda: attribute_number(page, f".tile[data-user={broadcaster}] canvas", "data-frames") >= 3, 30)
 
 
 def kill_node(up_pid: int, role: str) -> None:
@@ -77,6 +86,7 @@ def test_up_then_the_spec_commands_with_no_tls_options(tmp_path, monkeypatch):
             watch(bob)
             page = requests.get(f"http://127.0.0.1:{web_port}/", timeout=10)
             assert page.status_code == 200 and "<html" in page.text.lower()
+            watch_in_the_page(f"http://127.0.0.1:{web_port}/", "bob", "alice")
             for node in ("master", "slave"):  # up restarts a node that dies, and the cluster carries on
                 kill_node(up.pid, node)
                 wait_until(lambda: any(f"{node}-1 restarted" in line for line in printed), 30)
