@@ -1,8 +1,8 @@
 """``framecast up`` as a new user runs it (O2): the commands of SPEC, with no certificate
 options, then work against it over verified TLS, for two framecast users of one OS user
 (each with a FRAMECAST_HOME of their own, as the README does), and its web address is plain
-HTTP on this machine, where the page logs in and plays a broadcast. The OS user's home, the Redis prefix and the database are the test's
-own."""
+HTTP on this machine, where the page logs in and plays a broadcast. The OS user's home, the
+Redis prefix and the database are the test's own."""
 
 from __future__ import annotations
 
