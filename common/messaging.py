@@ -154,6 +154,7 @@ class MessageProtocol(Protocol):
 
     def connectionLost(self, reason) -> None:
         self._cancel_auth_timer()
+        self._cancel_abort()
         waiters, self._drain_waiters = getattr(self, "_drain_waiters", []), []
         for waiting in waiters:
             waiting.callback(None)
@@ -211,11 +212,18 @@ class MessageProtocol(Protocol):
         self.log.info("closing connection from {peer}: {message}", peer=self.transport.getPeer(), message=message)
         self.send_error(code, message)
         self.transport.loseConnection()
-        self.clock.callLater(self.abort_after, self._abort_if_open)
+        self._abort_call = self.clock.callLater(self.abort_after, self._abort_if_open)
 
     def _abort_if_open(self) -> None:
         if self.connected:
             self.transport.abortConnection()
+
+    def _cancel_abort(self) -> None:
+        """A connection that closed needs no abort: under TLS, aborting it then would fail
+        (the TLS layer has let go of its connection)."""
+        call = getattr(self, "_abort_call", None)
+        if call is not None and call.active():
+            call.cancel()
 
 
 def handles(table: dict[type, Handler], message_class: type) -> Callable[[Callable], Callable]:
