@@ -178,3 +178,26 @@ def test_a_rejected_tls_peer_that_closes_is_not_aborted_afterwards(tmp_path):
     tls.connectionLost(ConnectionDone())
     inner.clock.advance(ABORT_AFTER)  # raised AttributeError in TLSMemoryBIOProtocol before
     assert not inner.clock.getDelayedCalls()
+
+
+class ClosingAtOnce(StringTransport):
+    """A transport whose loseConnection closes the connection there and then."""
+
+    def loseConnection(self) -> None:
+        super().loseConnection()
+        self.protocol.connectionLost(ConnectionDone())
+
+    def abortConnection(self) -> None:
+        raise AssertionError("a closed connection was aborted")
+
+
+def test_a_peer_whose_connection_closes_within_the_rejection_is_not_aborted_later():
+    """The chaos run's second find: the connection closed inside reject's loseConnection,
+    before the abort was scheduled, so nothing cancelled it."""
+    protocol, transport, clock = Guarded(), ClosingAtOnce(), Clock()
+    protocol.clock = clock
+    transport.protocol = protocol
+    protocol.makeConnection(transport)
+    clock.advance(AUTH_TIMEOUT)
+    clock.advance(ABORT_AFTER)
+    assert not clock.getDelayedCalls()
