@@ -5,7 +5,9 @@ everything works again by itself once PostgreSQL is back."""
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -99,3 +101,26 @@ def test_a_pooled_connection_postgres_closed_is_dropped_without_a_traceback():
             globalLogPublisher.removeObserver(logged.append)
             database.pool.close()
     assert [event for event in logged if event.get("isError") or event.get("log_failure")] == []
+
+
+def test_a_postgres_that_answers_nothing_fails_the_transaction_instead_of_holding_it():
+    """Found by the chaos run: with PostgreSQL's packets dropped (30 s unreachable), pool
+    threads waited on TCP for minutes, so requests hung and viewers came back ~20 s late."""
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel does), never answers
+    outcome: list[BaseException] = []
+    try:
+        database = Database(f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/framecast")
+
+        def transaction() -> None:
+            try:
+                database.pool._runInteraction(one_value, "SELECT 1")
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=transaction, daemon=True)
+        worker.start()
+        worker.join(60)  # a bound for the test only: connect_timeout ends it in seconds
+        assert not worker.is_alive(), "the transaction still waits on a PostgreSQL that answers nothing"
+        assert isinstance(outcome[0], psycopg2.OperationalError)
+    finally:
+        silent.close()
