@@ -119,7 +119,7 @@ class Viewer:
             on_retry=lambda why: self.on_event(f"retrying: {why}"),
         )
         self.slave = slave
-        self.turbo.through_the_slave()  # a new slave offers turbo mode afresh
+        self.turbo.new_slave()  # a new slave offers turbo mode afresh
         self.stats.slave = self.slave.slave
         self.stats.cap_kbps = self.slave.accepted.cap_kbps
         self.stats.broadcaster_paused = self.slave.accepted.paused
