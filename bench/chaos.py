@@ -12,6 +12,7 @@ then every invariant and each node's memory. Needs root (ip netns, iptables, mou
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +33,8 @@ def main(args) -> int:
     kinds = tuple(args.kinds.split(",")) if args.kinds else tuple(KINDS)
     unknown = set(kinds) - set(KINDS)
     if unknown:
-        print(f"chaos: error: unknown fault kinds {', '.join(sorted(unknown))}; known: {', '.join(KINDS)}", file=sys.stderr)
+        known = ", ".join(KINDS)
+        print(f"chaos: error: unknown fault kinds {', '.join(sorted(unknown))}; known: {known}", file=sys.stderr)
         return 1
     options = Options(
         duration=args.duration, broadcasters=args.broadcasters, viewers=args.viewers, chatters=args.chatters,
@@ -40,7 +42,12 @@ def main(args) -> int:
     )
     workdir = Path(tempfile.mkdtemp(prefix="fcchaos-"))
     print(f"chaos run: logs in {workdir}", flush=True)
-    print("\n".join(lines(ChaosRun(workdir, options).run())))
+    report = ChaosRun(workdir, options).run()
+    with open(workdir / "events.jsonl", "w") as events:  # what the agents reported, for a closer look
+        events.writelines(json.dumps(event) + "\n" for event in report.events)
+    faults = [{"kind": f.kind, "target": f.target, "started": f.started, "ended": f.ended} for f in report.faults]
+    (workdir / "faults.json").write_text(json.dumps(faults, indent=1))
+    print("\n".join(lines(report)))
     return 0
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tests.chaos_faults import Fault
 
 ONE_LINE = re.compile(r"^framecast: error: ")
+AFTER = 5.0  # seconds after a heal that an interruption may still be the fault's (TCP's backoff)
 EXCEPTION = re.compile(r"^\s*([\w.]+(?:Error|Exception|Exit|Failure)\b.*)$", re.MULTILINE)
 
 
@@ -57,9 +58,10 @@ class Resume:
 
 
 def gaps_by_fault(events: list[dict], faults: list[Fault]) -> tuple[dict[str, list[float]], list[dict]]:
-    """Each viewer's interruption attributed to the latest fault that began during it, and
-    how long after the fault began frames came again (a thrown viewer's, to its throw);
-    gaps no fault explains, apart."""
+    """Each viewer's interruption attributed to the latest fault that began before it ended
+    and was on (or healed less than ``AFTER`` seconds before) when it began, and how long
+    after the fault began (or the interruption, if later) frames came again; a thrown
+    viewer's, to its throw; gaps no fault explains, apart."""
     resumed: dict[str, list[float]] = defaultdict(list)
     unexplained = []
     thrown = [(e["who"], e["at"]) for e in events if e["event"] == "thrown"]
@@ -67,7 +69,7 @@ def gaps_by_fault(events: list[dict], faults: list[Fault]) -> tuple[dict[str, li
         if any(who == gap["who"] and gap["start"] <= at <= gap["end"] for who, at in thrown):
             resumed["throw (not a fault: back once readmitted)"].append(gap["end"] - gap["start"])
             continue
-        causes = [f for f in faults if gap["start"] - 0.5 <= f.started <= gap["end"]]
+        causes = [f for f in faults if f.started <= gap["end"] and gap["start"] - 0.5 <= f.ended + AFTER]
         if causes:
             cause = max(causes, key=lambda f: f.started)
             resumed[cause.kind].append(gap["end"] - max(cause.started, gap["start"]))

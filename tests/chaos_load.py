@@ -35,7 +35,9 @@ def cli_login(cluster: HostCluster, name: str, home: Path) -> None:
     )
 
 
-def specs(cluster: HostCluster, workdir: Path, broadcasters: int, viewers: int, chatters: int, turbo: int) -> list[dict]:
+def specs(
+    cluster: HostCluster, workdir: Path, broadcasters: int, viewers: int, chatters: int, turbo: int
+) -> list[dict]:
     """One task list per client host (``cluster.clients``)."""
     stars = [f"star{i}" for i in range(broadcasters)]
     fans = [f"fan{i}" for i in range(viewers)]
@@ -61,7 +63,8 @@ def specs(cluster: HostCluster, workdir: Path, broadcasters: int, viewers: int, 
             target, how = turbo_stars[i - 1], "native"
         else:
             target, how = shared[i % len(shared)] if i else shared[-1], KINDS[i % len(KINDS)]
-        tasks[1 + i % (hosts - 1)].append({"kind": "view", "how": how, "who": fan, "token": tokens[fan], "target": target})
+        task = {"kind": "view", "how": how, "who": fan, "token": tokens[fan], "target": target}
+        tasks[1 + i % (hosts - 1)].append(task)
     for talker, ear in zip(talkers, ears):
         tasks[0].append({"kind": "chat_send", "who": talker, "token": tokens[talker], "to": ear, "rate": 1})
         tasks[-1].append({"kind": "chat_read", "who": ear, "token": tokens[ear]})

@@ -14,13 +14,17 @@ MB = 1024 * 1024
 def lines(report: Report) -> list[str]:
     resumed, unexplained = checks.gaps_by_fault(report.events, report.faults)
     injected = Counter(f.kind for f in report.faults)
-    out = ["| fault | injected | viewers interrupted | resume p50 s | p99 s | max s |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    out = [
+        "| fault | injected | viewers interrupted | resume p50 s | p99 s | max s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for kind in sorted(set(injected) | set(resumed)):
         r = checks.resume(resumed.get(kind, []))
         out.append(f"| {kind} | {injected[kind]} | {r.affected} | {r.p50:.2f} | {r.p99:.2f} | {r.max:.2f} |")
     found = checks.messages(report.events)
     tries, violations, wordy = checks.refusals(report.events)
     viewers = {e["who"] for e in report.events if e["event"] == "first_frame"}
+    stalled, tracebacks = checks.stalled_viewers(report.events, report.end), checks.tracebacks(report.logs)
     out += [
         "",
         "| invariant | result |",
@@ -28,10 +32,10 @@ def lines(report: Report) -> list[str]:
         f"| chat messages accepted / shown | {found.accepted} / {found.shown} |",
         f"| accepted messages lost | {len(found.lost)} |",
         f"| shown twice / out of order per sender | {len(found.duplicates)} / {len(found.out_of_order)} |",
-        f"| viewers receiving at the end | {len(viewers) - len(checks.stalled_viewers(report.events, report.end))} of {len(viewers)} |",
+        f"| viewers receiving at the end | {len(viewers) - len(stalled)} of {len(viewers)} |",
         f"| interruptions no fault explains | {len(unexplained)} |",
         f"| refused attempts / access violations / not one line | {tries} / {len(violations)} / {len(wordy)} |",
-        f"| tracebacks in logs | {sum(checks.tracebacks(report.logs).values())} {checks.tracebacks(report.logs) or ''} |",
+        f"| tracebacks in logs | {sum(tracebacks.values())} {tracebacks or ''} |",
         f"| client sessions crashed | {len(checks.crashes(report.events))} |",
         "",
         "| node | memory start MB | peak MB | end MB |",

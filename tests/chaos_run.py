@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from tests import chaos_checks as checks
+from client.errors import FramecastError
 from tests.chaos_faults import KINDS, Fault, fault
 from tests.chaos_load import specs
 from tests.host_cluster import REPOSITORY, HostCluster
@@ -71,6 +71,7 @@ class ChaosRun:
             self._wait_viewing(60)
             self._schedule(cluster)
             time.sleep(SETTLE)
+            self._note_turbo(cluster)
             end = time.time()
             self._stop_agents()
             logs = {node.name: _read(node.log) for node in cluster.role("master") + cluster.role("slave")}
@@ -114,6 +115,17 @@ class ChaosRun:
                 return
             time.sleep(0.5)
         self.notes.append(f"not every viewer had a frame within {timeout:g} s of the start")
+
+    def _note_turbo(self, cluster: HostCluster) -> None:
+        """Whether the turbo broadcasts' lone viewers get their images peer to peer between
+        hosts, as the slaves count them."""
+        try:
+            slaves = cluster.masters().status(secret=cluster.secret).slaves
+        except FramecastError as exc:
+            self.notes.append(f"no status at the end: {exc}")
+            return
+        turbo = sum(s.turbo_viewers for s in slaves)
+        self.notes.append(f"turbo: {turbo} of {self.options.turbo} lone viewers peer to peer at the end")
 
     def _stop_agents(self) -> None:
         (self.workdir / "stop").touch()

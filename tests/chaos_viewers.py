@@ -111,7 +111,8 @@ def _watch_ws(redirect, context: ssl.SSLContext, arrivals: Arrivals, running) ->
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall(
             f"GET /ws HTTP/1.1\r\nHost: {redirect.web}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: framecast\r\n\r\n".encode()
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: framecast\r\n\r\n".encode()
         )
         buffer = b""
         while b"\r\n\r\n" not in buffer:
@@ -131,6 +132,8 @@ def _watch_ws(redirect, context: ssl.SSLContext, arrivals: Arrivals, running) ->
                 buffer = buffer[used:]
                 if opcode == 0x8:
                     return
+                if opcode == 0x9:  # the slave's ping: a browser answers with a pong
+                    sock.sendall(_client_frame(payload, opcode=0xA))
                 for message in decoder.feed(payload) if opcode in (0x0, 0x2) else ():
                     if message.type == T.FRAME:
                         seq, _ = frame_seq_and_time(message.body)

@@ -204,8 +204,9 @@ class HostCluster:
 
     def _redis(self) -> HostNode:
         db = self.net["db"].address
-        argv = [shutil.which("redis-server"), "--bind", db, "--port", str(REDIS_PORT), "--save", "", "--appendonly", "no"]
-        return self._node("redis", "redis", "db", argv + ["--dir", str(self.workdir), "--protected-mode", "no"], REDIS_PORT)
+        argv = [shutil.which("redis-server"), "--bind", db, "--port", str(REDIS_PORT), "--save", ""]
+        argv += ["--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "no"]
+        return self._node("redis", "redis", "db", argv, REDIS_PORT)
 
     def _postgres(self) -> None:
         """A private PostgreSQL on host db, trusting the cluster's network (as pg_hba would
@@ -227,14 +228,15 @@ class HostCluster:
 
     def start_postgres(self) -> None:
         options = f"-p {PG_PORT} -k {self.pg_data} -c listen_addresses={self.net['db'].address} -c max_connections=300"
-        self.net["db"].run(
-            "runuser", "-u", "postgres", "--", "pg_ctl", "-D", str(self.pg_data), "-w", "-l",
-            str(self.pg_data.parent / "postgres.log"), "-o", options, "start",
-        )
+        log = str(self.pg_data.parent / "postgres.log")
+        self.net["db"].run(*self._pg_ctl("-w", "-l", log, "-o", options, "start"))
 
     def stop_postgres(self, mode: str = "fast") -> None:
-        self.net["db"].run("runuser", "-u", "postgres", "--", "pg_ctl", "-D", str(self.pg_data), "-m", mode, "stop",
-                           check=False)
+        self.net["db"].run(*self._pg_ctl("-m", mode, "stop"), check=False)
+
+    def _pg_ctl(self, *argv: str) -> list[str]:
+        """pg_ctl on this cluster's data, as PostgreSQL's own user (it refuses root)."""
+        return ["runuser", "-u", "postgres", "--", "pg_ctl", "-D", str(self.pg_data), *argv]
 
     def _master(self, name: str) -> HostNode:
         host, ports = self.net[name], PORTS["master"]
@@ -242,7 +244,8 @@ class HostCluster:
         for option in ("client", "slave", "metrics", "web"):
             argv += [f"--{option}-port", str(ports[option])]
         argv += ["--redis", self.redis_url, "--database", self.database, "--proxy-protocol", *self.tls_args(name)]
-        return self._node("master", name, name, argv + self.master_args, ports["client"], {"FRAMECAST_SECRET": self.secret})
+        env = {"FRAMECAST_SECRET": self.secret}
+        return self._node("master", name, name, argv + self.master_args, ports["client"], env)
 
     def _slave(self, name: str) -> HostNode:
         host, ports = self.net[name], PORTS["slave"]

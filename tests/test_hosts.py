@@ -27,7 +27,8 @@ def cluster(tmp_path_factory):
 
 
 def framecast(cluster: HostCluster, home, *args: str, operator: bool = False) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FRAMECAST_HOME": str(home), "FRAMECAST_SERVER": cluster.server, "FRAMECAST_CA": str(cluster.ca)}
+    env = {**os.environ, "FRAMECAST_HOME": str(home), "FRAMECAST_SERVER": cluster.server}
+    env["FRAMECAST_CA"] = str(cluster.ca)
     if operator:
         env["FRAMECAST_SECRET"] = cluster.secret
     argv = cluster.clients[0].argv(*FRAMECAST, *args)
