@@ -11,6 +11,7 @@ from twisted.logger import Logger
 from common.errors import ErrorCode, RequestError
 from common.messages.admission import Path, Removed, ViewerRow, ViewersQuery, ViewersReport
 from common.messages.streaming import BroadcastPaused, Keepalive, ViewerCap, ViewerChange, ViewerEvent
+from common.tokens import ViewTicket
 from slave.fanout import Broadcast
 
 if TYPE_CHECKING:
@@ -26,9 +27,12 @@ class ViewerControl:
 
     def throw(self, target: str, viewer: str, until: float) -> None:
         """The broadcaster threw ``viewer`` out (U7): its streams here end at once, and the
-        tickets it still holds are refused until the ban ends, whichever master issued them."""
+        tickets it still holds are refused, whichever master issued them: until the ban ends,
+        or until every ticket signed before the throw has expired, if sooner. After that the
+        masters alone decide (a new request the broadcaster accepts), so a viewer let back in
+        gets in."""
         slave = self.slave
-        self.bans[target, viewer] = until
+        self.bans[target, viewer] = min(until, slave.reactor.seconds() + slave.signer.kept_for(ViewTicket))
         broadcast = slave.broadcasts.get(target)
         for peer, stream in list(broadcast.viewers.items()) if broadcast else ():
             if stream.user == viewer:
