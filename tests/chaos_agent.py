@@ -72,27 +72,30 @@ class Agent:
     # --- sessions ---------------------------------------------------------------------------
     def task_broadcast(self, task: dict) -> None:
         """Broadcasts until the end, answering every request to watch with yes, and throwing
-        its ``victim`` (if any) every ``throw_every`` seconds."""
+        its ``victim`` (if any) every ``throw_every`` seconds, from another terminal (a thread
+        of its own: ``framecast throw`` is another process, which waits for its answer)."""
         masters = self.masters()
-        next_throw = time.monotonic() + task.get("throw_every", 0)
+        if task.get("victim"):
+            threading.Thread(target=self._throw_now_and_then, args=(task,), daemon=True).start()
 
         def answer(event) -> None:
             if isinstance(event, ViewAsk):
                 self._request(AccessAnswer(task["token"], event.viewer, Answer.ACCEPT), task["who"])
 
         def each_frame(broadcaster: Broadcaster) -> None:
-            nonlocal next_throw
             if not self.running():
                 raise _Stop
-            if task.get("victim") and time.monotonic() >= next_throw:
-                next_throw = time.monotonic() + task["throw_every"]
-                if self._request(Throw(task["token"], task["victim"]), task["who"]):
-                    emit({"event": "threw", "who": task["who"], "victim": task["victim"], "at": time.time()})
 
         while self.running():
             broadcaster = Broadcaster(
-                masters, task["token"], TestPattern(512, 64), quality=3, fps=task.get("fps", 5),
-                reconnect_deadline=3600, each_frame=each_frame, on_push=answer,
+                masters,
+                task["token"],
+                TestPattern(512, 64),
+                quality=3,
+                fps=task.get("fps", 5),
+                reconnect_deadline=3600,
+                each_frame=each_frame,
+                on_push=answer,
             )
             if task.get("turbo"):
                 broadcaster.turbo = BroadcastTurbo(task["who"], Turbo.ALWAYS, lambda text: None)
@@ -103,6 +106,12 @@ class Agent:
             except FramecastError as exc:
                 emit({"event": "broadcast_error", "who": task["who"], "at": time.time(), "text": str(exc)})
                 time.sleep(1)
+
+    def _throw_now_and_then(self, task: dict) -> None:
+        while self.running():
+            chaos_viewers.pause(self.running, task["throw_every"])
+            if self.running() and self._request(Throw(task["token"], task["victim"]), task["who"]):
+                emit({"event": "threw", "who": task["who"], "victim": task["victim"], "at": time.time()})
 
     def _request(self, message, who: str) -> bool:
         try:
@@ -155,7 +164,11 @@ class Agent:
         while self.running():
             done = subprocess.run(
                 [*FRAMECAST, "view", task["target"], "--frames", "1", "--duration", "20"],
-                env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
             )
             lines = (done.stdout + done.stderr).strip().splitlines()
             emit({"event": "refusal", "who": task["who"], "status": done.returncode, "lines": lines, "at": time.time()})

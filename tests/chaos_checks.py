@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tests.chaos_faults import Fault
 
 ONE_LINE = re.compile(r"^framecast: error: ")
+READMIT = 50.0  # seconds a thrown viewer may wait to be let back in (the slave's ban: 40 s)
 AFTER = 5.0  # seconds after a heal that an interruption may still be the fault's (TCP's backoff)
 EXCEPTION = re.compile(r"^\s*([\w.]+(?:Error|Exception|Exit|Failure)\b.*)$", re.MULTILINE)
 
@@ -88,8 +89,11 @@ def resume(times: list[float]) -> Resume:
 
 
 def stalled_viewers(events: list[dict], end: float, within: float = 10.0) -> list[str]:
-    """Viewers without a frame in the last ``within`` seconds of the run (sessions lost)."""
-    return [e["who"] for e in events if e["event"] == "viewer_end" and e["last"] < end - within]
+    """Viewers without a frame in the last ``within`` seconds of the run (sessions lost),
+    but for one thrown out less than ``READMIT`` seconds before the end, not yet let back."""
+    readmitting = {e["who"] for e in events if e["event"] == "thrown" and e["at"] > end - READMIT}
+    ended = [e for e in events if e["event"] == "viewer_end" and e["who"] not in readmitting]
+    return [e["who"] for e in ended if e["last"] < end - within]
 
 
 def refusals(events: list[dict]) -> tuple[int, list[dict], list[dict]]:

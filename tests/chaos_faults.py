@@ -67,8 +67,11 @@ class Fault:
         slave = rng.choice(cluster.role("slave")).name
         self.target = slave
         cluster.masters().operator(cluster.secret, OperatorCommand.DRAIN, slave, 20)
-        self.undo.append(lambda: _retrying(lambda: cluster.masters().operator(
-            cluster.secret, OperatorCommand.UNDRAIN, slave)))
+
+        def undrain() -> None:
+            cluster.masters().operator(cluster.secret, OperatorCommand.UNDRAIN, slave)
+
+        self.undo.append(lambda: _retrying(undrain))
 
     def _redis_restart(self, cluster, rng) -> None:
         self.target = "redis"

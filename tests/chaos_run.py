@@ -23,7 +23,6 @@ from tests.chaos_faults import KINDS, Fault, fault
 from tests.chaos_load import specs
 from tests.host_cluster import REPOSITORY, HostCluster
 
-SETTLE = 6.0  # seconds between one fault's heal and the next fault
 RECOVER = 60.0  # seconds the cluster may take to have every slave live again after a fault
 
 
@@ -38,6 +37,7 @@ class Options:
     rounds: int = 3  # times through every kind, at most
     pairs: float = 0.2  # chance that a fault comes with a second one at once
     max_hold: float = 30.0  # no fault held longer than this
+    settle: float = 6.0  # seconds between one fault's heal and the next fault
     seed: int = 1
 
 
@@ -70,7 +70,7 @@ class ChaosRun:
             threading.Thread(target=self._sample_memory, args=(cluster,), daemon=True).start()
             self._wait_viewing(60)
             self._schedule(cluster)
-            time.sleep(SETTLE)
+            time.sleep(self.options.settle)
             self._note_turbo(cluster)
             end = time.time()
             self._stop_agents()
@@ -88,8 +88,8 @@ class ChaosRun:
     # --- load -------------------------------------------------------------------------------
     def _start_agents(self, cluster: HostCluster) -> None:
         o = self.options
-        for i, (host, spec) in enumerate(zip(cluster.clients, specs(cluster, self.workdir, o.broadcasters, o.viewers,
-                                                                    o.chatters, o.turbo))):
+        load = specs(cluster, self.workdir, o.broadcasters, o.viewers, o.chatters, o.turbo)
+        for i, (host, spec) in enumerate(zip(cluster.clients, load)):
             path = self.workdir / f"agent-{i}.json"
             path.write_text(json.dumps(spec))
             argv = host.argv(sys.executable, "-m", "tests.chaos_agent", str(path))
@@ -168,7 +168,7 @@ class ChaosRun:
         time.sleep(max(one.hold for one in batch))
         for one in batch:
             one.heal(cluster)
-        time.sleep(SETTLE)
+        time.sleep(self.options.settle)
         give_up = time.monotonic() + RECOVER
         while cluster.live_slaves() < len(cluster.role("slave")) and time.monotonic() < give_up:
             time.sleep(0.5)

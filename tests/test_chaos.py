@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    options = Options(broadcasters=3, viewers=6, chatters=2, turbo=1, rounds=1, pairs=0, max_hold=5, duration=600)
+    options = Options(broadcasters=3, viewers=6, chatters=2, rounds=1, pairs=0, max_hold=5, settle=3)
     report = ChaosRun(tmp_path_factory.mktemp("chaos"), options).run()
     print("\n".join(lines(report)))
     return report
