@@ -61,13 +61,14 @@ class Resume:
 def gaps_by_fault(events: list[dict], faults: list[Fault]) -> tuple[dict[str, list[float]], list[dict]]:
     """Each viewer's interruption attributed to the latest fault that began before it ended
     and was on (or healed less than ``AFTER`` seconds before) when it began, and how long
-    after the fault began (or the interruption, if later) frames came again; a thrown
-    viewer's, to its throw; gaps no fault explains, apart."""
+    after the fault began (or the interruption, if later) frames came again; a viewer's
+    within ``READMIT`` seconds of its being thrown out, to the throw; gaps no fault
+    explains, apart."""
     resumed: dict[str, list[float]] = defaultdict(list)
     unexplained = []
     thrown = [(e["who"], e["at"]) for e in events if e["event"] == "thrown"]
     for gap in (e for e in events if e["event"] == "gap"):
-        if any(who == gap["who"] and gap["start"] <= at <= gap["end"] for who, at in thrown):
+        if any(who == gap["who"] and gap["start"] - READMIT <= at <= gap["end"] for who, at in thrown):
             resumed["throw (not a fault: back once readmitted)"].append(gap["end"] - gap["start"])
             continue
         causes = [f for f in faults if f.started <= gap["end"] and gap["start"] - 0.5 <= f.ended + AFTER]

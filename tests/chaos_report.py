@@ -15,7 +15,7 @@ def lines(report: Report) -> list[str]:
     resumed, unexplained = checks.gaps_by_fault(report.events, report.faults)
     injected = Counter(f.kind for f in report.faults)
     out = [
-        "| fault | injected | viewers interrupted | resume p50 s | p99 s | max s |",
+        "| fault | injected | interruptions (> 0.6 s without a frame) | resume p50 s | p99 s | max s |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for kind in sorted(set(injected) | set(resumed)):
