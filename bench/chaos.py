@@ -37,8 +37,16 @@ def main(args) -> int:
         print(f"chaos: error: unknown fault kinds {', '.join(sorted(unknown))}; known: {known}", file=sys.stderr)
         return 1
     options = Options(
-        duration=args.duration, broadcasters=args.broadcasters, viewers=args.viewers, chatters=args.chatters,
-        turbo=args.turbo, kinds=kinds, rounds=args.rounds, pairs=args.pairs, max_hold=args.max_hold, seed=args.seed,
+        duration=args.duration,
+        broadcasters=args.broadcasters,
+        viewers=args.viewers,
+        chatters=args.chatters,
+        turbo=args.turbo,
+        kinds=kinds,
+        rounds=args.rounds,
+        pairs=args.pairs,
+        max_hold=args.max_hold,
+        seed=args.seed,
     )
     workdir = Path(tempfile.mkdtemp(prefix="fcchaos-"))
     print(f"chaos run: logs in {workdir}", flush=True)
