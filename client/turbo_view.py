@@ -61,6 +61,13 @@ class ViewerTurbo:
         """Take the slave's images (a second viewer came, or a new slave offers afresh)."""
         self._do(self.switch.through_the_slave(self.link is not None))
 
+    def new_slave(self) -> None:
+        """The viewer joined a slave (first, or after its slave went away): a peer link made
+        for its session on the last one serves that session no more, so it is closed, and
+        the new slave's offer is taken afresh."""
+        self.close()
+        self.through_the_slave()
+
     def step(self) -> None:
         """Once a loop: take the result of reaching the broadcaster; notice a silent link."""
         reached, self._reached = self._reached, None

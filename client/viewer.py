@@ -100,7 +100,7 @@ class Viewer:
         )
 
     def _joined(self, actions: list) -> None:
-        self.turbo.through_the_slave()  # a new slave offers turbo mode afresh
+        self.turbo.new_slave()  # a new slave offers turbo mode afresh
         self._do(actions)
 
     def _admitted(self) -> Redirect:

@@ -64,6 +64,8 @@ class MessageProtocol(Protocol):
         self._unsent = 0  # bytes sent since the transport said it was full
         self._auth_timer = None
         self._auth_overdue = False
+        self._closed = False
+        self._abort_call = None  # the abort of a rejected peer that may not read its error
         self._drain_waiters: list[Deferred] = []
         if self.clock is None:
             raise TypeError(f"{type(self).__name__} was built without its clock (the reactor)")
@@ -153,7 +155,9 @@ class MessageProtocol(Protocol):
         self._auth_timer = None
 
     def connectionLost(self, reason) -> None:
+        self._closed = True
         self._cancel_auth_timer()
+        self._cancel_abort()
         waiters, self._drain_waiters = getattr(self, "_drain_waiters", []), []
         for waiting in waiters:
             waiting.callback(None)
@@ -211,11 +215,20 @@ class MessageProtocol(Protocol):
         self.log.info("closing connection from {peer}: {message}", peer=self.transport.getPeer(), message=message)
         self.send_error(code, message)
         self.transport.loseConnection()
-        self.clock.callLater(self.abort_after, self._abort_if_open)
+        # A connection that closed (perhaps within loseConnection) needs no abort: under TLS,
+        # aborting it then would fail, the TLS layer having let go of its connection.
+        if not self._closed and self._abort_call is None:
+            self._abort_call = self.clock.callLater(self.abort_after, self._abort_if_open)
 
     def _abort_if_open(self) -> None:
-        if self.connected:
+        self._abort_call = None
+        if self.connected and not self._closed:
             self.transport.abortConnection()
+
+    def _cancel_abort(self) -> None:
+        if self._abort_call is not None and self._abort_call.active():
+            self._abort_call.cancel()
+        self._abort_call = None
 
 
 def handles(table: dict[type, Handler], message_class: type) -> Callable[[Callable], Callable]:

@@ -132,6 +132,12 @@ def local_certificates(ca_folder: Path, folder: Path, hosts: list[str]) -> TlsFi
     by the local CA in ``ca_folder``, which is made on first use and kept, so a browser or
     a client told to trust it once goes on trusting the clusters it signs."""
     ca, ca_key = _local_ca(ca_folder)
+    return signed_certificate(ca, ca_key, ca_folder / "ca.pem", folder, hosts)
+
+
+def signed_certificate(ca: x509.Certificate, ca_key, ca_file: Path, folder: Path, hosts: list[str]) -> TlsFiles:
+    """A server certificate for ``hosts`` signed by ``ca`` (whose certificate is ``ca_file``),
+    written to ``folder``: the local CA's, or a deployment's own CA (a cluster of hosts)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
@@ -149,7 +155,7 @@ def local_certificates(ca_folder: Path, folder: Path, hosts: list[str]) -> TlsFi
         .sign(ca_key, hashes.SHA256())
     )
     private_folder(folder)
-    files = TlsFiles(ca_folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    files = TlsFiles(ca_file, folder / "server.pem", folder / "server.key")
     _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
     write_private(files.key, pem_key(key))
     return files

@@ -1,5 +1,7 @@
-"""Viewers a broadcaster threw out (U7), refused here until their ban ends, whichever
-master issued the tickets they still hold."""
+"""Viewers a broadcaster threw out (U7), refused here whichever master issued the tickets
+they still hold: until the ban ends, or until every ticket signed before the throw has
+expired, if sooner. After that the masters alone decide (a new request the broadcaster
+accepts), so a viewer let back in gets in."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ from common.errors import ErrorCode, RequestError
 
 
 class Bans:
-    def __init__(self, reactor: IReactorTime):
+    def __init__(self, reactor: IReactorTime, ticket_kept_for: float):
+        """``ticket_kept_for``: how long a view ticket that passes a check now may go on
+        passing (``NodeKeys.kept_for(ViewTicket)``)."""
         self.reactor = reactor
+        self.ticket_kept_for = ticket_kept_for
         self.until: dict[tuple[str, str], float] = {}  # (broadcaster, viewer) -> until
 
     def ban(self, target: str, viewer: str, until: float) -> None:
-        self.until[target, viewer] = until
+        self.until[target, viewer] = min(until, self.reactor.seconds() + self.ticket_kept_for)
 
     def check(self, target: str, viewer: str) -> None:
         until = self.until.get((target, viewer))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from common.tokens import NodeKeys
+from common.tokens import NodeKeys, ViewTicket
 from slave.admission import Admission
 from slave.bans import Bans
 from slave.broadcasts import BroadcastTable
@@ -46,7 +46,7 @@ class Slave:
         self.table = BroadcastTable(self.stats)
         self.uplink = Uplink()
         self.status = SlaveStatus()
-        self.bans = Bans(reactor)
+        self.bans = Bans(reactor, signer.kept_for(ViewTicket))
 
         # a broadcast's viewers, and its life
         self.turbo = TurboSwitch(self.table, reactor)

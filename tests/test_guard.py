@@ -6,6 +6,7 @@ import datetime
 
 from cryptography.hazmat.primitives import serialization
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -160,3 +161,43 @@ def test_drained_waits_for_the_transport_to_take_more():
     assert not waiting.called
     protocol.resumeProducing()
     assert waiting.called
+
+
+def test_a_rejected_tls_peer_that_closes_is_not_aborted_afterwards(tmp_path):
+    """Found by the chaos run's fuzzer: a peer rejected over TLS that then closed made the
+    delayed abort fail inside Twisted's TLS layer (a traceback in the master's log)."""
+    cert, key = self_signed("localhost", datetime.timedelta(days=1))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(pem_key(key))
+    inner = Guarded()
+    inner.clock = Clock()
+    options = server_options(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    tls = server_factory(Factory.forProtocol(lambda: inner), options).buildProtocol(None)
+    tls.makeConnection(StringTransport())
+    inner.dataReceived(encode(MessageType.STATUS_REQUEST, b"x" * (PRE_AUTH_MAX_BODY + 1)))
+    tls.connectionLost(ConnectionDone())
+    inner.clock.advance(ABORT_AFTER)  # raised AttributeError in TLSMemoryBIOProtocol before
+    assert not inner.clock.getDelayedCalls()
+
+
+class ClosingAtOnce(StringTransport):
+    """A transport whose loseConnection closes the connection there and then."""
+
+    def loseConnection(self) -> None:
+        super().loseConnection()
+        self.protocol.connectionLost(ConnectionDone())
+
+    def abortConnection(self) -> None:
+        raise AssertionError("a closed connection was aborted")
+
+
+def test_a_peer_whose_connection_closes_within_the_rejection_is_not_aborted_later():
+    """The chaos run's second find: the connection closed inside reject's loseConnection,
+    before the abort was scheduled, so nothing cancelled it."""
+    protocol, transport, clock = Guarded(), ClosingAtOnce(), Clock()
+    protocol.clock = clock
+    transport.protocol = protocol
+    protocol.makeConnection(transport)
+    clock.advance(AUTH_TIMEOUT)
+    clock.advance(ABORT_AFTER)
+    assert not clock.getDelayedCalls()

@@ -1,8 +1,11 @@
 """Choosing the least-loaded live slave (C5), as a pure function."""
 
+import dataclasses
+
 from hypothesis import given, strategies as st
 
 from common.messages.cluster import SlaveState
+from common.signing import CLOCK_SKEW
 from master.policy.placement import choose_slave, effective_state
 from master.policy.records import SlaveRecord
 
@@ -95,3 +98,12 @@ def test_rebalance_never_widens_the_gap(loads, broadcasts):
         after[source] -= 1 + broadcasts[user][1]
         after[target] += 1 + broadcasts[user][1]
     assert max(after.values()) - min(after.values()) <= max(loads.values()) - min(loads.values())
+
+
+def test_another_masters_slaves_are_given_the_clock_skew():
+    """Found by the chaos run: a master restarted with its clock 3 s ahead found every slave
+    whose heartbeats the other master received dead, each second, and cleared their sessions."""
+    theirs = SlaveRecord(id="a", addr="a:1", load=0, heartbeat=NOW - 3.5, master="master-2")
+    assert effective_state(theirs, NOW, 3, me="master-1") == LIVE
+    assert effective_state(theirs, NOW, 3, me="master-2") == DEAD
+    assert effective_state(dataclasses.replace(theirs, heartbeat=NOW - 3 - CLOCK_SKEW - 0.1), NOW, 3, "master-1") == DEAD

@@ -6,6 +6,7 @@ import time
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from common.errors import ErrorCode
 from common.messages import parse
 from common.messages.basic import Error
 from common.messages.cluster import SessionAdd, SessionKind, SessionRemove
@@ -285,3 +286,23 @@ def test_a_broadcast_ticket_opens_one_connection_only():
     replay, transport = connect(slave)
     replay.dataReceived(start_broadcast(ticket))
     assert received(transport)[-1] == Error("bad_ticket", "this ticket was already used; ask a master again")
+
+
+def test_a_thrown_viewer_let_back_in_gets_in_once_the_tickets_from_before_the_throw_expired(monkeypatch):
+    """Found by the chaos run: a viewer the broadcaster accepted again after a throw was
+    refused ("alice removed you") by the slave for the whole ban (300 s), whatever the
+    masters decided; the slave's ban is only there for the tickets signed before it."""
+    slave = make_slave()
+    broadcaster, _ = connect(slave)
+    broadcaster.dataReceived(start_broadcast(broadcast_ticket()))
+    now = slave.reactor.seconds()
+    slave.viewer_control.throw("alice", "bob", now + 300)
+    viewer, transport = connect(slave)
+    viewer.dataReceived(start_view(view_ticket(session="view-bob-before")))
+    assert [m.code for m in received(transport) if isinstance(m, Error)] == [ErrorCode.REMOVED]
+    slave.reactor.advance(SLAVE_KEYS.kept_for(ViewTicket) + 1)
+    monkeypatch.setattr(time, "time", slave.reactor.seconds)  # the masters sign at that time too
+    fresh = view_ticket(session="view-bob-after")  # signed once the broadcaster let bob back in
+    viewer, transport = connect(slave)
+    viewer.dataReceived(start_view(fresh))
+    assert Accepted in kinds(received(transport))

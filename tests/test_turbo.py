@@ -17,6 +17,7 @@ from client.connection import Connection
 from client.errors import ConnectionLost, FramecastError
 from client.peer_server import PeerServer
 from client.peer_tls import pinned_context
+from client.turbo_view import ViewerTurbo
 from common.messages.streaming import Ack, ViewerCap
 from common.messages.turbo import PeerHello, PeerWelcome
 from common.protocol import FrameInfo, encode_frame
@@ -271,3 +272,19 @@ def _handshake_step(sock) -> bool:
         return True
     except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
         return False
+
+
+def test_a_viewer_on_a_new_slave_closes_the_peer_link_of_its_last_session():
+    """Found by the chaos run: after its slave was killed, a turbo viewer kept the paused peer
+    link of its old session, which the broadcaster no longer serves, and never went peer to
+    peer again on the new slave."""
+    closed = []
+
+    class Link:
+        def close(self):
+            closed.append(True)
+
+    turbo = ViewerTurbo("alice", lambda message: None, lambda text: None)
+    turbo.link = Link()
+    turbo.new_slave()
+    assert closed and turbo.link is None and not turbo.switch.wanted

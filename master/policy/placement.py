@@ -17,13 +17,20 @@ from __future__ import annotations
 from typing import Iterable
 
 from common.messages.cluster import SlaveState
+from common.signing import CLOCK_SKEW
 from master.policy.records import SlaveRecord
 
 
-def effective_state(slave: SlaveRecord, now: float, dead_after: float) -> SlaveState:
+def effective_state(slave: SlaveRecord, now: float, dead_after: float, me: str = "") -> SlaveState:
     """``dead`` once heartbeats stop for ``dead_after`` seconds; ``draining`` as soon as an
-    operator asked for it, even before the slave says so; else what the slave reports."""
-    if now - slave.heartbeat > dead_after:
+    operator asked for it, even before the slave says so; else what the slave reports.
+
+    A heartbeat is stamped with the clock of the master that received it: master ``me``
+    judges its own slaves' on its own clock, and gives those another master recorded
+    ``CLOCK_SKEW`` more, so a master whose clock is a few seconds ahead does not find every
+    other master's slaves dead and clear their sessions (that master marks its own dead in
+    time)."""
+    if now - slave.heartbeat > dead_after + (0.0 if slave.master == me else CLOCK_SKEW):
         return SlaveState.DEAD
     if slave.wanted == SlaveState.DRAINING and slave.state == SlaveState.LIVE:
         return SlaveState.DRAINING

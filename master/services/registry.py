@@ -136,7 +136,7 @@ class Registry:
         counts = dict.fromkeys(SlaveState, 0)
         slaves = await stored(self.control.slaves())
         for slave in slaves:
-            state = effective_state(slave, now, self.dead_after)
+            state = effective_state(slave, now, self.dead_after, self.me.id)
             counts[state] += 1
             if state == SlaveState.DEAD and slave.state != SlaveState.DEAD:
                 users, viewers = await stored(self.control.mark_dead(slave.id))

@@ -13,10 +13,34 @@ from common.errors import ErrorCode, RequestError
 UNAVAILABLE = "the user database is unavailable; try again shortly"
 
 
+class _PooledConnection(adbapi.Connection):
+    """A pooled connection that PostgreSQL closed (it restarted) is dropped quietly when its
+    transaction fails: adbapi would first try to roll it back and log the failure with a
+    traceback, for what is an outage ``Database.run`` already answers."""
+
+    def rollback(self) -> None:
+        if self._connection is not None and self._connection.closed:
+            self._pool.disconnect(self._connection)
+            return
+        super().rollback()
+
+
+class _Pool(adbapi.ConnectionPool):
+    connectionFactory = _PooledConnection
+
+
+# PostgreSQL out of reach (its packets dropped, not refused) must fail a request within
+# seconds, not hold a pool thread for TCP's minutes: a bound on connecting, and on data
+# unacknowledged on an open connection (tcp_user_timeout, ms) or an idle one (keepalives).
+UNREACHABLE_AFTER = dict(
+    connect_timeout=3, tcp_user_timeout=5000, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2
+)
+
+
 class Database:
     def __init__(self, dsn: str, max_connections: int = 8):
-        self.pool = adbapi.ConnectionPool(
-            "psycopg2", dsn, cp_reconnect=True, cp_min=1, cp_max=max_connections, cp_noisy=False
+        self.pool = _Pool(
+            "psycopg2", dsn, cp_reconnect=True, cp_min=1, cp_max=max_connections, cp_noisy=False, **UNREACHABLE_AFTER
         )
 
     async def run(self, txn: Callable[..., Any], *args: Any) -> Any:
