@@ -20,7 +20,8 @@ from client.admission import admitted
 from client.errors import FramecastError
 from client.masters import Masters
 from client.multipart import MultipartParser, boundary_of
-from client.viewer import Thrown, Viewer
+from client.view_state import Thrown
+from client.viewer import Viewer
 from common.addresses import parse_hostport
 from common.messages import parse
 from common.messages.streaming import ViewStart
