@@ -1,10 +1,11 @@
-"""The chaos run (issue 22): a cluster of hosts on this machine (network namespaces: HAProxy,
-2 masters, 3 slaves, Redis and PostgreSQL on a host of their own, clients on three more),
-under load (broadcasters, viewers native, MJPEG and WebSocket, relays, turbo, chat, view
-requests, throws, refused users, the fuzzer on every port), while faults come one after
-another, sometimes two at once, for ``--duration`` seconds or ``--rounds`` times through
-every kind. Prints per fault kind how long viewers took to receive again (p50, p99, max),
-then every invariant and each node's memory. Needs root (ip netns, iptables, mount).
+"""The chaos run (issue 22): a cluster of hosts on this machine (network namespaces: HAProxy, 2
+masters, 3 slaves, Redis (a primary, a replica, 3 Sentinels) and PostgreSQL on a host of
+their own, clients on three more), under load (broadcasters, viewers native, MJPEG and
+WebSocket, relays, turbo, chat, view requests, throws, refused users, the fuzzer on every
+port), while faults come one after another, sometimes two at once, for ``--duration``
+seconds or ``--rounds`` times through every kind. Prints per fault kind how long viewers
+took to receive again (p50, p99, max), then every invariant and each node's memory. Needs
+root (ip netns, iptables, mount).
 
     sudo .venv/bin/python bench/chaos.py [--duration 600] [--broadcasters 10] [--viewers 100]
 """

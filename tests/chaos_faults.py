@@ -1,6 +1,7 @@
 """The faults of the chaos run, each a kind with ``inject`` and ``heal`` on a ``HostCluster``:
 what happens to real hosts, done to the namespaces (kill -9, iptables inside a host, a tmpfs
-filled up, a clock set ahead with libfaketime, latency through ``tests/delay_proxy.py``).
+filled up, a clock set ahead with libfaketime, latency through ``tests/delay_proxy.py``, the
+Redis primary lost for good so that the Sentinels promote its replica).
 A killed node is started again with the same command a few seconds later, as a
 supervisor (compose's ``restart``) would. ``heal`` always leaves the cluster as it was.
 """
@@ -74,11 +75,16 @@ class Fault:
         self.undo.append(lambda: _retrying(undrain))
 
     def _redis_restart(self, cluster, rng) -> None:
-        self.target = "redis"
-        node = cluster.nodes["redis"]
-        node.kill(signal.SIGKILL)
-        time.sleep(RESTART_AFTER)
-        node.start()
+        """The current Redis primary killed -9 and started again (empty) before the Sentinels
+        call it down: no failover."""
+        self.target = cluster.redis.primary() or "redis-1"
+        cluster.redis.restart(self.target, RESTART_AFTER)
+
+    def _sentinel_failover(self, cluster, rng) -> None:
+        """The current Redis primary killed -9 for good: the Sentinels promote its replica;
+        the old primary comes back as the new one's replica."""
+        old, new = cluster.redis.fail_over()
+        self.target = f"{old} -> {new}"
 
     def _postgres_restart(self, cluster, rng) -> None:
         self.target = "postgres"
@@ -152,6 +158,7 @@ KINDS: dict[str, float] = {  # each kind, and the seconds it is held before the 
     "kill_relay": 0,
     "drain": 8,
     "redis_restart": 0,
+    "sentinel_failover": 0,
     "postgres_restart": 0,
     "postgres_unreachable": 30,
     "partition": 15,

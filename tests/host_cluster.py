@@ -1,5 +1,6 @@
 """A framecast cluster whose nodes are on hosts of their own (``tests/hosts.py``), started with
-the commands a real multi-host deployment runs: Redis and PostgreSQL on host ``db``, HAProxy
+the commands a real multi-host deployment runs: Redis (a primary, a replica and three
+Sentinels: ``tests/host_redis.py``) and PostgreSQL on host ``db``, HAProxy
 on ``lb`` (passing TLS through, with the PROXY protocol), ``framecast master`` on
 ``master-1``, ``master-2``, ``framecast slave`` on ``slave-1`` ... each listening on its own
 address at the default ports. Certificates come from a CA made for the run, as a company's
@@ -35,17 +36,18 @@ from client.masters import Masters
 from common.keys import slave_settings
 from common.messages.cluster import SlaveState
 from common.tls import TlsFiles, client_context, self_signed, signed_certificate
+from tests.host_redis import SentinelRedis
 from tests.hosts import Host, Network
 
 PORTS = {"master": {"client": 5101, "slave": 5201, "metrics": 9101, "web": 8101}}
 PORTS["slave"] = {"client": 5301, "metrics": 9301, "web": 8301}
-LB_CLIENT, LB_WEB, REDIS_PORT, PG_PORT, DELAY_PORT = 5100, 8100, 6379, 5432, 6101
+LB_CLIENT, LB_WEB, PG_PORT, DELAY_PORT = 5100, 8100, 5432, 6101
 REPOSITORY = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass
 class HostNode:
-    role: str  # master, slave, redis, postgres, haproxy
+    role: str  # master, slave, redis, sentinel, postgres, haproxy, proxy
     name: str
     host: Host
     argv: list[str]
@@ -110,7 +112,7 @@ class HostCluster:
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{self.net['db'].address}:{REDIS_PORT}/0"
+        return self.redis.url
 
     @property
     def database(self) -> str:
@@ -128,7 +130,8 @@ class HostCluster:
                 self.net.add(f"slave-{i + 1}")
             self._certificates()
             self.log_disk = self.net.small_disk(self.workdir / "small-disk")
-            self._redis().start()
+            self.redis = SentinelRedis(self)
+            self.redis.start()
             self._postgres()
             for i in range(self.counts[0]):
                 self._master(f"master-{i + 1}").start()
@@ -199,12 +202,6 @@ class HostCluster:
         node = HostNode(role, name, self.net[host], argv, environment, log, port=port)
         self.nodes[name] = node
         return node
-
-    def _redis(self) -> HostNode:
-        db = self.net["db"].address
-        argv = [shutil.which("redis-server"), "--bind", db, "--port", str(REDIS_PORT), "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "no"]
-        return self._node("redis", "redis", "db", argv, REDIS_PORT)
 
     def _postgres(self) -> None:
         """A private PostgreSQL on host db, trusting the cluster's network (as pg_hba would

@@ -1,10 +1,11 @@
 """The short chaos run (issue 22): a cluster of hosts (network namespaces: HAProxy, 2 masters,
-3 slaves, Redis and PostgreSQL on a host of their own, clients on three more) under a small
-load, with one of each fault, held a few seconds. It asserts the invariants that hold
-whatever the machine's speed: no accepted message lost, shown twice or out of order, no
-refused user watching, every refusal one line, no traceback in any log, no client session
-crashed, and every viewer receiving again by the end. How long viewers took to resume is
-printed (the table), not asserted: ``bench/chaos.py`` measures it on a longer run."""
+3 slaves, Redis (a primary, a replica, 3 Sentinels) and PostgreSQL on a host of their own,
+clients on three more) under a small load, with one of each fault, held a few seconds. It
+asserts the invariants that hold whatever the machine's speed: no accepted message lost,
+shown twice or out of order, no refused user watching, every refusal one line, no traceback
+in any log, no client session crashed, and every viewer receiving again by the end. How long
+viewers took to resume is printed (the table), not asserted: ``bench/chaos.py`` measures it
+on a longer run."""
 
 import pytest
 
@@ -27,6 +28,13 @@ def report(tmp_path_factory):
 
 def test_every_fault_kind_was_injected(report):
     assert {f.kind for f in report.faults} == set(Options().kinds)
+
+
+def test_the_sentinels_promoted_the_replica(report):
+    """The failover's target reads "old -> new" once the old primary follows the new one."""
+    (failover,) = [f for f in report.faults if f.kind == "sentinel_failover"]
+    old, new = failover.target.split(" -> ")
+    assert {old, new} == {"redis-1", "redis-2"}
 
 
 def test_no_accepted_message_is_lost_shown_twice_or_out_of_order(report):
