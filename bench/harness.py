@@ -45,6 +45,7 @@ from common.protocol import (  # noqa: E402
 )
 from common.tls import TlsFiles, local_certificates  # noqa: E402
 from common.keys import slave_settings  # noqa: E402
+from common.websocket_client import BINARY, client_frame, server_frame  # noqa: E402
 from common.tokens import BroadcastTicket, NodeKeys, ViewTicket  # noqa: E402
 
 
@@ -288,7 +289,7 @@ class WebSocketViewerClient(ViewerClient):
                 return
             self.opened.set_result(head.startswith(b"HTTP/1.1 101"))
         self.frames_in += data
-        while (frame := _server_frame(self.frames_in)) is not None:
+        while (frame := server_frame(self.frames_in)) is not None:
             opcode, payload, used = frame
             self.frames_in = self.frames_in[used:]
             if opcode in (0x0, 0x2):
@@ -303,29 +304,11 @@ class _MaskedWriter:
     def __init__(self, transport):
         self.raw = transport
 
-    def write(self, data: bytes, opcode: int = 0x2) -> None:
-        mask = os.urandom(4)
-        size = len(data)
-        length = bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + size.to_bytes(2, "big")
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
-        self.raw.write(bytes([0x80 | opcode]) + length + mask + masked)
+    def write(self, data: bytes, opcode: int = BINARY) -> None:
+        self.raw.write(client_frame(data, opcode))
 
     def close(self) -> None:
         self.raw.close()
-
-
-def _server_frame(buffer: bytes) -> tuple[int, bytes, int] | None:
-    """The first whole (unmasked) frame in ``buffer``: opcode, payload, bytes used."""
-    if len(buffer) < 2:
-        return None
-    size, at = buffer[1] & 0x7F, 2
-    if size == 126:
-        size, at = int.from_bytes(buffer[2:4], "big"), 4
-    elif size == 127:
-        size, at = int.from_bytes(buffer[2:10], "big"), 10
-    if len(buffer) < at + size:
-        return None
-    return buffer[0] & 0x0F, buffer[at : at + size], at + size
 
 
 async def open_ws_viewer(slave: SlaveProcess, user: str, target: str, **options) -> WebSocketViewerClient:

@@ -26,6 +26,7 @@ from common.addresses import parse_hostport
 from common.messages import parse
 from common.messages.streaming import ViewStart
 from common.protocol import Decoder, MessageType as T, encode_ack, frame_seq_and_time
+from common.websocket_client import PONG, client_frame, server_frame
 
 GAP = 0.6  # seconds without a frame that count as an interruption (frames come 5 a second)
 
@@ -124,21 +125,21 @@ def _watch_ws(redirect, context: ssl.SSLContext, arrivals: Arrivals, running) ->
         head, _, buffer = buffer.partition(b"\r\n\r\n")
         if not head.startswith(b"HTTP/1.1 101"):
             raise ValueError(f"the slave refused the WebSocket: {head.splitlines()[0].decode(errors='replace')}")
-        sock.sendall(_client_frame(ViewStart(redirect.ticket).encode()))
+        sock.sendall(client_frame(ViewStart(redirect.ticket).encode()))
         decoder = Decoder()
         sock.settimeout(10)
         while running():
-            while (frame := _server_frame(buffer)) is not None:
+            while (frame := server_frame(buffer)) is not None:
                 opcode, payload, used = frame
                 buffer = buffer[used:]
                 if opcode == 0x8:
                     return
                 if opcode == 0x9:  # the slave's ping: a browser answers with a pong
-                    sock.sendall(_client_frame(payload, opcode=0xA))
+                    sock.sendall(client_frame(payload, opcode=PONG))
                 for message in decoder.feed(payload) if opcode in (0x0, 0x2) else ():
                     if message.type == T.FRAME:
                         seq, _ = frame_seq_and_time(message.body)
-                        sock.sendall(_client_frame(encode_ack(seq)))
+                        sock.sendall(client_frame(encode_ack(seq)))
                         arrivals.frame()
                     elif message.type in (T.ERROR, T.RECONNECT, T.MOVE, T.BROADCAST_ENDED, T.REMOVED):
                         raise ValueError(f"the slave said {parse(message).__class__.__name__}")
@@ -146,34 +147,6 @@ def _watch_ws(redirect, context: ssl.SSLContext, arrivals: Arrivals, running) ->
             if not chunk:
                 return
             buffer += chunk
-
-
-def _client_frame(data: bytes, opcode: int = 0x2) -> bytes:
-    """One masked binary WebSocket frame, as clients must send them."""
-    mask = os.urandom(4)
-    size = len(data)
-    if size < 126:
-        length = bytes([0x80 | size])
-    elif size < 65536:
-        length = bytes([0x80 | 126]) + size.to_bytes(2, "big")
-    else:
-        length = bytes([0x80 | 127]) + size.to_bytes(8, "big")
-    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
-    return bytes([0x80 | opcode]) + length + mask + masked
-
-
-def _server_frame(buffer: bytes) -> tuple[int, bytes, int] | None:
-    """The first whole (unmasked) frame in ``buffer``: opcode, payload, bytes used."""
-    if len(buffer) < 2:
-        return None
-    size, at = buffer[1] & 0x7F, 2
-    if size == 126:
-        size, at = int.from_bytes(buffer[2:4], "big"), 4
-    elif size == 127:
-        size, at = int.from_bytes(buffer[2:10], "big"), 10
-    if len(buffer) < at + size:
-        return None
-    return buffer[0] & 0x0F, buffer[at : at + size], at + size
 
 
 def pause(running: Callable[[], bool], seconds: float) -> None:
