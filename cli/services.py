@@ -8,6 +8,7 @@ installed ``redis-server`` and ``initdb``/``pg_ctl`` in a scratch directory.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -23,10 +24,36 @@ MACHINE_REDIS = "redis://127.0.0.1:6379/0"
 MACHINE_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+def _below_the_ephemeral_ports() -> range:
+    """Ports the kernel never gives an outgoing connection (Linux's ephemeral range starts
+    at 32768 unless configured otherwise)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(1024, low - 12000), low)
+
+
+CANDIDATE_PORTS = _below_the_ephemeral_ports()
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free on 127.0.0.1 now, for a node to listen on soon. Taken below the ephemeral
+    range, so no outgoing connection can take it meanwhile (one did: "Address already in
+    use" at a slave's start), and never the same twice in one process."""
+    for _ in range(2000):
+        port = random.choice(CANDIDATE_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise FramecastError("no free port on 127.0.0.1")
 
 
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None, what: str = "") -> None:
