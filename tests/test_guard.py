@@ -133,8 +133,8 @@ def test_a_client_that_reads_again_is_not_cut():
     assert not transport.disconnecting
 
 
-def test_the_bound_holds_over_tls_too(tmp_path):
-    """TLS passes its transport's "full" on to the protocol, so the same count applies."""
+def guarded_over_tls(tmp_path):
+    """A guarded protocol behind the servers' TLS, with a certificate made in ``tmp_path``."""
     cert, key = self_signed("localhost", datetime.timedelta(days=1))
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (tmp_path / "key.pem").write_bytes(pem_key(key))
@@ -142,6 +142,12 @@ def test_the_bound_holds_over_tls_too(tmp_path):
     inner.clock = Clock()
     options = server_options(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
     tls = server_factory(Factory.forProtocol(lambda: inner), options).buildProtocol(None)
+    return inner, tls
+
+
+def test_the_bound_holds_over_tls_too(tmp_path):
+    """TLS passes its transport's "full" on to the protocol, so the same count applies."""
+    inner, tls = guarded_over_tls(tmp_path)
     transport = StringTransport()
     tls.makeConnection(transport)
     inner.dataReceived(Login("alice", "password").encode())
@@ -166,13 +172,7 @@ def test_drained_waits_for_the_transport_to_take_more():
 def test_a_rejected_tls_peer_that_closes_is_not_aborted_afterwards(tmp_path):
     """Found by the chaos run's fuzzer: a peer rejected over TLS that then closed made the
     delayed abort fail inside Twisted's TLS layer (a traceback in the master's log)."""
-    cert, key = self_signed("localhost", datetime.timedelta(days=1))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(pem_key(key))
-    inner = Guarded()
-    inner.clock = Clock()
-    options = server_options(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
-    tls = server_factory(Factory.forProtocol(lambda: inner), options).buildProtocol(None)
+    inner, tls = guarded_over_tls(tmp_path)
     tls.makeConnection(StringTransport())
     inner.dataReceived(encode(MessageType.STATUS_REQUEST, b"x" * (PRE_AUTH_MAX_BODY + 1)))
     tls.connectionLost(ConnectionDone())
