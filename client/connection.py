@@ -84,6 +84,11 @@ class Connection:
         self.last_data = time.monotonic()
         self._ready: collections.deque = collections.deque()
 
+    @property
+    def secure(self) -> bool:
+        """True over TLS."""
+        return isinstance(self.sock, ssl.SSLSocket)
+
     def send(self, message: Control) -> None:
         self.send_bytes(message.encode())
 

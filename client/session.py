@@ -12,6 +12,7 @@ import time
 from typing import Callable
 
 from client.connection import Connection
+from client.data_link import DataLink
 from client.errors import ConnectionLost, FramecastError, ServerError
 from client.masters import Masters
 from client.retry import Retry
@@ -22,24 +23,43 @@ from common.messages.streaming import Accepted, BroadcastStart, ViewStart
 
 
 class SlaveSession:
-    """A connection to the slave a master chose, with the redirect that led there."""
+    """A connection to the slave a master chose, with the redirect that led there; a viewer
+    of a TLS slave also has the data connection its sealed frames come on (``data``)."""
 
-    def __init__(self, conn: Connection, accepted: Accepted, redirect: Redirect):
+    def __init__(self, conn: Connection, accepted: Accepted, redirect: Redirect, data: DataLink | None = None):
         self.conn = conn
         self.accepted = accepted
         self.slave = redirect.slave
         self.slave_id = redirect.slave_id
+        self.data = data
+
+    def silent_for(self) -> float:
+        """Seconds since the slave last sent anything, on either connection."""
+        if self.data is None:
+            return self.conn.silent_for()
+        return min(self.conn.silent_for(), self.data.conn.silent_for())
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.data is not None:
+            self.data.close()
 
 
 def join_slave(redirect: Redirect, start: type[BroadcastStart] | type[ViewStart]) -> SlaveSession:
+    """A viewer over TLS asks for sealed frames: the same bytes for every viewer, sent on a
+    plain data connection (``client.data_link``)."""
     host, port = parse_hostport(redirect.slave)
     conn = Connection(host, port)
+    data = None
     try:
-        accepted = conn.request(start(redirect.ticket), Accepted)
+        message = start(redirect.ticket, sealed=True) if start is ViewStart and conn.secure else start(redirect.ticket)
+        accepted = conn.request(message, Accepted)
+        if accepted.seal is not None:
+            data = DataLink(host, port, accepted.seal)
     except FramecastError:
         conn.close()
         raise
-    return SlaveSession(conn, accepted, redirect)
+    return SlaveSession(conn, accepted, redirect, data)
 
 
 def connect_with_retry(

@@ -25,9 +25,14 @@ from client.turbo_view import ViewerTurbo
 from client.view_state import BroadcastOver, ViewState
 from client.viewer_stats import ViewerStats
 from common.errors import ErrorCode
+from common.frame_seal import SealError
 from common.messages.accounts import Redirect
+from common.messages.sealing import FrameKey, SealedFrame
 from common.messages.streaming import ImageFrame, ViewStart
 from common.protocol import FrameInfo, decode_frame, encode_ack
+
+
+KEY_WAIT = 2.0  # seconds a sealed frame may wait for its key on the TLS connection
 
 
 class Viewer:
@@ -120,30 +125,77 @@ class Viewer:
     def _receive(self, timeout: float) -> None:
         turbo = self.turbo
         turbo.step()
-        conn = self.state.slave.conn
-        if turbo.link is not None and not conn.pending():
-            readable = select.select([conn.sock, *turbo.sockets()], [], [], timeout)[0]
+        session = self.state.slave
+        data = session.data
+        others = [*turbo.sockets(), *([data.conn.sock] if data is not None else [])]
+        if others and not session.conn.pending():
+            readable = ()
+            if data is None or not data.conn.pending():
+                readable = select.select([session.conn.sock, *others], [], [], timeout)[0]
             if turbo.link is not None and (turbo.link.sock in readable or turbo.link.pending()):
                 self._from_peer(turbo.receive())
+            if data is not None and (data.conn.sock in readable or data.conn.pending()):
+                self._from_data(session)
+            if self.state.slave is not session:
+                return
             timeout = 0.0
         self.stats.path = turbo.path
         try:
-            message = conn.recv(timeout)
+            message = session.conn.recv(timeout)
         except ConnectionLost as exc:
             self._do(self.state.lost(str(exc)))
             return
         if message is None:
-            self._do(self.state.quiet(conn.silent_for()))
-        elif isinstance(message, ImageFrame):
-            self._show(message, conn.send_bytes)
-        elif not turbo.handle(message):
+            self._do(self.state.quiet(session.silent_for()))
+        else:
+            self._from_slave(session, message)
+
+    def _from_slave(self, session: SlaveSession, message) -> None:
+        """A message on the slave's TLS (or plain) connection."""
+        if isinstance(message, ImageFrame):
+            self._show(message, lambda seq: session.conn.send_bytes(encode_ack(seq)))
+        elif isinstance(message, FrameKey) and session.data is not None:
+            try:
+                session.data.add_key(message)
+            except ConnectionLost as exc:
+                self._do(self.state.lost(str(exc)))
+        elif not self.turbo.handle(message):
             self._do(self.state.received(message))
 
-    def _show(self, frame: ImageFrame, ack: Callable[[bytes], None]) -> None:
+    def _from_data(self, session: SlaveSession) -> None:
+        """A sealed frame on the data connection: opened, acknowledged, shown."""
+        data = session.data
+        try:
+            sealed = data.conn.recv(0)
+            if not isinstance(sealed, SealedFrame):
+                return
+            self._await_key(session, sealed)
+            if self.state.slave is not session:
+                return
+            frame = data.open(sealed)
+        except SealError as exc:
+            self._do(self.state.lost(f"slave {session.slave} sent a frame that does not open: {exc}"))
+            return
+        except ConnectionLost as exc:
+            self._do(self.state.lost(str(exc)))
+            return
+        self._show(frame, data.ack)
+
+    def _await_key(self, session: SlaveSession, sealed: SealedFrame) -> None:
+        """The frame's key travels on the TLS connection and may come after it: read that
+        connection (handling what arrives) until it does, for at most ``KEY_WAIT`` s."""
+        deadline = self.clock() + KEY_WAIT
+        while not session.data.has_key_for(sealed) and self.state.slave is session:
+            message = session.conn.recv(max(0.0, deadline - self.clock()))
+            if message is None:
+                raise SealError(f"its key did not come within {KEY_WAIT:g} s")
+            self._from_slave(session, message)
+
+    def _show(self, frame: ImageFrame, ack: Callable[[int], None]) -> None:
         """Acknowledge a frame, then count and show it unless the other path brought it."""
         info, image = decode_frame(frame.body)
         try:
-            ack(encode_ack(info.seq))
+            ack(info.seq)
         except ConnectionLost as exc:
             self._do(self.state.lost(str(exc)))
             return
@@ -152,7 +204,7 @@ class Viewer:
 
     def _from_peer(self, message) -> None:
         if isinstance(message, ImageFrame):
-            self._show(message, self.turbo.ack)
+            self._show(message, lambda seq: self.turbo.ack(encode_ack(seq)))
             self.turbo.peer_frame()
 
     def _do(self, actions: list) -> None:
@@ -163,7 +215,7 @@ class Viewer:
             elif isinstance(action, Send):
                 self._tell(action.to, action.message)
             elif isinstance(action, Close):
-                action.session.conn.close()
+                action.session.close()
             elif isinstance(action, Move):
                 self._move()
             elif isinstance(action, Cap):

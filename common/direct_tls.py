@@ -14,7 +14,9 @@ back-pressure, ``loseConnection`` and ``abortConnection`` are Twisted's own; it 
 only how bytes pass the socket. OpenSSL's rule for a write that would block (offer the
 same bytes again, and they may be followed by more) is the rule Twisted's buffer and the
 direct writer already follow. A port may also serve plain HTTP to this machine
-(``plain_for_loopback``, the web ports): the first byte tells, as in ``common.web_tls``.
+(``plain_for_loopback``, the web ports): the first byte tells, as in ``common.web_tls``. The
+client ports take plain connections from anywhere (``plain_for_data``) for the sealed
+frames' data connections; their protocol refuses anything else on them (``secure``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class DirectTLSServer(tcp.Server):
         self._tls: SSL.Connection | None = None
         self._handshaking = False
         self._first_byte = None
-        if server.plain_for_loopback:
+        if server.plain_for_loopback or server.plain_for_data:
             self._first_byte = reactor.callLater(FIRST_BYTE_WITHIN, self.abortConnection)
         else:
             self._start_tls()
@@ -74,7 +76,7 @@ class DirectTLSServer(tcp.Server):
         if first[0] == TLS_HANDSHAKE:
             self._start_tls()
             return self._handshake()
-        if is_loopback(self.getPeer()):
+        if self.server.plain_for_data or is_loopback(self.getPeer()):
             return super().doRead()
         self.stopReading()
         super().write(USE_HTTPS)
@@ -185,6 +187,11 @@ class DirectTLSServer(tcp.Server):
     def getPeerCertificate(self):
         return None  # clients show none: they are known by tickets
 
+    @property
+    def secure(self) -> bool:
+        """True once the connection is TLS (False: plain, as the port allows)."""
+        return self._tls is not None
+
     # --- closing ----------------------------------------------------------------------
     def _closeWriteConnection(self) -> None:
         self._close_notify()
@@ -232,30 +239,50 @@ class _Negotiation:
 class DirectTLSPort(tcp.Port):
     transport = DirectTLSServer
 
-    def __init__(self, port, factory, backlog, interface, reactor, tls_context, plain_for_loopback=False):
+    def __init__(
+        self, port, factory, backlog, interface, reactor, tls_context, plain_for_loopback=False, plain_for_data=False
+    ):
         super().__init__(port, factory, backlog, interface, reactor)
         self.tls_context = tls_context
         self.plain_for_loopback = plain_for_loopback
+        self.plain_for_data = plain_for_data
 
 
 class DirectTLSEndpoint:
     """A TCP server endpoint whose connections are ``DirectTLSServer``s (an
     ``IStreamServerEndpoint``, as ``TCP4ServerEndpoint`` is)."""
 
-    def __init__(self, reactor, port: int, options, backlog: int = 50, interface: str = "", plain_for_loopback=False):
+    def __init__(
+        self,
+        reactor,
+        port: int,
+        options,
+        backlog: int = 50,
+        interface: str = "",
+        plain_for_loopback=False,
+        plain_for_data=False,
+    ):
         self.reactor = reactor
         self.port = port
         self.context = options.getContext()
         self.backlog = backlog
         self.interface = interface
         self.plain_for_loopback = plain_for_loopback
+        self.plain_for_data = plain_for_data
 
     def listen(self, factory):
         return execute(self._listen, factory)
 
     def _listen(self, factory) -> DirectTLSPort:
         port = DirectTLSPort(
-            self.port, factory, self.backlog, self.interface, self.reactor, self.context, self.plain_for_loopback
+            self.port,
+            factory,
+            self.backlog,
+            self.interface,
+            self.reactor,
+            self.context,
+            self.plain_for_loopback,
+            self.plain_for_data,
         )
         port.startListening()
         return port

@@ -22,6 +22,7 @@ class ErrorCode(enum.StrEnum):
     BAD_HELLO = "bad_hello"
     BAD_PROOF = "bad_proof"
     HELLO_FIRST = "hello_first"
+    TLS_REQUIRED = "tls_required"  # a plain connection to a TLS port that is not a data connection
     # malformed requests
     BAD_REQUEST = "bad_request"
     BAD_USER = "bad_user"

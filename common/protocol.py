@@ -158,6 +158,11 @@ class MessageType(enum.IntEnum):
     PLAYER_TOKEN_REQUEST = 120  # answered with a TOKEN for players' URLs
     LOGOUT = 121  # end every token of the user (answered OK)
     TOKENS_ENDED = 122  # pushed between masters: end the user's sessions attached with older tokens
+    # sealed frames (common.frame_seal): a native viewer of a TLS slave
+    SEALED_FRAME = 130  # slave -> viewer, on the data connection: a frame sealed for every viewer
+    SEALED_ACK = 131  # viewer -> slave, on the data connection: an ACK with the viewer's MAC
+    DATA_ATTACH = 132  # viewer -> slave: this plain connection carries that TLS session's frames
+    FRAME_KEY = 133  # slave -> viewer, over TLS: the broadcast's frame key changed
 
 
 class Codec(enum.IntEnum):

@@ -96,6 +96,7 @@ class ViewerStream:
         "fps",
         "kbps",
         "_sample",
+        "sealing",
     )
 
     def __init__(
@@ -128,6 +129,7 @@ class ViewerStream:
         self.started = clock.seconds()
         self.fps = self.kbps = 0.0
         self._sample = (self.started, 0, 0)
+        self.sealing = None  # a sealed viewer's: its broadcast's ``slave.sealing.BroadcastSeal``
         self.set_cap(cap_kbps)
 
     def offer(self, frame: Frame) -> None:
@@ -182,6 +184,8 @@ class ViewerStream:
     def close(self) -> None:
         self._cancel_timer()
         self.waiting = None
+        if self.sealing is not None:
+            self.sealing.change_due = True  # what follows is sealed with a key it does not get
 
     def _holding_reason(self) -> str:
         if self.in_flight is not None:
@@ -225,11 +229,12 @@ class ViewerStream:
         self.last_seq = frame.seq
         self.sent += 1
         self.sent_at = self.clock.seconds()
+        wire = frame.wire if self.sealing is None else self.sealing.wire(frame)
         stats = self.stats
         stats.frames_out += 1
-        stats.bytes_out += len(frame.wire)
-        self.bytes_sent += len(frame.wire)
-        self.write(frame.wire)
+        stats.bytes_out += len(wire)
+        self.bytes_sent += len(wire)
+        self.write(wire)
 
 
 class Broadcast:
@@ -244,6 +249,7 @@ class Broadcast:
         self.paused = False
         self.latest: Frame | None = None
         self.viewers: dict[object, ViewerStream] = {}
+        self.seal = None  # its frame key, once a viewer takes sealed frames (``slave.sealing``)
 
     def publish(self, frame: Frame) -> None:
         if self.latest is not None and frame.seq <= self.latest.seq:

@@ -27,6 +27,7 @@ from slave.master_link import MasterLinkServices
 from slave.metrics import SlaveCollector
 from slave.relay import PullParts, Relays
 from slave.reports import Reporter
+from slave.sealing import Sealing
 from slave.status import SlaveStatus
 from slave.turbo import TurboSwitch
 from slave.uplink import Uplink
@@ -69,8 +70,9 @@ class Slave:
         )
 
         # what the ports dispatch to
+        sealing = Sealing(reactor) if peer_tls is not None else None  # the ports serve TLS
         self.client_services = ClientServices(
-            c, self.stats, self.table, self.admission, self.lifecycle, self.viewers, self.turbo
+            c, self.stats, self.table, self.admission, self.lifecycle, self.viewers, self.turbo, sealing
         )
         self.master_link_services = MasterLinkServices(
             c,

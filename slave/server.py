@@ -152,18 +152,18 @@ def run(args: argparse.Namespace) -> None:
             loop.clock = reactor
             loop.start(every, now=False)
 
-    def endpoint(port: int, backlog: int = 50, plain_for_loopback: bool = False):
+    def endpoint(port: int, backlog: int = 50, plain_for_loopback: bool = False, plain_for_data: bool = False):
         """TCP, or TLS done on the socket itself (``common.direct_tls``): the fan-out's path."""
         if tls is None:
             return TCP4ServerEndpoint(reactor, port, backlog=backlog, interface=args.host)
-        return DirectTLSEndpoint(reactor, port, tls, backlog, args.host, plain_for_loopback)
+        return DirectTLSEndpoint(reactor, port, tls, backlog, args.host, plain_for_loopback, plain_for_data)
 
     def start() -> None:
         listen_all(
             reactor,
             [
                 (
-                    endpoint(args.port, backlog=LISTEN_BACKLOG),
+                    endpoint(args.port, backlog=LISTEN_BACKLOG, plain_for_data=True),
                     SlaveClientFactory(slave.client_services, reactor),
                     f"clients on port {args.port}",
                 ),

@@ -47,7 +47,7 @@ def certificate(tmp_path_factory):
     return folder / "cert.pem", folder / "key.pem"
 
 
-def accepted(certificate, client_host="127.0.0.1", plain_for_loopback=False, send_buffer=None):
+def accepted(certificate, client_host="127.0.0.1", plain_for_loopback=False, send_buffer=None, plain_for_data=False):
     """A server connection on a loopback TCP connection; the other end is the client's."""
     ours, theirs = tcp_pair()
     if send_buffer:
@@ -56,7 +56,11 @@ def accepted(certificate, client_host="127.0.0.1", plain_for_loopback=False, sen
     reactor, protocol = MemoryReactorClock(), Recorder()
     options = server_options(str(certificate[0]), str(certificate[1]))
     port = SimpleNamespace(
-        tls_context=options.getContext(), plain_for_loopback=plain_for_loopback, factory=None, _realPortNumber=1
+        tls_context=options.getContext(),
+        plain_for_loopback=plain_for_loopback,
+        plain_for_data=plain_for_data,
+        factory=None,
+        _realPortNumber=1,
     )
     transport = DirectTLSServer(ours, protocol, (client_host, 40000), port, 1, reactor)
     protocol.makeConnection(transport)
@@ -225,6 +229,20 @@ def test_plain_http_from_elsewhere_gets_one_line_and_a_close(certificate):
     assert outcome == [main.CONNECTION_DONE] and protocol.received == b""
     theirs.settimeout(5)
     assert theirs.recv(1000) == USE_HTTPS
+
+
+def test_a_client_port_takes_plain_data_connections_from_anywhere_and_tls(certificate):
+    """Sealed frames' data connections are plain; the protocol (``slave.client_port``) is
+    told by ``secure`` and refuses anything else on them."""
+    transport, theirs, protocol, reactor = accepted(certificate, plain_for_data=True, client_host="203.0.113.9")
+    theirs.sendall(b"FC plain")
+    pump(transport, reactor, lambda: protocol.received != b"")
+    assert protocol.received == b"FC plain" and not transport.secure
+
+    transport, client, protocol, reactor = handshake(certificate, plain_for_data=True, client_host="203.0.113.9")
+    client.sendall(b"FC over TLS")
+    pump(transport, reactor, lambda: protocol.received != b"")
+    assert protocol.received == b"FC over TLS" and transport.secure
 
 
 def test_a_silent_connection_is_cut(certificate):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from common.messages.fields import Address, Count, Flag, Kbps, Name, Text, Ticket, UserName, one_of
+from common.messages.fields import Address, Count, Flag, Kbps, Name, Text, Ticket, UserName, nested, one_of
+from common.messages.sealing import SealKeys
 from common.messages.schema import Check, Control, REGISTRY, control
 from common.protocol import MessageType as T, decode_ack, encode, encode_ack, frame_seq_and_time
 
@@ -21,7 +22,11 @@ class BroadcastStart(Control):
 
 @control(T.VIEW_START)
 class ViewStart(Control):
+    """``sealed``: over TLS, send this viewer sealed frames on a data connection
+    (``common.messages.sealing``) rather than each frame encrypted for it alone."""
+
     ticket: Ticket
+    sealed: Flag = False
 
 
 @control(T.ACCEPTED)
@@ -35,6 +40,7 @@ class Accepted(Control):
     cap_kbps: Kbps | None = None
     paused: Flag = False
     turbo_key: Name | None = None  # to a broadcaster in turbo mode: checks peer tickets
+    seal: Annotated[SealKeys, Check(nested(SealKeys))] | None = None  # to a sealed viewer
 
 
 class ImageFrame:
