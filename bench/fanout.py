@@ -6,12 +6,17 @@ viewer, the mean frame rate per viewer, and latency from capture to viewer recei
 to find the slave's ceiling.
 
     python bench/fanout.py [--viewers 10,100,500,1000] [--seconds 10] [--fps 15] [--http | --ws] [--tls]
-                           [--peer gstreamer|gstreamer-haproxy-tls [--rounds 2] [--peer-only] [--peer-acks]]
+                           [--sealed] [--paths plain,tls,sealed,...] [--rounds 2]
+                           [--peer gstreamer|gstreamer-haproxy-tls [--peer-only] [--peer-acks]]
 
 ``--http`` has the viewers play MJPEG over HTTP (``/watch/USER.mjpg`` on the slave's web
 port, as VLC or a browser's ``<img>`` would) instead of the framecast protocol; ``--ws`` has
 them watch as the page does, the framecast protocol in WebSocket messages (``/ws``). The slave
-runs --insecure (plain TCP, as GStreamer's tcpserversink) unless ``--tls``.
+runs --insecure (plain TCP, as GStreamer's tcpserversink) unless ``--tls``. ``--sealed`` has
+native viewers of a TLS slave take sealed frames on a data connection, as the CLI's do
+(``common.frame_seal``; without it they take each frame encrypted for them alone).
+``--paths`` measures several paths in turn per viewer count (``plain,tls,sealed``: the same
+run, alternating, reversed every other round).
 
 ``--peer`` runs, for each viewer count, the slave and a peer in turn (``--rounds`` pairs,
 every other pair in the reverse order), so both are measured side by side in one run:
@@ -37,6 +42,7 @@ from harness import (
     jpeg_of_size,
     open_broadcaster,
     open_http_viewer,
+    open_sealed_viewer,
     open_viewer,
     open_ws_viewer,
     percentile,
@@ -44,12 +50,40 @@ from harness import (
 from peer import PEERS, PeerServer, missing
 
 
-VIEWERS = {"native": open_viewer, "mjpeg": open_http_viewer, "ws": open_ws_viewer}  # how viewers watch
-PROTOCOLS = {"native": "the framecast protocol", "mjpeg": "MJPEG over HTTP", "ws": "the framecast protocol in a WebSocket"}
+VIEWERS = {  # how viewers watch
+    "native": open_viewer,
+    "sealed": open_sealed_viewer,
+    "mjpeg": open_http_viewer,
+    "ws": open_ws_viewer,
+}
+PROTOCOLS = {
+    "native": "the framecast protocol",
+    "sealed": "the framecast protocol, sealed frames on a data connection",
+    "mjpeg": "MJPEG over HTTP",
+    "ws": "the framecast protocol in a WebSocket",
+}
+PATHS = {  # --paths: how the slave serves and the viewers watch
+    "plain": ("native", False),
+    "tls": ("native", True),
+    "sealed": ("sealed", True),
+    "mjpeg": ("mjpeg", False),
+    "mjpeg-tls": ("mjpeg", True),
+    "ws": ("ws", False),
+    "ws-tls": ("ws", True),
+}
 
 
 def server_name(kind: str, tls: bool) -> str:
-    return "framecast" + {"native": "", "mjpeg": "-http", "ws": "-ws"}[kind] + ("-tls" if tls else "")
+    return "framecast" + {"native": "", "sealed": "-sealed", "mjpeg": "-http", "ws": "-ws"}[kind] + ("-tls" if tls else "")
+
+
+def runs(args) -> list[tuple[str, bool, str | None]]:
+    """What one round of a viewer count measures, in order: (viewers' kind, TLS, peer)."""
+    if args.paths:
+        return [(*PATHS[path], None) for path in args.paths]
+    kind = "sealed" if args.sealed else "mjpeg" if args.http else "ws" if args.ws else "native"
+    servers = [None] if not args.peer else [args.peer] if args.peer_only else [None, args.peer]
+    return [(kind, args.tls or args.sealed, peer) for peer in servers]
 
 
 async def measure(
@@ -124,8 +158,11 @@ def row(result: dict) -> str:
 
 async def main(args) -> None:
     image = jpeg_of_size(args.frame_size)
-    kind = "mjpeg" if args.http else "ws" if args.ws else "native"
-    protocol = PROTOCOLS[kind] + (" over TLS" if args.tls else "")
+    plan = runs(args)
+    kind, tls, _ = plan[0]
+    protocol = PROTOCOLS[kind] + (" over TLS" if tls else "")
+    if args.paths:
+        protocol = "each row's path (--paths), in turn"
     if args.peer:
         protocol += f"; the peer's readers read the same messages{' over TLS' if args.peer.endswith('-tls') else ''}"
     print(f"frame: 640x480 JPEG, {len(image)} bytes; {args.seconds:g} s per run; viewers use {protocol}")
@@ -133,16 +170,15 @@ async def main(args) -> None:
         f"{'viewers':>7} {'fps in':>6} {'frames/s':>10} {'MB/s':>8} {'CPU %':>7} {'viewer fps':>10} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'KB/viewer':>9}  server"
     )
-    servers = [None] if not args.peer else [args.peer] if args.peer_only else [None, args.peer]
     for viewers in args.viewers:
-        for round in range(args.rounds if args.peer else 1):
-            for peer in servers if round % 2 == 0 else servers[::-1]:
-                result = await measure(
-                    viewers, args.fps, args.seconds, image, kind, args.tls, peer, args.peer_acks
-                )
+        for round in range(args.rounds):
+            for kind, tls, peer in plan if round % 2 == 0 else plan[::-1]:
+                result = await measure(viewers, args.fps, args.seconds, image, kind, tls, peer, args.peer_acks)
                 print(row(result), flush=True)
     if args.flat_out and not args.peer_only:
-        print(row(await measure(args.flat_out, None, args.seconds, image, kind, args.tls)), flush=True)
+        for kind, tls, peer in plan:
+            if peer is None:
+                print(row(await measure(args.flat_out, None, args.seconds, image, kind, tls)), flush=True)
 
 
 if __name__ == "__main__":
@@ -156,16 +192,26 @@ if __name__ == "__main__":
     parser.add_argument("--ws", action="store_true", help="viewers watch as the page does, over a WebSocket")
     parser.add_argument("--tls", action="store_true", help="the slave serves TLS (the default outside benchmarks)")
     parser.add_argument(
+        "--sealed", action="store_true", help="with TLS, viewers take sealed frames on a data connection, as the CLI does"
+    )
+    parser.add_argument(
+        "--paths",
+        type=lambda s: s.split(","),
+        help=f"run these in turn per viewer count, alternating by round ({', '.join(PATHS)})",
+    )
+    parser.add_argument(
         "--peer",
         choices=PEERS,
         help="also run this peer, alternating with the slave (bench/peer.py)",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="with --peer: runs of each per viewer count")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each per viewer count, the order reversed each round")
     parser.add_argument("--peer-only", action="store_true", help="with --peer: the peer's rows alone")
     parser.add_argument(
         "--peer-acks", action="store_true", help="with --peer: its readers send an ACK per frame, as viewers do"
     )
     args = parser.parse_args()
+    if args.paths and (unknown := set(args.paths) - set(PATHS)):
+        parser.error(f"unknown --paths {', '.join(sorted(unknown))}: choose from {', '.join(PATHS)}")
     if args.peer:
         if args.http or args.ws:
             parser.error("--peer reads framecast messages on TCP: not with --http or --ws")

@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cli.local_cluster import FRAMECAST, free_port, wait_for_port  # noqa: E402
 from client.sources import TestPattern  # noqa: E402
 from common.messages import parse  # noqa: E402
+from common.frame_seal import FrameOpener, encode_sealed_ack, from_text  # noqa: E402
+from common.messages.sealing import DataAttach, FrameKey  # noqa: E402
 from common.messages.streaming import BroadcastStart, ViewStart  # noqa: E402
 from common.errors import ProtocolError  # noqa: E402
 from common.protocol import (  # noqa: E402
@@ -227,6 +229,76 @@ async def open_viewer(
     viewer.transport.write(ViewStart(ticket).encode())
     await viewer.accepted
     return viewer
+
+
+SIGNATURE_SAMPLE = 16  # a sealed viewer checks the signature of one frame in this many
+
+
+class SealedDataClient(ViewerClient):
+    """A sealed viewer's data connection (``common.messages.sealing``): it opens each frame
+    (AES-GCM, which checks it whole) and checks the slave's signature on one frame in
+    ``SIGNATURE_SAMPLE`` (a real viewer checks every one, at 15 a second; 500 viewers' worth
+    in one process would take a core), then counts it and sends its MACed ACK."""
+
+    def __init__(self, opener: FrameOpener, ack_key: bytes, token: str, record_latency: bool = True):
+        super().__init__(record_latency)
+        self.opener, self.ack_key, self.token = opener, ack_key, token
+        self.waiting: list[bytes] = []  # sealed with a key still on its way over TLS
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        transport.write(DataAttach(self.token).encode())
+
+    def data_received(self, data: bytes) -> None:
+        for message in self.decoder.feed(data):
+            if message.type == T.SEALED_FRAME:
+                self.waiting.append(message.body)
+        self.open_waiting()
+
+    def open_waiting(self) -> None:
+        while self.waiting and self.opener.key_of(self.waiting[0]) in self.opener.keys:
+            sealed = self.waiting.pop(0)
+            body = self.opener.open(sealed, check_signature=self.frames % SIGNATURE_SAMPLE == 0)
+            self.transport.write(encode_sealed_ack(self.ack_key, self.count_frame(body)))
+
+
+class SealedControlClient(ViewerClient):
+    """A sealed viewer's TLS connection: ACCEPTED with its keys, then FRAME_KEYs."""
+
+    def __init__(self, record_latency: bool = True):
+        super().__init__(record_latency)
+        self.data: SealedDataClient | None = None
+        self.keys: list[tuple[int, bytes]] = []
+
+    def data_received(self, data: bytes) -> None:
+        for message in self.decoder.feed(data):
+            parsed = parse(message)
+            if isinstance(parsed, FrameKey):
+                self.keys.append((parsed.key_id, from_text(parsed.key, 32)))
+                if self.data is not None:
+                    self.data.opener.add_key(*self.keys[-1])
+                    self.data.open_waiting()
+            elif message.type == T.ACCEPTED and not self.accepted.done():
+                self.accepted.set_result(parsed)
+            elif message.type == T.ERROR and not self.accepted.done():
+                self.accepted.set_exception(RuntimeError(parsed.message))
+
+
+async def open_sealed_viewer(slave: SlaveProcess, user: str, target: str, **options) -> SealedDataClient:
+    """A native viewer of a TLS slave as the CLI's is: sealed frames on a data connection."""
+    _, control = await slave.connect(lambda: SealedControlClient(**options), slave.port)
+    ticket = slave.signer.sign(ViewTicket(user, target, slave.id, f"session-{user}"))
+    control.transport.write(ViewStart(ticket, sealed=True).encode())
+    seal = (await control.accepted).seal
+    opener = FrameOpener(from_text(seal.public_key, 32))
+    for key in control.keys:
+        opener.add_key(*key)
+    loop = asyncio.get_event_loop()
+    data_client = SealedDataClient(opener, from_text(seal.ack_key, 32), seal.data_token, **options)
+    await loop.create_connection(lambda: data_client, "127.0.0.1", slave.port)
+    control.data = data_client
+    data_client.control = control  # kept open: the slave ends the view when it closes
+    return data_client
 
 
 class HttpViewerClient(ViewerClient):

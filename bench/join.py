@@ -54,10 +54,11 @@ def join_latency(load: LoadedCluster, tokens: list[str], joins: int) -> list[flo
         start = time.perf_counter()
         masters = Masters(load.cluster.server)
         session = join_slave(masters.view_redirect(token, "star0"), ViewStart)
-        while (message := session.conn.recv(5)) is not None and message.TYPE != T.FRAME:
+        frames = session.data.conn if session.data is not None else session.conn  # sealed over TLS
+        while (message := frames.recv(5)) is not None and message.TYPE not in (T.FRAME, T.SEALED_FRAME):
             pass
         latencies.append(time.perf_counter() - start)
-        session.conn.close()
+        session.close()
         masters.close()
     return latencies
 

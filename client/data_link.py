@@ -2,7 +2,9 @@
 its slave sends sealed frames on, opened with the keys that came over TLS.
 
 Every frame is checked against the slave's signature and opened with the broadcast's frame
-key before it is shown; its acknowledgement carries this viewer's MAC. A frame sealed with
+key before it is shown; its acknowledgement carries this viewer's MAC. The slave sends a
+viewer each frame once, newest last, so a frame no newer than the last one opened is a
+replay by someone on the path, and refused. A frame sealed with
 a key not yet here waits for it on the TLS connection (``Viewer``): the two connections
 are not ordered with each other.
 """
@@ -27,6 +29,7 @@ class DataLink:
             raise ConnectionLost(f"the slave's keys for sealed frames are malformed: {exc}") from None
         self.conn = Connection(host, port, tls=False)
         self.conn.send(DataAttach(keys.data_token))
+        self.last_seq = -1
 
     def add_key(self, message: FrameKey) -> None:
         try:
@@ -38,8 +41,13 @@ class DataLink:
         return self.opener.key_of(sealed.body) in self.opener.keys
 
     def open(self, sealed: SealedFrame) -> ImageFrame:
-        """The frame inside; ``SealError`` if it is not what the slave signed and sealed."""
-        return ImageFrame.from_body(self.opener.open(sealed.body))
+        """The frame inside; ``SealError`` if it is not what the slave signed and sealed, or
+        a replay."""
+        frame = ImageFrame.from_body(self.opener.open(sealed.body))
+        if frame.seq <= self.last_seq:
+            raise SealError(f"frame {frame.seq} again, after {self.last_seq}: a replay")
+        self.last_seq = frame.seq
+        return frame
 
     def ack(self, seq: int) -> None:
         self.conn.send_bytes(encode_sealed_ack(self.ack_key, seq))

@@ -6,7 +6,8 @@ a transition of ``slave.broadcast_life``; ``lifecycle`` says what each means to 
 ``admission`` checks the tickets connections open with; ``viewers`` attaches and detaches
 viewers; ``turbo`` switches lone viewers to the peer link; ``relays`` pulls broadcasts from
 other slaves; ``viewer_control`` handles caps, throws, keepalives and stalls; ``draining``
-the drain; ``reporter`` the heartbeats and session tables over the master link (``uplink``).
+the drain; ``reporter`` the heartbeats and session tables over the master link (``uplink``);
+``sealing``, when the ports serve TLS, the keys of sealed frames (``slave.sealing``).
 """
 
 from __future__ import annotations

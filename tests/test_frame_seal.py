@@ -139,3 +139,17 @@ def test_keys_travel_as_base64_of_their_exact_size():
         from_text(to_text(key[:16]), 32)
     with pytest.raises(SealError):
         from_text("not base64 at all!", 32)
+
+
+def test_a_viewer_refuses_a_replayed_frame():
+    """The slave sends each frame once, newest last: one seen again was replayed on the path."""
+    from client.data_link import DataLink
+    from common.messages.sealing import SealedFrame
+
+    sealer, opener = sealer_and_viewer()
+    link = DataLink.__new__(DataLink)
+    link.opener, link.last_seq = opener, -1
+    first = SealedFrame(body_of(sealer.seal(BODY)))
+    assert link.open(first).seq == 7
+    with pytest.raises(SealError, match="replay"):
+        link.open(first)

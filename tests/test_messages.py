@@ -13,7 +13,9 @@ from common.messages import fields as F, parse
 from common.messages.accounts import OperatorRequest, ViewRequest
 from common.messages.schema import REGISTRY, Control, Record
 from common.messages.chat import Asking, ClientId, LineText, MessageText, Recipient
+from common.messages.sealing import Key
 from common.messages.social import RoomName
+from common.frame_seal import to_text
 from common.prefs import ROOM_NAME
 from common.turbo import Candidates, Fingerprint, Hosts
 from common.protocol import Decoder, MessageType, encode
@@ -49,6 +51,7 @@ CHECKED = {
     Candidates: st.lists(st.ip_addresses(v=4).map(lambda ip: f"{ip}:4000"), max_size=8).map(tuple),
     Hosts: st.lists(st.ip_addresses(v=4).map(str), max_size=8).map(tuple),
     Fingerprint: st.just("") | st.binary(min_size=32, max_size=32).map(bytes.hex),
+    Key: st.binary(min_size=32, max_size=32).map(to_text),
 }
 
 
