@@ -80,7 +80,7 @@ def server_name(kind: str, tls: bool) -> str:
 def runs(args) -> list[tuple[str, bool, str | None]]:
     """What one round of a viewer count measures, in order: (viewers' kind, TLS, peer)."""
     if args.paths:
-        return [(*PATHS[path], None) for path in args.paths]
+        return [(*PATHS[path], None) for path in args.paths] + ([("native", True, args.peer)] if args.peer else [])
     kind = "sealed" if args.sealed else "mjpeg" if args.http else "ws" if args.ws else "native"
     servers = [None] if not args.peer else [args.peer] if args.peer_only else [None, args.peer]
     return [(kind, args.tls or args.sealed, peer) for peer in servers]
