@@ -3,6 +3,7 @@ slave relaying a broadcast from here (C10)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
@@ -29,9 +30,6 @@ from common.messages.streaming import (
 from common.messages.turbo import TurboAllow, TurboBytes, TurboPath
 from common.messaging import MessageProtocol, handles
 from common.protocol import encode_ack, lone_ack
-from common.frame_seal import SEALED_ACK_BODY, check_sealed_ack, lone_sealed_ack
-from common.messages.sealing import DataAttach, SealedAck
-from common.protocol import Message, MessageType
 from common.socket_write import direct_writer
 from common.throttle import Throttle, kbps_to_bytes
 from slave.admission import Admission
@@ -39,7 +37,8 @@ from slave.broadcasts import BroadcastTable
 from slave.config import SlaveConfig
 from slave.fanout import Broadcast, FanoutStats, Frame, ViewerStream
 from slave.lifecycle import Lifecycle
-from slave.sealing import TOKEN_LIFETIME, Sealing
+from slave.data_connection import DATA_HANDLERS, DataConnection
+from slave.sealing import Sealing
 from slave.turbo import TurboSwitch
 from slave.viewer_control import set_paused
 from slave.viewers import Viewers
@@ -60,7 +59,7 @@ class ClientServices:
 
 
 @implementer(IPushProducer)
-class SlaveClientProtocol(MessageProtocol):
+class SlaveClientProtocol(DataConnection, MessageProtocol):
     """Until it starts a broadcast or a view, a connection may only do one of those.
 
     The protocol is the push producer of its own transport: Twisted pauses it when the
@@ -69,7 +68,7 @@ class SlaveClientProtocol(MessageProtocol):
     session starts, the connection has the guarded limits of ``MessageProtocol``.
     """
 
-    handlers: dict = {}
+    handlers: dict = dict(DATA_HANDLERS)
     guarded = True
     abort_after = 5.0  # a dropped viewer may take this long to read why before it is cut
 
@@ -83,7 +82,7 @@ class SlaveClientProtocol(MessageProtocol):
         self.ack_key: bytes | None = None  # a sealed viewer's: what its SEALED_ACKs are MACed with
         self.data: SlaveClientProtocol | None = None  # a sealed viewer's data connection
         self.data_for: SlaveClientProtocol | None = None  # on a data connection: whose it is
-        self._data_write = None
+        self._data_write: Callable[[bytes], None] | None = None
 
     # --- broadcaster ----------------------------------------------------------------
     @handles(handlers, BroadcastStart)
@@ -154,13 +153,8 @@ class SlaveClientProtocol(MessageProtocol):
             if seq is not None:
                 stream.acknowledged(seq)
                 return
-        viewer = self.data_for
-        if viewer is not None and viewer.stream is not None and not self.decoder.buffered() and not self._held:
-            seq = lone_sealed_ack(viewer.ack_key, data)
-            if seq is not None:
-                viewer.stream.acknowledged(seq)
-                return
-        super().dataReceived(data)
+        if not self._sealed_ack_alone(data):
+            super().dataReceived(data)
 
     def _writer(self):
         """A TCP connection, plain or with the slave's TLS (``common.direct_tls``), skips
@@ -193,60 +187,8 @@ class SlaveClientProtocol(MessageProtocol):
         )
         broadcast.start_viewer(self.stream)
         if sealed:
-            self.clock.callLater(TOKEN_LIFETIME, self._data_overdue)
+            self._await_data()
         services.turbo.viewers_changed(broadcast)  # after ACCEPTED: an offer is the next thing a viewer hears
-
-    # --- a sealed viewer's data connection ---------------------------------------------
-    def _on_tls(self) -> bool:
-        return getattr(self.transport, "secure", None) is True
-
-    def _data_only(self) -> bool:
-        """A plain connection to a TLS port (``DirectTLSServer.secure``): only a sealed
-        viewer's data connection. A WebSocket's transport says neither."""
-        return getattr(self.transport, "secure", None) is False
-
-    def dispatch(self, message: Message):
-        if self._data_only() and message.type not in (MessageType.DATA_ATTACH, MessageType.SEALED_ACK):
-            self.reject(ErrorCode.TLS_REQUIRED, "this port takes TLS (leave out --insecure); only DATA_ATTACH is plain")
-            return None
-        return super().dispatch(message)
-
-    @handles(handlers, DataAttach)
-    def data_attach(self, attach: DataAttach) -> None:
-        if not self._data_only() or self.data_for is not None or self.services.sealing is None:
-            raise RequestError(ErrorCode.BAD_REQUEST, "DATA_ATTACH is for a plain connection to a TLS slave")
-        viewer = self.services.sealing.claim(attach.token)
-        self.data_for = viewer
-        self.authenticated()
-        self.decoder.max_body = SEALED_ACK_BODY  # all it says from now on
-        viewer.data_attached(self)
-
-    def data_attached(self, data: "SlaveClientProtocol") -> None:
-        """Frames go out on ``data`` now, starting with the newest."""
-        if self.stream is None or not self.connected:
-            data.transport.loseConnection()
-            return
-        self.data = data
-        self._data_write = data._writer()
-        self.stream.set_writable(True)
-
-    def _data_overdue(self) -> None:
-        if self.data is None and self.connected and not self.transport.disconnecting:
-            self.reject(ErrorCode.TIMEOUT, f"no data connection within {TOKEN_LIFETIME:g} s; start the view again")
-
-    def _write_data(self, wire: bytes) -> None:
-        self._data_write(wire)
-
-    @handles(handlers, SealedAck)
-    def sealed_ack(self, ack: SealedAck) -> None:
-        viewer = self.data_for
-        if viewer is None:
-            raise RequestError(ErrorCode.BAD_ACK, "SEALED_ACK before DATA_ATTACH")
-        seq = check_sealed_ack(viewer.ack_key, ack.body)
-        if seq is None:
-            self.reject(ErrorCode.BAD_ACK, "an acknowledgement with a wrong MAC")
-        elif viewer.stream is not None:
-            viewer.stream.acknowledged(seq)
 
     @handles(handlers, ViewerPause)
     def viewer_pause(self, _: ViewerPause) -> None:
@@ -282,12 +224,6 @@ class SlaveClientProtocol(MessageProtocol):
         else:
             super().resumeProducing()
 
-    def _frames_stream(self) -> ViewerStream | None:
-        """The stream whose frames this connection's transport carries, if any."""
-        if self.data_for is not None:
-            return self.data_for.stream
-        return None if self.ack_key is not None else self.stream
-
     # --- both -----------------------------------------------------------------------
     def _require_new(self) -> None:
         if self.broadcast is not None:
@@ -307,16 +243,6 @@ class SlaveClientProtocol(MessageProtocol):
             self.services.viewers.detach(self.broadcast, self)
         else:
             self.services.lifecycle.broadcaster_left(self.broadcast, self, clean=self.stopped)
-
-
-    def _data_lost(self) -> None:
-        """A sealed viewer's two connections end together, whichever closes first."""
-        if self.data_for is not None:
-            self.data_for.transport.loseConnection()
-        elif self.data is not None:
-            self.data.transport.loseConnection()
-        elif self.ack_key is not None:
-            self.services.sealing.forget(self)
 
 
 class SlaveClientFactory(Factory):
