@@ -48,7 +48,7 @@ class DataConnection:
         self.decoder.max_body = SEALED_ACK_BODY  # all it says from now on
         viewer.data_attached(self)
 
-    def data_attached(self, data: "SlaveClientProtocol") -> None:
+    def data_attached(self, data: DataConnection) -> None:
         """Frames go out on ``data`` now, starting with the newest."""
         if self.stream is None or not self.connected:
             data.transport.loseConnection()
