@@ -238,12 +238,14 @@ class SealedDataClient(ViewerClient):
     """A sealed viewer's data connection (``common.messages.sealing``): it opens each frame
     (AES-GCM, which checks it whole) and checks the slave's signature on one frame in
     ``SIGNATURE_SAMPLE`` (a real viewer checks every one, at 15 a second; 500 viewers' worth
-    in one process would take a core), then counts it and sends its MACed ACK."""
+    in one process would take a core), each viewer its own frames of the sample, so they do
+    not all check the same frame at once; then counts it and sends its MACed ACK."""
 
     def __init__(self, opener: FrameOpener, ack_key: bytes, token: str, record_latency: bool = True):
         super().__init__(record_latency)
         self.opener, self.ack_key, self.token = opener, ack_key, token
         self.waiting: list[bytes] = []  # sealed with a key still on its way over TLS
+        self.sample_offset = secrets.randbelow(SIGNATURE_SAMPLE)
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -256,29 +258,31 @@ class SealedDataClient(ViewerClient):
         self.open_waiting()
 
     def open_waiting(self) -> None:
-        while self.waiting and self.opener.key_of(self.waiting[0]) in self.opener.keys:
+        while self.transport is not None and self.waiting and self.opener.key_of(self.waiting[0]) in self.opener.keys:
             sealed = self.waiting.pop(0)
-            body = self.opener.open(sealed, check_signature=self.frames % SIGNATURE_SAMPLE == 0)
+            check = (self.frames + self.sample_offset) % SIGNATURE_SAMPLE == 0
+            body = self.opener.open(sealed, check_signature=check)
             self.transport.write(encode_sealed_ack(self.ack_key, self.count_frame(body)))
 
 
 class SealedControlClient(ViewerClient):
-    """A sealed viewer's TLS connection: ACCEPTED with its keys, then FRAME_KEYs."""
+    """A sealed viewer's TLS connection: ACCEPTED with its keys, then FRAME_KEYs, which go
+    straight into the opener its data connection uses."""
 
     def __init__(self, record_latency: bool = True):
         super().__init__(record_latency)
         self.data: SealedDataClient | None = None
-        self.keys: list[tuple[int, bytes]] = []
+        self.opener: FrameOpener | None = None
 
     def data_received(self, data: bytes) -> None:
         for message in self.decoder.feed(data):
             parsed = parse(message)
             if isinstance(parsed, FrameKey):
-                self.keys.append((parsed.key_id, from_text(parsed.key, 32)))
+                self.opener.add_key(parsed.key_id, from_text(parsed.key, 32))
                 if self.data is not None:
-                    self.data.opener.add_key(*self.keys[-1])
                     self.data.open_waiting()
             elif message.type == T.ACCEPTED and not self.accepted.done():
+                self.opener = FrameOpener(from_text(parsed.seal.public_key, 32))
                 self.accepted.set_result(parsed)
             elif message.type == T.ERROR and not self.accepted.done():
                 self.accepted.set_exception(RuntimeError(parsed.message))
@@ -290,15 +294,10 @@ async def open_sealed_viewer(slave: SlaveProcess, user: str, target: str, **opti
     ticket = slave.signer.sign(ViewTicket(user, target, slave.id, f"session-{user}"))
     control.transport.write(ViewStart(ticket, sealed=True).encode())
     seal = (await control.accepted).seal
-    opener = FrameOpener(from_text(seal.public_key, 32))
-    for key in control.keys:
-        opener.add_key(*key)
-    loop = asyncio.get_event_loop()
-    data_client = SealedDataClient(opener, from_text(seal.ack_key, 32), seal.data_token, **options)
-    await loop.create_connection(lambda: data_client, "127.0.0.1", slave.port)
-    control.data = data_client
-    data_client.control = control  # kept open: the slave ends the view when it closes
-    return data_client
+    control.data = SealedDataClient(control.opener, from_text(seal.ack_key, 32), seal.data_token, **options)
+    control.data.control = control  # kept open: the slave ends the view when it closes
+    await asyncio.get_event_loop().create_connection(lambda: control.data, "127.0.0.1", slave.port)
+    return control.data
 
 
 class HttpViewerClient(ViewerClient):

@@ -76,8 +76,8 @@ class HeldRest:
 
 def direct_writer(transport) -> Callable[[bytes], None]:
     """A write function for one TCP transport that skips the queue when it is empty; on a
-    ``common.direct_tls`` connection its ``send_now`` encrypts as it sends."""
-    send = getattr(transport, "send_now", None) or transport.socket.send
+    ``common.direct_tls`` connection that is TLS its ``send_now`` encrypts as it sends."""
+    send = transport.send_now if getattr(transport, "secure", False) else transport.socket.send
     queue_write = transport.write
     held = HeldRest(transport)
 
