@@ -40,38 +40,35 @@ class FrameKey(Control):
     key: Key
 
 
-class SealedFrame:
-    """A SEALED_FRAME message: its whole body, opened by the viewer (``FrameOpener``)."""
+class _Opaque:
+    """A binary message whose body its receiver reads as a whole (``common.frame_seal``)."""
 
-    TYPE = T.SEALED_FRAME
+    TYPE: int
     __slots__ = ("body",)
 
     def __init__(self, body: bytes):
         self.body = body
 
     @classmethod
-    def from_body(cls, body: bytes) -> "SealedFrame":
+    def from_body(cls, body: bytes):
         return cls(body)
 
     def encode(self) -> bytes:
-        return encode(T.SEALED_FRAME, self.body)
+        return encode(self.TYPE, self.body)
 
 
-class SealedAck:
+class SealedFrame(_Opaque):
+    """A SEALED_FRAME message: the viewer opens its body (``FrameOpener``)."""
+
+    TYPE = T.SEALED_FRAME
+    __slots__ = ()
+
+
+class SealedAck(_Opaque):
     """A SEALED_ACK message, unchecked: only the slave holding the viewer's key checks it."""
 
     TYPE = T.SEALED_ACK
-    __slots__ = ("body",)
-
-    def __init__(self, body: bytes):
-        self.body = body
-
-    @classmethod
-    def from_body(cls, body: bytes) -> "SealedAck":
-        return cls(body)
-
-    def encode(self) -> bytes:
-        return encode(T.SEALED_ACK, self.body)
+    __slots__ = ()
 
 
 REGISTRY[T.SEALED_FRAME] = SealedFrame  # type: ignore[assignment]
