@@ -187,6 +187,7 @@ class SlaveClientProtocol(DataConnection, MessageProtocol):
         )
         broadcast.start_viewer(self.stream)
         if sealed:
+            services.stats.sealed_views += 1
             self._await_data()
         services.turbo.viewers_changed(broadcast)  # after ACCEPTED: an offer is the next thing a viewer hears
 

@@ -55,7 +55,7 @@ class Frame:
 class FanoutStats:
     """Plain counters read by the metrics collector (no locking on the hot path)."""
 
-    __slots__ = ("frames_in", "bytes_in", "frames_out", "bytes_out", "skipped", "upload_dropped")
+    __slots__ = ("frames_in", "bytes_in", "frames_out", "bytes_out", "skipped", "upload_dropped", "sealed_views")
 
     def __init__(self) -> None:
         self.frames_in = 0
@@ -64,6 +64,7 @@ class FanoutStats:
         self.bytes_out = 0
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
         self.upload_dropped = 0
+        self.sealed_views = 0  # views that took sealed frames (``slave.sealing``)
 
 
 class ViewerStream:

@@ -38,6 +38,7 @@ class SlaveCollector:
         yield _counter("framecast_slave_frames_in", "Frames received from broadcasters", stats.frames_in)
         yield _counter("framecast_slave_bytes_in", "Bytes of frames received", stats.bytes_in)
         yield _counter("framecast_slave_frames_out", "Frames sent to viewers", stats.frames_out)
+        yield _counter("framecast_slave_sealed_views", "Views started with sealed frames", stats.sealed_views)
         yield _counter("framecast_slave_bytes_out", "Bytes of frames sent to viewers", stats.bytes_out)
         skipped = CounterMetricFamily(
             "framecast_slave_frames_skipped", "Frames skipped for a viewer", labels=["reason"]

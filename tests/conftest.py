@@ -11,6 +11,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -223,3 +224,12 @@ def broadcasting(cli, user, *args):
     caster = Running(cli, "broadcast", "--duration", "60", *args)
     wait_until(lambda: broadcast_entry(cli, user), 15)
     return caster
+
+
+def metric(cluster, node: str, name: str) -> float:
+    """One value of a node's /metrics (by its name in the local cluster)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{cluster.node(node).ports['metrics']}/metrics", timeout=5)
+    for line in text.read().decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in {node}'s metrics")

@@ -24,6 +24,7 @@ PORT_OPTIONS = {"--client-port", "--slave-port", "--metrics-port", "--web-port",
 EXPORTED_METRICS = {
     "framecast_slave_frames_in_total",
     "framecast_slave_frames_out_total",
+    "framecast_slave_sealed_views_total",
     "framecast_slave_bytes_in_total",
     "framecast_slave_bytes_out_total",
     "framecast_slave_frames_skipped_total",

@@ -5,7 +5,6 @@ killed, its viewers carry on from another node."""
 
 import signal
 import threading
-import urllib.request
 
 import pytest
 
@@ -14,6 +13,7 @@ from tests.conftest import (
     broadcast_entry,
     broadcasting,
     cluster_status,
+    metric,
     register_users,
     start_cluster,
     stop_cluster,
@@ -106,14 +106,6 @@ class Stutter:
         self.done.set()
         self.thread.join(5)
         self.process.send_signal(signal.SIGCONT)
-
-
-def metric(cluster, slave: str, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{cluster.node(slave).ports['metrics']}/metrics", timeout=5)
-    for line in text.read().decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in {slave}'s metrics")
 
 
 def test_a_relay_whose_upstream_turns_slow_switches_upstream(relayed):

@@ -21,6 +21,7 @@ from tests.conftest import (
     broadcasting,
     cluster_status,
     json_lines,
+    metric,
     register_users,
     start_cluster,
     stop_cluster,
@@ -45,6 +46,9 @@ def test_broadcast_and_view_over_tls_with_verified_certificates(tls_cluster, tmp
         viewer = bob.run("view", "alice", "--frames", "5", "--json", timeout=60)
         assert viewer.returncode == 0, viewer.stderr
         assert json.loads(viewer.stdout.splitlines()[-1])["frames"] >= 5
+        # it took sealed frames (README, Encryption), as every native viewer of a TLS slave does
+        slaves = [node.name for node in tls_cluster.nodes if node.name.startswith("slave")]
+        assert sum(metric(tls_cluster, name, "framecast_slave_sealed_views_total") for name in slaves) >= 1
         token = json.loads((bob.home / "credentials.json").read_text())["token"]
         # A snapshot goes to alice's own slave, never to a relay just started for it (this
         # cluster relays past one viewer, and bob is that one).
