@@ -177,9 +177,25 @@ class Viewer:
             self._do(self.state.lost(f"slave {session.slave} sent a frame that does not open: {exc}"))
             return
         except ConnectionLost as exc:
-            self._do(self.state.lost(str(exc)))
+            self._data_lost(session, str(exc))
             return
         self._show(frame, data.ack)
+
+    def _data_lost(self, session: SlaveSession, why: str) -> None:
+        """The data connection closed. A slave that ends a view says why on the TLS
+        connection (the broadcast ended, a throw, a move) as it closes both, and the two
+        are not ordered: read what is left there first, for at most ``KEY_WAIT`` s."""
+        deadline = self.clock() + KEY_WAIT
+        while self.state.slave is session:
+            try:
+                message = session.conn.recv(max(0.0, deadline - self.clock()))
+            except ConnectionLost:
+                break
+            if message is None:
+                break
+            self._from_slave(session, message)
+        if self.state.slave is session:
+            self._do(self.state.lost(why))
 
     def _await_key(self, session: SlaveSession, sealed: SealedFrame) -> None:
         """The frame's key travels on the TLS connection and may come after it: read that
