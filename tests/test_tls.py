@@ -18,6 +18,7 @@ from common.tls import local_certificates
 from tests.conftest import (
     Cli,
     Running,
+    broadcast_entry,
     broadcasting,
     cluster_status,
     json_lines,
@@ -146,3 +147,34 @@ def test_a_server_needs_a_certificate_or_insecure(role):
     result = subprocess.run([*FRAMECAST, role], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode != 0 and result.stderr.count("\n") == 1
     assert "--tls-cert and --tls-key" in result.stderr and "--insecure" in result.stderr
+
+
+def test_sealed_viewers_follow_a_drain_and_a_thrown_one_is_cut(tls_cluster, tmp_path):
+    """Native viewers of a TLS cluster take sealed frames on a data connection: a drain
+    moves them (a new data connection on the new slave), a throw ends one at once with its
+    one line while the other goes on."""
+    gina, hal, ivy = register_users(tls_cluster, tmp_path, "gina", "hal", "ivy")
+    caster = broadcasting(gina, "gina", "--fps", "10")
+    origin = None
+    try:
+        hal_view = Running(hal, "view", "gina", "--json", "--duration", "60")
+        ivy_view = Running(ivy, "view", "gina", "--json", "--duration", "60")  # on a relay (--relay-after 1)
+
+        def flowing(view, more=20):
+            before = wait_until(view.json, 10)[-1]["frames"]
+            wait_until(lambda: view.json()[-1]["frames"] >= before + more, 20)
+
+        flowing(hal_view), flowing(ivy_view)
+        origin = broadcast_entry(gina, "gina")["slave"]
+        drained = gina.operator("drain", origin, "--wait")
+        assert drained.returncode == 0, drained.stderr
+        wait_until(lambda: (entry := broadcast_entry(gina, "gina")) and entry["slave"] != origin, 20)
+        flowing(hal_view), flowing(ivy_view)
+        assert "removed ivy" in gina.ok("throw", "ivy")
+        assert ivy_view.process.wait(10) == 1 and ivy_view.lines[-1] == "framecast: error: gina removed you"
+        flowing(hal_view)
+        hal_view.stop()
+    finally:
+        caster.stop()
+        if origin is not None:
+            gina.operator("undrain", origin)
