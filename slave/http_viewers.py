@@ -27,6 +27,7 @@ from zope.interface import implementer
 from common.errors import ErrorCode, RequestError
 from common.http_refusal import refusal
 from common.messages.schema import Control
+from common.messages.streaming import Move, Reconnect
 from common.protocol import FRAME_HEADER, HEADER, Codec
 from slave.client_port import ClientServices
 from slave.fanout import Broadcast, Frame
@@ -98,7 +99,11 @@ class MjpegViewer:
 
     # What the slave asks of any viewer connection (``slave.peer.Peer``).
     def send(self, message: Control) -> None:
-        """Control messages have no place in an MJPEG stream."""
+        """Control messages have no place in an MJPEG stream, but a move (a drain, the
+        broadcast gone to another slave) ends it: a player reconnects through the master's
+        URL at once, where one kept waiting would only notice at its own read timeout."""
+        if isinstance(message, (Move, Reconnect)):
+            self._end()
 
     def drop(self, message: Control) -> None:
         self._end()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,7 @@ class Network:
 
     def close(self) -> None:
         for folder in reversed(self.mounts):
+            shutil.copytree(folder, folder.with_name(folder.name + "-kept"), dirs_exist_ok=True)  # its logs
             subprocess.run(["umount", "-l", str(folder)], capture_output=True)
         self.mounts.clear()
         for host in self.hosts.values():

@@ -104,3 +104,12 @@ def test_a_closed_player_leaves_the_broadcast():
     request._finish.errback(ConnectionError("gone"))
     assert player not in broadcast.viewers
     assert "sess-bob-1" not in slave.viewers.sessions
+
+
+def test_a_player_is_let_go_when_the_broadcast_moves():
+    """A drain sends viewers after the broadcast: an MJPEG stream ends, so the player comes
+    back through the master's URL at once (it cannot read a MOVE)."""
+    slave, broadcast, player, request = broadcast_with_player()
+    publish(broadcast, 1)
+    slave.lifecycle.moved(broadcast)
+    assert request.finished and player not in broadcast.viewers

@@ -101,3 +101,24 @@ def test_a_burst_of_joins_is_spread_before_the_slaves_report_them():
         assert sorted(slaves) == ["s1", "s2", "s3"]
 
     run(scenario)
+
+
+def test_a_viewer_sent_to_an_existing_relay_carries_its_upstream():
+    """A relay's slave that restarted within the dead-slave timeout has lost its copy while
+    the master still counts it as a relay (its viewers, its last heartbeat): the ticket names
+    the upstream, so that slave pulls the broadcast again instead of refusing the viewer."""
+    master = relaying_master()
+    links = {s: FakeLink(s) for s in ("s1", "s2")}
+
+    async def scenario():
+        await master.registry.heartbeat(links["s1"], Heartbeat(0, 0, 0, SlaveState.LIVE))
+        await master.registry.heartbeat(
+            links["s2"], Heartbeat(0, 0, 0, SlaveState.LIVE, relays=(RelayLink("alice", "s1"),))
+        )
+        await master.store.confirm_broadcast("alice", "session-alice", "s1", links["s1"].hello.addr, 1000.0)
+        await view(master, "bob")  # the origin's one viewer (relay_after=1)
+        redirect, ticket = await view(master, "carol")
+        assert redirect.slave_id == "s2"
+        assert (ticket.upstream, ticket.upstream_addr, ticket.depth) == ("s1", "s1.example:5301", 1)
+
+    run(scenario)

@@ -66,14 +66,16 @@ class Relays:
         if placement.node == entry.slave or placement.node not in live:
             RELAY_CHOICES.labels("origin").inc()
             return ViewerNode.origin(entry)
-        if placement.upstream is None:
-            RELAY_CHOICES.labels("relay").inc()
-            return ViewerNode(placement.node, live[placement.node].addr, web=live[placement.node].web)
-        RELAY_CHOICES.labels("new_relay").inc()
-        upstream = self._addr(placement.upstream, entry, live)
-        depth = (tree.depth(placement.upstream) or 0) + 1
+        RELAY_CHOICES.labels("relay" if placement.upstream is None else "new_relay").inc()
+        # An existing relay's ticket names its upstream too: a relay that lost its copy (its
+        # slave restarted within the dead-slave timeout) pulls it again rather than refusing
+        # every viewer sent there until its heartbeats catch up; one that has it ignores it.
+        parent = placement.upstream or tree.upstream.get(placement.node, entry.slave)
+        if parent != entry.slave and parent not in live:
+            parent = entry.slave
+        depth = (tree.depth(parent) or 0) + 1
         node = live[placement.node]
-        return ViewerNode(placement.node, node.addr, placement.upstream, upstream, depth, node.web)
+        return ViewerNode(placement.node, node.addr, parent, self._addr(parent, entry, live), depth, node.web)
 
     async def upstream(self, relay: str, target: str, avoid: str) -> RelayUpstream:
         """A (new) upstream for ``relay``'s copy of ``target``; none if it is not live."""
