@@ -184,28 +184,31 @@ class Viewer:
     def _data_lost(self, session: SlaveSession, why: str) -> None:
         """The data connection closed. A slave that ends a view says why on the TLS
         connection (the broadcast ended, a throw, a move) as it closes both, and the two
-        are not ordered: read what is left there first, for at most ``KEY_WAIT`` s."""
-        deadline = self.clock() + KEY_WAIT
-        while self.state.slave is session:
-            try:
-                message = session.conn.recv(max(0.0, deadline - self.clock()))
-            except ConnectionLost:
-                break
-            if message is None:
-                break
-            self._from_slave(session, message)
+        are not ordered: read what is left there first."""
+        try:
+            self._read_slave_until(session, lambda: False)
+        except ConnectionLost:
+            pass
         if self.state.slave is session:
             self._do(self.state.lost(why))
 
     def _await_key(self, session: SlaveSession, sealed: SealedFrame) -> None:
-        """The frame's key travels on the TLS connection and may come after it: read that
-        connection (handling what arrives) until it does, for at most ``KEY_WAIT`` s."""
+        """The frame's key travels on the TLS connection and may come after it."""
+        if not self._read_slave_until(session, lambda: session.data.has_key_for(sealed)):
+            raise SealError(f"its key did not come within {KEY_WAIT:g} s")
+
+    def _read_slave_until(self, session: SlaveSession, done: Callable[[], bool]) -> bool:
+        """Handle what arrives on the TLS connection until ``done()``, the session ends, or
+        nothing comes for ``KEY_WAIT`` s (False)."""
         deadline = self.clock() + KEY_WAIT
-        while not session.data.has_key_for(sealed) and self.state.slave is session:
+        while not done():
+            if self.state.slave is not session:
+                return True
             message = session.conn.recv(max(0.0, deadline - self.clock()))
             if message is None:
-                raise SealError(f"its key did not come within {KEY_WAIT:g} s")
+                return False
             self._from_slave(session, message)
+        return True
 
     def _show(self, frame: ImageFrame, ack: Callable[[int], None]) -> None:
         """Acknowledge a frame, then count and show it unless the other path brought it."""

@@ -3,7 +3,6 @@ slave relaying a broadcast from here (C10)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
@@ -82,7 +81,6 @@ class SlaveClientProtocol(DataConnection, MessageProtocol):
         self.ack_key: bytes | None = None  # a sealed viewer's: what its SEALED_ACKs are MACed with
         self.data: SlaveClientProtocol | None = None  # a sealed viewer's data connection
         self.data_for: SlaveClientProtocol | None = None  # on a data connection: whose it is
-        self._data_write: Callable[[bytes], None] | None = None
 
     # --- broadcaster ----------------------------------------------------------------
     @handles(handlers, BroadcastStart)
@@ -175,7 +173,7 @@ class SlaveClientProtocol(DataConnection, MessageProtocol):
         self._require_new()
         services = self.services
         sealed = start.sealed and services.sealing is not None and self._on_tls()
-        write = self._write_data if sealed else self._writer()
+        write = _no_data_connection_yet if sealed else self._writer()
         self.broadcast, self.stream = services.admission.viewer(start.ticket, self, write)
         self.authenticated()
         broadcast = self.broadcast
@@ -244,6 +242,12 @@ class SlaveClientProtocol(DataConnection, MessageProtocol):
             self.services.viewers.detach(self.broadcast, self)
         else:
             self.services.lifecycle.broadcaster_left(self.broadcast, self, clean=self.stopped)
+
+
+def _no_data_connection_yet(wire: bytes) -> None:
+    """A sealed viewer's stream is not writable until its data connection comes
+    (``DataConnection.data_attached`` gives it that connection's writer)."""
+    raise RuntimeError("a sealed frame written before the data connection came")
 
 
 class SlaveClientFactory(Factory):

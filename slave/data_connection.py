@@ -54,7 +54,7 @@ class DataConnection:
             data.transport.loseConnection()
             return
         self.data = data
-        self._data_write = data._writer()
+        self.stream.write = data._writer()
         self.stream.set_writable(True)
 
     def _await_data(self) -> None:
@@ -64,9 +64,6 @@ class DataConnection:
     def _data_overdue(self) -> None:
         if self.data is None and self.connected and not self.transport.disconnecting:
             self.reject(ErrorCode.TIMEOUT, f"no data connection within {TOKEN_LIFETIME:g} s; start the view again")
-
-    def _write_data(self, wire: bytes) -> None:
-        self._data_write(wire)
 
     @handles(DATA_HANDLERS, SealedAck)
     def sealed_ack(self, ack: SealedAck) -> None:
